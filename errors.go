@@ -1,0 +1,216 @@
+package corosync
+
+import (
+	"errors"
+	"strconv"
+	"syscall"
+)
+
+// Error is a corosync cs_error_t code. Every error this module returns that
+// corresponds to a corosync condition carries one, so callers can write
+//
+//	if errors.Is(err, corosync.ErrTryAgain) { ... }
+//
+// through any number of wrappers. The numeric values are corosync's.
+type Error int32
+
+// The cs_error_t codes of corosync 3.x (include/corosync/corotypes.h).
+// There is no code 29.
+const (
+	OK                   Error = 1
+	ErrLibrary           Error = 2
+	ErrVersion           Error = 3
+	ErrInit              Error = 4
+	ErrTimeout           Error = 5
+	ErrTryAgain          Error = 6
+	ErrInvalidParam      Error = 7
+	ErrNoMemory          Error = 8
+	ErrBadHandle         Error = 9
+	ErrBusy              Error = 10
+	ErrAccess            Error = 11
+	ErrNotExist          Error = 12
+	ErrNameTooLong       Error = 13
+	ErrExist             Error = 14
+	ErrNoSpace           Error = 15
+	ErrInterrupt         Error = 16
+	ErrNameNotFound      Error = 17
+	ErrNoResources       Error = 18
+	ErrNotSupported      Error = 19
+	ErrBadOperation      Error = 20
+	ErrFailedOperation   Error = 21
+	ErrMessageError      Error = 22
+	ErrQueueFull         Error = 23
+	ErrQueueNotAvailable Error = 24
+	ErrBadFlags          Error = 25
+	ErrTooBig            Error = 26
+	ErrNoSections        Error = 27
+	ErrContextNotFound   Error = 28
+	ErrTooManyGroups     Error = 30
+	ErrSecurity          Error = 100
+)
+
+type errInfo struct{ name, phrase string }
+
+var errTable = map[Error]errInfo{
+	OK:                   {"CS_OK", "success"},
+	ErrLibrary:           {"CS_ERR_LIBRARY", "library error (corosync not running, or the connection was lost)"},
+	ErrVersion:           {"CS_ERR_VERSION", "version mismatch"},
+	ErrInit:              {"CS_ERR_INIT", "initialisation error"},
+	ErrTimeout:           {"CS_ERR_TIMEOUT", "timed out"},
+	ErrTryAgain:          {"CS_ERR_TRY_AGAIN", "try again (daemon not ready or flow control)"},
+	ErrInvalidParam:      {"CS_ERR_INVALID_PARAM", "invalid parameter"},
+	ErrNoMemory:          {"CS_ERR_NO_MEMORY", "out of memory"},
+	ErrBadHandle:         {"CS_ERR_BAD_HANDLE", "bad handle (closed or unknown)"},
+	ErrBusy:              {"CS_ERR_BUSY", "busy"},
+	ErrAccess:            {"CS_ERR_ACCESS", "access denied"},
+	ErrNotExist:          {"CS_ERR_NOT_EXIST", "does not exist"},
+	ErrNameTooLong:       {"CS_ERR_NAME_TOO_LONG", "name too long"},
+	ErrExist:             {"CS_ERR_EXIST", "already exists"},
+	ErrNoSpace:           {"CS_ERR_NO_SPACE", "no space"},
+	ErrInterrupt:         {"CS_ERR_INTERRUPT", "interrupted"},
+	ErrNameNotFound:      {"CS_ERR_NAME_NOT_FOUND", "name not found"},
+	ErrNoResources:       {"CS_ERR_NO_RESOURCES", "no resources"},
+	ErrNotSupported:      {"CS_ERR_NOT_SUPPORTED", "not supported"},
+	ErrBadOperation:      {"CS_ERR_BAD_OPERATION", "bad operation"},
+	ErrFailedOperation:   {"CS_ERR_FAILED_OPERATION", "operation failed"},
+	ErrMessageError:      {"CS_ERR_MESSAGE_ERROR", "malformed message"},
+	ErrQueueFull:         {"CS_ERR_QUEUE_FULL", "queue full"},
+	ErrQueueNotAvailable: {"CS_ERR_QUEUE_NOT_AVAILABLE", "queue not available"},
+	ErrBadFlags:          {"CS_ERR_BAD_FLAGS", "bad flags"},
+	ErrTooBig:            {"CS_ERR_TOO_BIG", "message too big"},
+	ErrNoSections:        {"CS_ERR_NO_SECTIONS", "no sections"},
+	ErrContextNotFound:   {"CS_ERR_CONTEXT_NOT_FOUND", "context not found"},
+	ErrTooManyGroups:     {"CS_ERR_TOO_MANY_GROUPS", "too many groups"},
+	ErrSecurity:          {"CS_ERR_SECURITY", "security error"},
+}
+
+// Name returns the code's name as corosync prints it, for example
+// "CS_ERR_TRY_AGAIN", or "CS_ERR_UNKNOWN(29)" for a value corosync does not define.
+func (e Error) Name() string {
+	if i, ok := errTable[e]; ok {
+		return i.name
+	}
+	return "CS_ERR_UNKNOWN(" + strconv.Itoa(int(e)) + ")"
+}
+
+// Valid reports whether e is a code corosync defines.
+func (e Error) Valid() bool {
+	_, ok := errTable[e]
+	return ok
+}
+
+// Error returns the corosync name followed by a short phrase, for example
+// "CS_ERR_TRY_AGAIN: try again (daemon not ready or flow control)".
+func (e Error) Error() string {
+	if i, ok := errTable[e]; ok {
+		return i.name + ": " + i.phrase
+	}
+	return e.Name() + ": unknown error"
+}
+
+// FromErrno maps a libqb errno to a cs_error_t exactly as corosync's
+// qb_to_cs_error does (common_lib/error_conversion.c). 0 maps to OK.
+func FromErrno(errno syscall.Errno) Error {
+	switch errno {
+	case 0:
+		return OK
+	case syscall.EBADF:
+		return ErrBadHandle
+	case syscall.ENOMEM:
+		return ErrNoMemory
+	case syscall.ENOMSG, syscall.ENOBUFS, syscall.ETIMEDOUT, syscall.EAGAIN:
+		return ErrTryAgain
+	case syscall.EBADE:
+		return ErrFailedOperation
+	case syscall.ETIME:
+		return ErrTimeout
+	case syscall.EINVAL:
+		return ErrInvalidParam
+	case syscall.EBUSY:
+		return ErrBusy
+	case syscall.EACCES:
+		return ErrAccess
+	case syscall.EOVERFLOW:
+		return ErrNameTooLong
+	case syscall.EEXIST:
+		return ErrExist
+	case syscall.ENOSPC:
+		return ErrNoSpace
+	case syscall.EINTR:
+		return ErrInterrupt
+	case syscall.ENOENT, syscall.ENODEV:
+		return ErrNotExist
+	case syscall.ENOSYS, syscall.ENOTSUP:
+		return ErrNotSupported
+	case syscall.EBADMSG:
+		return ErrMessageError
+	case syscall.EMSGSIZE, syscall.E2BIG:
+		return ErrTooBig
+	default:
+		return ErrLibrary
+	}
+}
+
+// FromHandleErrno maps an errno as corosync's hdb_error_to_cs does for handle
+// look-ups: EBADF, ENOMEM, EMFILE and EACCES have their own codes, anything
+// else is ErrLibrary.
+func FromHandleErrno(errno syscall.Errno) Error {
+	switch errno {
+	case 0:
+		return OK
+	case syscall.EBADF:
+		return ErrBadHandle
+	case syscall.ENOMEM:
+		return ErrNoMemory
+	case syscall.EMFILE:
+		return ErrNoResources
+	case syscall.EACCES:
+		return ErrAccess
+	default:
+		return ErrLibrary
+	}
+}
+
+// Code returns the corosync code carried by err: OK for nil, the first Error
+// found in err's chain, or ErrLibrary when err carries none.
+func Code(err error) Error {
+	if err == nil {
+		return OK
+	}
+	var e Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return ErrLibrary
+}
+
+// OpError is the error type of the operations in this module. It names the
+// operation, carries the corosync code, and wraps the underlying cause (a
+// syscall.Errno, a context error, a decoding error, ...). errors.Is matches
+// both the code and the cause.
+type OpError struct {
+	Op   string // the operation, e.g. "quorum getquorate" or "dial quorum"
+	Code Error  // the corosync code
+	Err  error  // the underlying cause, or nil
+}
+
+// Error formats as "op: cause (CS_ERR_NAME)" or "op: CS_ERR_NAME: phrase".
+func (e *OpError) Error() string {
+	if e.Err == nil {
+		return e.Op + ": " + e.Code.Error()
+	}
+	return e.Op + ": " + e.Err.Error() + " (" + e.Code.Name() + ")"
+}
+
+// Unwrap returns the code and the cause, so errors.Is and errors.As see both.
+func (e *OpError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Code}
+	}
+	return []error{e.Code, e.Err}
+}
+
+// NewError returns an *OpError for op with the given code and cause.
+func NewError(op string, code Error, cause error) error {
+	return &OpError{Op: op, Code: code, Err: cause}
+}

@@ -1,0 +1,7 @@
+module github.com/corosync-go/corosync
+
+go 1.26.0
+
+require golang.org/x/sync v0.24.0
+
+require go.uber.org/goleak v1.3.0 // indirect
