@@ -62,6 +62,7 @@ type Source[E any] func(ctx context.Context) (E, error)
 type config[E any] struct {
 	coalesce func(dropped, next E) E
 	initial  func(latest E) E
+	seed     *E
 }
 
 // Option configures a Dispatcher.
@@ -79,6 +80,12 @@ func WithCoalesce[E any](f func(dropped, next E) E) Option[E] {
 // first event of a new subscription (for example to mark it as a snapshot).
 func WithInitial[E any](f func(latest E) E) Option[E] {
 	return func(c *config[E]) { c.initial = f }
+}
+
+// WithSeed sets the cached latest event before the dispatcher starts, so that
+// subscriptions made right after Start begin with it.
+func WithSeed[E any](ev E) Option[E] {
+	return func(c *config[E]) { c.seed = &ev }
 }
 
 // Dispatcher runs one goroutine that reads a Source and fans its events out.
@@ -106,6 +113,9 @@ func Start[E any](ctx context.Context, src Source[E], opts ...Option[E]) *Dispat
 	d := &Dispatcher[E]{quit: make(chan struct{}), done: make(chan struct{})}
 	for _, o := range opts {
 		o(&d.cfg)
+	}
+	if d.cfg.seed != nil {
+		d.latest, d.has = *d.cfg.seed, true
 	}
 	ctx, d.cancel = context.WithCancel(ctx)
 	d.group.Go(func() error {

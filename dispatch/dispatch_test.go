@@ -469,6 +469,7 @@ func TestAllIterator(t *testing.T) {
 	}
 	waitLatest(t, d, 3)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	var got []int
 	for e := range s.All(ctx) {
 		got = append(got, e.Seq)

@@ -1,0 +1,32 @@
+# The README's test command is `make test`: it installs what it needs and
+# runs everything, integration tests against real corosync daemons included.
+GO ?= go
+STATICCHECK := $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
+
+.PHONY: test deps lint unit integration oracle bench soak fuzz
+
+test: deps lint
+	CGO_ENABLED=0 $(GO) build ./...
+	COROSYNC_GO_INTEGRATION=require $(GO) test -race -count=1 -timeout 30m ./...
+	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 30m ./internal/oracle/...
+
+deps:
+	./scripts/install-deps.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags oracle ./...
+	$(STATICCHECK) ./...
+
+# Unit tests only: no daemon, no root.
+unit:
+	$(GO) test -race -count=1 ./...
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem ./dispatch/
+	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -run '^$$' -bench . ./internal/oracle/
+
+fuzz:
+	for f in FuzzDecodeEvent FuzzDecodeResponse FuzzDecodeRequest; do \
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s ./internal/wire/ || exit 1; done

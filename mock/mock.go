@@ -1,0 +1,509 @@
+// Package mock is a fake corosync quorum service for tests, yours and ours.
+//
+// A Cluster holds nodes that start, stop, crash, partition and heal, and
+// computes quorum like votequorum (one vote per node; quorate while the
+// partition holds more than half of the expected votes). Each Node is a
+// transport.Dialer: hand it to quorum.WithDialer and the real quorum client
+// talks to it in corosync's wire format, exactly as it would to a daemon:
+//
+//	cluster := mock.NewCluster(3)
+//	c, err := quorum.Dial(ctx, quorum.WithDialer(cluster.Node(1)))
+//	...
+//	cluster.Partition([]uint32{1}, []uint32{2, 3}) // node 1 loses quorum
+//
+// Daemon behaviour is reproduced where a client can observe it: V0 and V1
+// models, the trackstart snapshot queued before its response, CS_ERR_EXIST on
+// a repeated trackstart, trackstop always CS_OK, nodelist-then-quorum on a
+// membership change, a single quorum notification when only quorate flips,
+// QUORUM_FREE (no provider) semantics, TRY_AGAIN before the daemon is ready,
+// access denial, and connections dropped when the daemon stops. Like the
+// daemon, a node queues events for a client that does not read them without
+// limit.
+package mock
+
+import (
+	"context"
+
+	"fmt"
+	"slices"
+	"sync"
+	"syscall"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/transport"
+)
+
+// Cluster is a fake corosync cluster. Its methods are safe for concurrent use.
+type Cluster struct {
+	mu       sync.Mutex
+	nodes    map[uint32]*Node
+	ids      []uint32 // sorted
+	expected uint32   // 0: the number of nodes
+	free     bool     // no quorum provider (QUORUM_FREE)
+}
+
+// Option configures NewCluster.
+type Option func(*Cluster)
+
+// WithoutProvider makes the cluster run with no quorum provider
+// (QUORUM_FREE): always quorate, and only nodelist notifications on changes.
+func WithoutProvider() Option { return func(c *Cluster) { c.free = true } }
+
+// WithExpectedVotes sets the expected votes (default: the number of nodes).
+func WithExpectedVotes(n uint32) Option { return func(c *Cluster) { c.expected = n } }
+
+// NewCluster returns a cluster of nodes 1..n, all running, in one partition.
+func NewCluster(n int, opts ...Option) *Cluster {
+	c := &Cluster{nodes: make(map[uint32]*Node)}
+	for _, o := range opts {
+		o(c)
+	}
+	for i := 1; i <= n; i++ {
+		id := uint32(i)
+		c.nodes[id] = &Node{c: c, id: id, up: true, ready: true, conns: make(map[*conn]struct{})}
+		c.ids = append(c.ids, id)
+	}
+	c.mu.Lock()
+	c.recompute()
+	c.mu.Unlock()
+	return c
+}
+
+// Node returns node id, or nil if the cluster has no such node.
+func (c *Cluster) Node(id uint32) *Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nodes[id]
+}
+
+// Stop stops node id's daemon gracefully: its clients are disconnected and
+// the other nodes see it leave.
+func (c *Cluster) Stop(id uint32) { c.down(id, "corosync stopped") }
+
+// Kill crashes node id's daemon (kill -9). To a client this looks like Stop.
+func (c *Cluster) Kill(id uint32) { c.down(id, "corosync killed") }
+
+func (c *Cluster) down(id uint32, why string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.nodes[id]
+	if n == nil || !n.up {
+		return
+	}
+	n.up = false
+	for cn := range n.conns {
+		cn.kill(why)
+	}
+	clear(n.conns)
+	n.members, n.ring, n.quorate = nil, wire.RingID{}, false
+	c.recompute()
+}
+
+// Start starts node id's daemon; it joins the nodes of its partition.
+func (c *Cluster) Start(id uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if n := c.nodes[id]; n != nil && !n.up {
+		n.up = true
+		c.recompute()
+	}
+}
+
+// Restart stops and starts node id's daemon.
+func (c *Cluster) Restart(id uint32) {
+	c.Stop(id)
+	c.Start(id)
+}
+
+// Partition splits the cluster: each group can only see its own members.
+// Nodes in no group end up alone.
+func (c *Cluster) Partition(groups ...[]uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	next := 1
+	for _, id := range c.ids {
+		c.nodes[id].group = -int(id) // alone unless listed
+	}
+	for _, g := range groups {
+		for _, id := range g {
+			if n := c.nodes[id]; n != nil {
+				n.group = next
+			}
+		}
+		next++
+	}
+	c.recompute()
+}
+
+// Heal reunites every node into one partition.
+func (c *Cluster) Heal() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, n := range c.nodes {
+		n.group = 0
+	}
+	c.recompute()
+}
+
+// SetExpectedVotes changes the expected votes at runtime (like
+// corosync-cmapctl -s quorum.expected_votes). Nodes whose quorate flag flips
+// send a single quorum notification with an unchanged ring.
+func (c *Cluster) SetExpectedVotes(n uint32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.expected = n
+	for _, id := range c.ids {
+		nd := c.nodes[id]
+		if !nd.up {
+			continue
+		}
+		if q := c.quorateFor(nd.members); q != nd.quorate {
+			nd.quorate = q
+			nd.notifyQuorum()
+		}
+	}
+}
+
+func (c *Cluster) quorateFor(members []uint32) bool {
+	if c.free {
+		return true
+	}
+	exp := c.expected
+	if exp == 0 {
+		exp = uint32(len(c.ids))
+	}
+	return uint32(len(members)) >= exp/2+1
+}
+
+// recompute forms new rings for every partition whose membership changed and
+// notifies trackers: nodelist (V1) first, then quorum. Caller holds c.mu.
+func (c *Cluster) recompute() {
+	groups := map[int][]uint32{}
+	for _, id := range c.ids {
+		if n := c.nodes[id]; n.up {
+			groups[n.group] = append(groups[n.group], id)
+		}
+	}
+	for _, members := range groups {
+		changed := false
+		var seq uint64
+		for _, id := range members {
+			n := c.nodes[id]
+			if !slices.Equal(n.members, members) {
+				changed = true
+			}
+			seq = max(seq, n.ring.Seq, n.lastSeq)
+		}
+		if !changed {
+			continue
+		}
+		ring := wire.RingID{NodeID: members[0], Seq: seq + 4}
+		for _, id := range members {
+			n := c.nodes[id]
+			joined, left := diff(members, n.members), diff(n.members, members)
+			n.members, n.ring, n.lastSeq = slices.Clone(members), ring, ring.Seq
+			n.quorate = c.quorateFor(members)
+			n.notifyNodelist(joined, left)
+			if !c.free {
+				n.notifyQuorum()
+			}
+		}
+	}
+}
+
+// diff returns the ids in a that are not in b.
+func diff(a, b []uint32) []uint32 {
+	out := []uint32{}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// Node is one node of a Cluster, and a transport.Dialer for its daemon.
+type Node struct {
+	c       *Cluster
+	id      uint32
+	up      bool
+	ready   bool
+	deny    bool
+	tryReqs int
+	group   int
+	ring    wire.RingID
+	lastSeq uint64
+	members []uint32
+	quorate bool
+	conns   map[*conn]struct{}
+}
+
+// ID returns the node id.
+func (n *Node) ID() uint32 { return n.id }
+
+// Quorate reports whether the node's daemon currently considers itself quorate.
+func (n *Node) Quorate() bool {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	return n.up && (n.quorate || n.c.free)
+}
+
+// Members returns the node's current membership (nil while it is down).
+func (n *Node) Members() []uint32 {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	return slices.Clone(n.members)
+}
+
+// Ring returns the node's current ring id as (representative, seq).
+func (n *Node) Ring() (nodeID uint32, seq uint64) {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	return n.ring.NodeID, n.ring.Seq
+}
+
+// Connections returns how many client connections the node's daemon holds.
+func (n *Node) Connections() int {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	return len(n.conns)
+}
+
+// SetReady(false) makes the daemon answer new connections with TRY_AGAIN, as
+// corosync does before its first sync; SetReady(true) ends that.
+func (n *Node) SetReady(ready bool) {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	n.ready = ready
+}
+
+// DenyAccess makes the daemon refuse new connections with CS_ERR_ACCESS, as
+// corosync does for a user not listed in its uidgid configuration.
+func (n *Node) DenyAccess(deny bool) {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	n.deny = deny
+}
+
+// TryAgainRequests makes the daemon answer the next k requests with
+// CS_ERR_TRY_AGAIN (overload or flow control).
+func (n *Node) TryAgainRequests(k int) {
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	n.tryReqs = k
+}
+
+// Dial connects to the node's daemon. It implements transport.Dialer.
+func (n *Node) Dial(ctx context.Context, service string) (transport.Conn, error) {
+	op := "dial " + service
+	if err := ctx.Err(); err != nil {
+		return nil, corosync.NewError(op, corosync.ErrLibrary, err)
+	}
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	switch {
+	case service != "quorum" || !n.up:
+		return nil, corosync.NewError(op, corosync.ErrLibrary,
+			fmt.Errorf("corosync is not running (or has no %q service): %w", service, syscall.ECONNREFUSED))
+	case !n.ready:
+		return nil, corosync.NewError(op, corosync.ErrTryAgain, fmt.Errorf("corosync is not ready yet: %w", syscall.EAGAIN))
+	case n.deny:
+		return nil, corosync.NewError(op, corosync.ErrAccess, fmt.Errorf("access denied by the daemon: %w", syscall.EACCES))
+	}
+	cn := &conn{n: n, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	n.conns[cn] = struct{}{}
+	return cn, nil
+}
+
+func (n *Node) quorumEvent(model uint32, snapshot bool) []byte {
+	nt := wire.Notification{ID: wire.EvV1QuorumNotification, Quorate: n.quorate, Ring: n.ring, Members: n.members}
+	if n.c.free {
+		// No provider: quorate, ring 0.0, empty view (spec §4.5).
+		nt = wire.Notification{ID: wire.EvV1QuorumNotification, Quorate: true, Members: []uint32{}}
+	}
+	if model == wire.ModelV0 {
+		nt.ID = wire.EvNotification
+		nt.Ring.NodeID = 0
+	}
+	b, err := wire.AppendEvent(nil, nt)
+	if err != nil {
+		panic(err) // our own state never exceeds the limits
+	}
+	return b
+}
+
+func (n *Node) nodelistEvent(joined, left []uint32) []byte {
+	b, err := wire.AppendEvent(nil, wire.Notification{ID: wire.EvV1NodelistNotification, Ring: n.ring, Members: n.members, Joined: joined, Left: left})
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func (n *Node) notifyQuorum() {
+	for cn := range n.conns {
+		if cn.tracking {
+			cn.push(n.quorumEvent(cn.model, false))
+		}
+	}
+}
+
+func (n *Node) notifyNodelist(joined, left []uint32) {
+	for cn := range n.conns {
+		if cn.tracking && cn.model == wire.ModelV1 {
+			cn.push(n.nodelistEvent(joined, left))
+		}
+	}
+}
+
+// conn is one client connection; its daemon-side state is guarded by the
+// cluster mutex, its event queue by qmu.
+type conn struct {
+	n        *Node
+	model    uint32
+	tracking bool
+
+	qmu     sync.Mutex
+	queue   [][]byte
+	dead    error
+	closed  bool
+	notify  chan struct{}
+	done    chan struct{} // closed on kill or Close
+	doneOne sync.Once
+	buf     []byte
+}
+
+var errClosed = corosync.NewError("quorum", corosync.ErrBadHandle, transport.ErrClosed)
+
+func (cn *conn) push(b []byte) {
+	cn.qmu.Lock()
+	cn.queue = append(cn.queue, b)
+	cn.qmu.Unlock()
+	select {
+	case cn.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (cn *conn) kill(why string) {
+	cn.qmu.Lock()
+	if cn.dead == nil {
+		cn.dead = corosync.NewError("quorum", corosync.ErrLibrary, fmt.Errorf("%w: %s", transport.ErrDisconnected, why))
+	}
+	cn.qmu.Unlock()
+	cn.doneOne.Do(func() { close(cn.done) })
+}
+
+func (cn *conn) state() error {
+	cn.qmu.Lock()
+	defer cn.qmu.Unlock()
+	if cn.closed {
+		return errClosed
+	}
+	return cn.dead
+}
+
+// Request implements transport.Conn.
+func (cn *conn) Request(ctx context.Context, req, resp []byte) ([]byte, error) {
+	if err := cn.state(); err != nil {
+		return resp[:0], err
+	}
+	if err := ctx.Err(); err != nil {
+		return resp[:0], corosync.NewError("quorum request", corosync.ErrTryAgain, err)
+	}
+	r, err := wire.DecodeRequest(req)
+	n := cn.n
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	out := resp[:0]
+	switch {
+	case err != nil:
+		return wire.AppendReject(out, corosync.ErrInvalidParam), nil
+	case n.tryReqs > 0:
+		n.tryReqs--
+		return wire.AppendReject(out, corosync.ErrTryAgain), nil
+	}
+	typ := uint32(1)
+	if n.c.free {
+		typ = 0
+	}
+	switch r.ID {
+	case wire.ReqGetQuorate:
+		q := uint32(0)
+		if n.quorate || n.c.free {
+			q = 1
+		}
+		return wire.AppendResponse(out, wire.ResGetQuorate, corosync.OK, q), nil
+	case wire.ReqGetType:
+		return wire.AppendResponse(out, wire.ResGetType, corosync.OK, typ), nil
+	case wire.ReqModelGetType:
+		if r.Arg != wire.ModelV0 && r.Arg != wire.ModelV1 {
+			return wire.AppendResponse(out, wire.ResModelGetType, corosync.ErrInvalidParam, typ), nil
+		}
+		cn.model = r.Arg
+		return wire.AppendResponse(out, wire.ResModelGetType, corosync.OK, typ), nil
+	case wire.ReqTrackStart:
+		if r.Arg&(wire.TrackCurrent|wire.TrackChanges) != 0 {
+			if cn.model == wire.ModelV1 {
+				cn.push(n.nodelistEvent([]uint32{}, []uint32{}))
+			}
+			cn.push(n.quorumEvent(cn.model, true))
+		}
+		code := corosync.OK
+		if cn.tracking {
+			code = corosync.ErrExist
+		} else if r.Arg&(wire.TrackChanges|wire.TrackChangesOnly) != 0 {
+			cn.tracking = true
+		}
+		return wire.AppendResponse(out, wire.ResTrackStart, code, 0), nil
+	case wire.ReqTrackStop:
+		cn.tracking = false
+		return wire.AppendResponse(out, wire.ResTrackStop, corosync.OK, 0), nil
+	}
+	return wire.AppendReject(out, corosync.ErrInvalidParam), nil
+}
+
+// ReadEvent implements transport.Conn.
+func (cn *conn) ReadEvent(ctx context.Context) ([]byte, error) {
+	for {
+		cn.qmu.Lock()
+		switch {
+		case cn.closed:
+			cn.qmu.Unlock()
+			return nil, errClosed
+		case len(cn.queue) > 0:
+			cn.buf = append(cn.buf[:0], cn.queue[0]...)
+			cn.queue[0] = nil
+			cn.queue = cn.queue[1:]
+			cn.qmu.Unlock()
+			return cn.buf, nil
+		case cn.dead != nil:
+			err := cn.dead
+			cn.qmu.Unlock()
+			return nil, err
+		}
+		cn.qmu.Unlock()
+		select {
+		case <-cn.notify:
+		case <-cn.done:
+		case <-ctx.Done():
+			return nil, corosync.NewError("quorum event", corosync.ErrTryAgain, ctx.Err())
+		}
+	}
+}
+
+// Close implements transport.Conn.
+func (cn *conn) Close() error {
+	cn.qmu.Lock()
+	cn.closed = true
+	cn.queue = nil
+	cn.qmu.Unlock()
+	cn.doneOne.Do(func() { close(cn.done) })
+	cn.n.c.mu.Lock()
+	delete(cn.n.conns, cn)
+	cn.n.c.mu.Unlock()
+	return nil
+}
+
+var _ transport.Dialer = (*Node)(nil)
