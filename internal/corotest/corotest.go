@@ -1,0 +1,470 @@
+// Package corotest starts real corosync daemons for integration tests.
+//
+// Each node runs in its own network namespace (its own abstract @quorum
+// socket) and mount namespace (its own /run, for the compiled-in
+// /var/run/corosync.pid), with its config, state_dir and log in a temporary
+// directory. A single node talks over loopback; a cluster's nodes are joined
+// by veth pairs to bridges in a namespace of their own, on 192.0.2.0/24
+// (TEST-NET-1), so nothing leaves the machine and nothing collides with a
+// corosync already running on it. /dev/shm is shared with the host, so the
+// test process can map the IPC rings.
+//
+// Tests call Require first: without root, corosync or iproute2 the test is
+// skipped with a loud reason, or fails when COROSYNC_GO_INTEGRATION=require
+// (as in CI).
+package corotest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/corosync-go/corosync/transport"
+)
+
+// EnvRequire names the variable that turns missing prerequisites into
+// failures: COROSYNC_GO_INTEGRATION=require.
+const EnvRequire = "COROSYNC_GO_INTEGRATION"
+
+// Missing returns why real-daemon tests cannot run here, or "".
+func Missing() string {
+	if os.Geteuid() != 0 {
+		return "not root (network and mount namespaces need root)"
+	}
+	for _, bin := range []string{"corosync", "corosync-cmapctl", "corosync-quorumtool", "ip", "unshare"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return bin + " not found (run ./scripts/install-deps.sh)"
+		}
+	}
+	return ""
+}
+
+// Require skips t loudly when real-daemon tests cannot run, or fails it when
+// COROSYNC_GO_INTEGRATION=require.
+func Require(t testing.TB) {
+	t.Helper()
+	why := Missing()
+	if why == "" {
+		return
+	}
+	if os.Getenv(EnvRequire) == "require" {
+		t.Fatalf("INTEGRATION TEST CANNOT RUN: %s (%s=require)", why, EnvRequire)
+	}
+	t.Skipf("\n*** INTEGRATION TEST SKIPPED: %s. Run `make test` as root to run it. ***", why)
+}
+
+// Options tune a cluster.
+type Options struct {
+	// TokenMS is totem's token timeout; membership changes land in about
+	// two tokens. Default 1000.
+	TokenMS int
+	// NoProvider runs without a quorum provider (QUORUM_FREE).
+	NoProvider bool
+	// TwoNode sets votequorum's two_node.
+	TwoNode bool
+}
+
+// Cluster is a set of corosync nodes.
+type Cluster struct {
+	t      testing.TB
+	tag    string
+	dir    string
+	bridge string // bridge namespace; "" for a single node
+	opts   Options
+	Nodes  []*Node
+}
+
+// Node is one corosync daemon.
+type Node struct {
+	c    *Cluster
+	ID   uint32
+	NS   string // network namespace name
+	Addr string
+	Dir  string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+func randTag() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return "cg" + hex.EncodeToString(b)
+}
+
+func run(name string, args ...string) error {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// Start starts an n-node cluster (1..5) and waits until every node sees all
+// of them. Everything is torn down when the test ends.
+func Start(t testing.TB, n int, opts Options) *Cluster {
+	t.Helper()
+	Require(t)
+	if n < 1 || n > 5 {
+		t.Fatalf("corotest: %d nodes; 1 to 5 supported", n)
+	}
+	if opts.TokenMS == 0 {
+		opts.TokenMS = 1000
+	}
+	c := &Cluster{t: t, tag: randTag(), dir: t.TempDir(), opts: opts}
+	t.Cleanup(c.destroy)
+	if n > 1 {
+		c.bridge = c.tag + "br"
+		must(t, run("ip", "netns", "add", c.bridge))
+		for g := 0; g < 5; g++ {
+			must(t, run("ip", "-n", c.bridge, "link", "add", fmt.Sprintf("br%d", g), "type", "bridge"))
+			must(t, run("ip", "-n", c.bridge, "link", "set", fmt.Sprintf("br%d", g), "up"))
+		}
+	}
+	for i := 1; i <= n; i++ {
+		nd := &Node{c: c, ID: uint32(i), NS: fmt.Sprintf("%sn%d", c.tag, i), Dir: filepath.Join(c.dir, fmt.Sprintf("node%d", i))}
+		must(t, os.MkdirAll(filepath.Join(nd.Dir, "state"), 0o755))
+		must(t, run("ip", "netns", "add", nd.NS))
+		must(t, run("ip", "-n", nd.NS, "link", "set", "lo", "up"))
+		if n == 1 {
+			nd.Addr = "127.0.0.1"
+		} else {
+			nd.Addr = fmt.Sprintf("192.0.2.%d", i)
+			v, b := fmt.Sprintf("v%d", i), fmt.Sprintf("%sb%d", c.tag, i)
+			must(t, run("ip", "-n", nd.NS, "link", "add", v, "type", "veth", "peer", "name", b, "netns", c.bridge))
+			must(t, run("ip", "-n", nd.NS, "addr", "add", nd.Addr+"/24", "dev", v))
+			must(t, run("ip", "-n", nd.NS, "link", "set", v, "up"))
+			must(t, run("ip", "-n", c.bridge, "link", "set", b, "master", "br0", "up"))
+		}
+		c.Nodes = append(c.Nodes, nd)
+	}
+	for _, nd := range c.Nodes {
+		must(t, os.WriteFile(nd.ConfPath(), []byte(c.config(nd)), 0o644))
+	}
+	for _, nd := range c.Nodes {
+		must(t, nd.Start())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	all := c.IDs()
+	for _, nd := range c.Nodes {
+		if err := nd.WaitMembers(ctx, all...); err != nil {
+			t.Fatalf("corotest: cluster did not form: %v\nlog of node %d:\n%s", err, nd.ID, nd.Log())
+		}
+	}
+	return c
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("corotest: %v", err)
+	}
+}
+
+// IDs returns the node ids.
+func (c *Cluster) IDs() []uint32 {
+	var ids []uint32
+	for _, n := range c.Nodes {
+		ids = append(ids, n.ID)
+	}
+	return ids
+}
+
+// Node returns node id (1-based).
+func (c *Cluster) Node(id uint32) *Node { return c.Nodes[id-1] }
+
+func (c *Cluster) config(nd *Node) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `totem {
+	version: 2
+	cluster_name: %s
+	transport: knet
+	crypto_cipher: none
+	crypto_hash: none
+	token: %d
+	token_coefficient: 0
+}
+logging {
+	to_logfile: yes
+	logfile: %s
+	to_syslog: no
+	to_stderr: no
+	timestamp: on
+}
+`, c.tag, c.opts.TokenMS, nd.LogPath())
+	if !c.opts.NoProvider {
+		b.WriteString("quorum {\n\tprovider: corosync_votequorum\n")
+		if c.opts.TwoNode {
+			b.WriteString("\ttwo_node: 1\n")
+		}
+		b.WriteString("}\n")
+	}
+	b.WriteString("nodelist {\n")
+	for _, n := range c.Nodes {
+		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tnodeid: %d\n\t\tname: node%d\n\t}\n", n.Addr, n.ID, n.ID)
+	}
+	fmt.Fprintf(&b, "}\nsystem {\n\tstate_dir: %s\n}\n", filepath.Join(nd.Dir, "state"))
+	return b.String()
+}
+
+// ConfPath returns the node's corosync.conf.
+func (n *Node) ConfPath() string { return filepath.Join(n.Dir, "corosync.conf") }
+
+// LogPath returns the node's log file.
+func (n *Node) LogPath() string { return filepath.Join(n.Dir, "corosync.log") }
+
+// NetNSPath returns the path of the node's network namespace.
+func (n *Node) NetNSPath() string { return "/var/run/netns/" + n.NS }
+
+// Dialer returns our pure-Go transport aimed at this node.
+func (n *Node) Dialer() transport.Dialer {
+	return transport.NewDialer(transport.Config{NetNS: n.NetNSPath()})
+}
+
+// Log returns the node's daemon log.
+func (n *Node) Log() string {
+	b, _ := os.ReadFile(n.LogPath())
+	return string(b)
+}
+
+// Start starts the daemon (it must not be running).
+func (n *Node) Start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil {
+		return fmt.Errorf("node %d already running", n.ID)
+	}
+	out, err := os.OpenFile(filepath.Join(n.Dir, "stdout"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	// ip netns exec and unshare exec in place, and sh execs corosync, so the
+	// pid we start is corosync's.
+	cmd := exec.Command("ip", "netns", "exec", n.NS, "unshare", "-m", "--propagation", "private", "sh", "-c",
+		"mount -t tmpfs tmpfs /run && exec corosync -f -c "+n.ConfPath())
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		out.Close()
+		close(exited)
+	}()
+	n.cmd, n.exited = cmd, exited
+	return nil
+}
+
+// Pid returns the daemon's pid, or 0 when it is not running.
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
+// Running reports whether the daemon process is alive.
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+func (n *Node) signal(sig syscall.Signal, wait time.Duration) error {
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	cmd.Process.Signal(sig)
+	select {
+	case <-exited:
+	case <-time.After(wait):
+		cmd.Process.Kill()
+		<-exited
+	}
+	n.mu.Lock()
+	n.cmd, n.exited = nil, nil
+	n.mu.Unlock()
+	return nil
+}
+
+// Stop stops the daemon gracefully (SIGTERM) and waits for it to exit.
+func (n *Node) Stop() error { return n.signal(syscall.SIGTERM, 15*time.Second) }
+
+// Kill kills the daemon with SIGKILL and waits for it to exit.
+func (n *Node) Kill() error { return n.signal(syscall.SIGKILL, 5*time.Second) }
+
+// Exec runs a command in the node's network namespace.
+func (n *Node) Exec(ctx context.Context, name string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.NS, name}, args...)...)
+	return cmd.CombinedOutput()
+}
+
+// QuorumTool runs corosync-quorumtool -s on the node and returns whether it
+// reports quorate (exit 0) or not (exit 2).
+func (n *Node) QuorumTool(ctx context.Context) (bool, string, error) {
+	out, err := n.Exec(ctx, "corosync-quorumtool", "-s")
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return true, string(out), nil
+	case errors.As(err, &ee) && ee.ExitCode() == 2:
+		return false, string(out), nil
+	}
+	return false, string(out), fmt.Errorf("corosync-quorumtool on node %d: %v: %s", n.ID, err, out)
+}
+
+// Cmap runs corosync-cmapctl with args on the node.
+func (n *Node) Cmap(ctx context.Context, args ...string) error {
+	out, err := n.Exec(ctx, "corosync-cmapctl", args...)
+	if err != nil {
+		return fmt.Errorf("corosync-cmapctl %v on node %d: %v: %s", args, n.ID, err, out)
+	}
+	return nil
+}
+
+// SetExpectedVotes sets quorum.expected_votes at runtime: on a single node,
+// 2 loses quorum and 1 regains it (spec/corosync-quorum.md §10.1).
+func (n *Node) SetExpectedVotes(ctx context.Context, v int) error {
+	return n.Cmap(ctx, "-s", "quorum.expected_votes", "u32", strconv.Itoa(v))
+}
+
+// Members returns the node's current membership as corosync-quorumtool
+// lists it.
+func (n *Node) Members(ctx context.Context) ([]uint32, error) {
+	out, err := n.Exec(ctx, "corosync-quorumtool", "-l")
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+			return nil, fmt.Errorf("corosync-quorumtool -l: %v: %s", err, out)
+		}
+	}
+	var ids []uint32
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			if id, err := strconv.ParseUint(f[0], 10, 32); err == nil {
+				ids = append(ids, uint32(id))
+			}
+		}
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
+// WaitMembers waits until the node's daemon answers and its membership is
+// exactly ids.
+func (n *Node) WaitMembers(ctx context.Context, ids ...uint32) error {
+	want := slices.Clone(ids)
+	slices.Sort(want)
+	var last []uint32
+	var lastErr error
+	for {
+		if !n.Running() {
+			return fmt.Errorf("node %d: corosync exited", n.ID)
+		}
+		last, lastErr = n.Members(ctx)
+		if lastErr == nil && slices.Equal(last, want) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %d: members %v, want %v (last error %v): %w", n.ID, last, want, lastErr, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// WaitReady waits until the daemon answers corosync-quorumtool.
+func (n *Node) WaitReady(ctx context.Context) error {
+	for {
+		if !n.Running() {
+			return fmt.Errorf("node %d: corosync exited", n.ID)
+		}
+		if _, _, err := n.QuorumTool(ctx); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node %d not ready: %w", n.ID, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Unplug disconnects the node from every bridge (a partition of one).
+func (n *Node) Unplug() error {
+	return run("ip", "-n", n.c.bridge, "link", "set", fmt.Sprintf("%sb%d", n.c.tag, n.ID), "nomaster")
+}
+
+// Split puts each group of nodes on a bridge of its own; nodes in no group
+// are unplugged.
+func (c *Cluster) Split(groups ...[]uint32) error {
+	placed := map[uint32]bool{}
+	for g, ids := range groups {
+		for _, id := range ids {
+			placed[id] = true
+			if err := run("ip", "-n", c.bridge, "link", "set", fmt.Sprintf("%sb%d", c.tag, id), "master", fmt.Sprintf("br%d", g)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range c.Nodes {
+		if !placed[n.ID] {
+			if err := n.Unplug(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Heal puts every node back on one bridge.
+func (c *Cluster) Heal() error { return c.Split(c.IDs()) }
+
+// ShmFiles lists /dev/shm IPC directories that belong to this cluster's
+// running or past daemons (qb-<pid>-*), for leak checks.
+func ShmFiles(pid int) []string {
+	m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-*", pid))
+	return m
+}
+
+func (c *Cluster) destroy() {
+	for _, n := range c.Nodes {
+		n.Kill()
+		run("ip", "netns", "del", n.NS)
+	}
+	if c.bridge != "" {
+		run("ip", "netns", "del", c.bridge)
+	}
+}
