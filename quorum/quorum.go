@@ -227,11 +227,11 @@ func (c *Client) Close() error {
 // call sends one request on conn and decodes its response, retrying
 // TRY_AGAIN answers with backoff until ctx ends.
 func (c *Client) call(ctx context.Context, conn transport.Conn, op string, id int32, arg uint32) (wire.Response, error) {
-	var reqBuf [wire.RequestSizeWithArg]byte
-	var respBuf [64]byte
-	req := wire.AppendRequest(reqBuf[:0], id, arg)
+	bufs := bufPool.Get().(*callBufs)
+	defer bufPool.Put(bufs)
+	req := wire.AppendRequest(bufs.req[:0], id, arg)
 	for attempt := 0; ; attempt++ {
-		resp, err := conn.Request(ctx, req, respBuf[:0])
+		resp, err := conn.Request(ctx, req, bufs.resp[:0])
 		if err == nil {
 			var r wire.Response
 			r, err = wire.DecodeResponse(resp, id)
@@ -261,6 +261,15 @@ func (c *Client) call(ctx context.Context, conn transport.Conn, op string, id in
 		}
 	}
 }
+
+// callBufs holds one call's request and response; pooled so that a call
+// allocates nothing.
+type callBufs struct {
+	req  [wire.RequestSizeWithArg]byte
+	resp [64]byte
+}
+
+var bufPool = sync.Pool{New: func() any { return new(callBufs) }}
 
 func wrapOp(op string, err error) error {
 	var oe *corosync.OpError

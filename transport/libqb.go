@@ -46,6 +46,12 @@ type Config struct {
 	// sockets. Empty means /etc/libqb/force-filesystem-sockets.
 	ForceSocketsFile string
 
+	// SpinWait is how long a request polls for its response before it
+	// sleeps; zero means the default (50µs on machines with more than one
+	// CPU, none on a single CPU), negative disables polling. Polling yields
+	// to the OS scheduler between checks, so it never delays the daemon.
+	SpinWait time.Duration
+
 	// Logger receives debug messages about unusual protocol events. Nil
 	// (the default) is silent.
 	Logger *slog.Logger
@@ -65,6 +71,7 @@ const (
 	defaultForceFile  = "/etc/libqb/force-filesystem-sockets"
 	defaultSocketDir  = "/tmp"
 	qbMsgAuthenticate = -1
+	defaultSpin       = 50 * time.Microsecond
 )
 
 type dialer struct{ cfg Config }
@@ -209,7 +216,7 @@ func dialOnce(ctx context.Context, service, kind string, cfg Config) (*IPCConn, 
 		return nil, dialErr(op, corosync.ErrLibrary, "SO_PASSCRED: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "corosync-"+service)
-	c := &IPCConn{service: service, cfg: cfg, f: f, lock: make(chan struct{}, 1), closing: make(chan struct{})}
+	c := &IPCConn{service: service, cfg: cfg, f: f, fd: fd, spin: spinFor(cfg.SpinWait), lock: make(chan struct{}, 1), closing: make(chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -255,6 +262,18 @@ func dialOnce(ctx context.Context, service, kind string, cfg Config) (*IPCConn, 
 	}
 	ok = true
 	return c, nil
+}
+
+func spinFor(d time.Duration) time.Duration {
+	switch {
+	case d < 0:
+		return 0
+	case d > 0:
+		return d
+	case runtime.NumCPU() > 1:
+		return defaultSpin
+	}
+	return 0
 }
 
 func errnoOf(err error) syscall.Errno {
@@ -379,6 +398,8 @@ type IPCConn struct {
 	cfg       Config
 	f         *os.File
 	rc        syscall.RawConn
+	fd        int // valid until Close has waited for every operation
+	spin      time.Duration
 	req       *ring
 	resp      *ring
 	ev        *ring
@@ -448,15 +469,13 @@ func (c *IPCConn) markDead(op, why string, cause error) error {
 }
 
 // hungUp polls the socket without waiting: true once the daemon has gone.
+// Called inside an operation, so the fd is valid.
 func (c *IPCConn) hungUp() bool {
-	hup := false
-	c.rc.Control(func(fd uintptr) {
-		p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		if n, err := unix.Poll(p, 0); err == nil && n > 0 {
-			hup = p[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0
-		}
-	})
-	return hup
+	p := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(p, 0); err == nil && n > 0 {
+		return p[0].Revents&(unix.POLLHUP|unix.POLLERR|unix.POLLNVAL) != 0
+	}
+	return false
 }
 
 // Request implements Conn. See spec/libqb-ipc.md §5: exactly one socket byte
@@ -511,11 +530,12 @@ func (c *IPCConn) Request(ctx context.Context, req, resp []byte) ([]byte, error)
 	if err := c.sendByte(byte(len(req))); err != nil {
 		return resp[:0], c.markDead(op, "send the request notification byte", err)
 	}
-	stopWake := context.AfterFunc(ctx, c.resp.sem.wake)
-	defer stopWake()
-	stop := func() bool { return c.broken.Load() || ctx.Err() != nil }
+	if ctx.Done() != nil {
+		stopWake := context.AfterFunc(ctx, c.resp.sem.wake)
+		defer stopWake()
+	}
 	for {
-		if c.resp.sem.timedWait(waitSlice, stop) {
+		if c.resp.sem.timedWait(waitSlice, c.spin, &c.broken, ctx.Done()) {
 			out, err := c.resp.read(resp[:0], c.maxMsg)
 			if err != nil {
 				return resp[:0], c.markDead(op, "response ring", err)
@@ -545,9 +565,8 @@ func (c *IPCConn) drainAbandoned(op string) {
 	defer c.active.Done()
 	defer func() { <-c.lock }()
 	deadline := time.Now().Add(abandonTimeout)
-	stop := c.broken.Load
 	for time.Now().Before(deadline) {
-		if c.resp.sem.timedWait(waitSlice, stop) {
+		if c.resp.sem.timedWait(waitSlice, 0, &c.broken, nil) {
 			var buf [64]byte
 			if _, err := c.resp.read(buf[:0], c.maxMsg); err != nil {
 				c.markDead(op, "response ring", err)
@@ -577,32 +596,25 @@ func (c *IPCConn) stateErr(op string) error {
 	return corosync.NewError(op, corosync.ErrLibrary, ErrDisconnected)
 }
 
+// sendByte sends the request notification byte. It runs inside an
+// operation (enter/active), so the fd cannot be closed under it.
 func (c *IPCConn) sendByte(b byte) error {
 	buf := [1]byte{b}
 	deadline := time.Now().Add(byteSendTimeout)
 	for {
-		var serr error
-		n := 0
-		c.rc.Control(func(fd uintptr) {
-			n, serr = unix.SendmsgN(int(fd), buf[:], nil, nil, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
-		})
-		if serr == nil && n == 1 {
+		err := unix.Sendto(c.fd, buf[:], unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, nil)
+		if err == nil {
 			return nil
 		}
-		if serr != unix.EAGAIN {
-			if serr == nil {
-				serr = syscall.EIO
-			}
-			return serr
+		if err != unix.EAGAIN {
+			return err
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("socket stayed full for %v", byteSendTimeout)
 		}
 		// The socket buffer is full: the daemon is not reading. Wait for room.
-		c.rc.Control(func(fd uintptr) {
-			p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-			unix.Poll(p, 10)
-		})
+		p := []unix.PollFd{{Fd: int32(c.fd), Events: unix.POLLOUT}}
+		unix.Poll(p, 10)
 	}
 }
 
@@ -745,8 +757,10 @@ func (c *IPCConn) Close() error {
 	if c.resp != nil {
 		c.resp.sem.wake()
 	}
+	// Shutting the socket down makes it readable (EOF) and the deadline
+	// wakes the netpoller, so ReadEvent returns; then the fd can go.
 	c.rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
-	c.f.Close()
+	c.f.SetDeadline(longAgo)
 	c.active.Wait()
 	c.teardown()
 	return nil

@@ -131,7 +131,7 @@ func openRing(name, base string) (r *ring, err error) {
 	}
 	old := debug.SetPanicOnFault(true)
 	defer debug.SetPanicOnFault(old)
-	defer catchFault(&err, "open "+name+" ring")
+	defer catchFault(&err, name)
 	r.words = atomic.LoadUint32(r.u32(hdrWordSize))
 	dataPath, err := shmPath(cString(r.hdr[hdrDataPath : hdrDataPath+pathMax]))
 	if err != nil {
@@ -188,7 +188,7 @@ func catchFault(err *error, what string) {
 	if v := recover(); v != nil {
 		if re, ok := v.(runtime.Error); ok {
 			if _, ok := re.(interface{ Addr() uintptr }); ok {
-				*err = fmt.Errorf("%w: %s: memory fault in the mapping (file truncated?): %v", errRing, what, re)
+				*err = fmt.Errorf("%w: %s ring: memory fault in the mapping (file truncated?): %v", errRing, what, re)
 				return
 			}
 		}
@@ -248,7 +248,7 @@ var errRingFull = errors.New("request ring full")
 func (r *ring) write(b []byte) (err error) {
 	old := debug.SetPanicOnFault(true)
 	defer debug.SetPanicOnFault(old)
-	defer catchFault(&err, "write "+r.name+" ring")
+	defer catchFault(&err, r.name)
 	if r.freeBytes() < uint64(len(b))+chunkMargin {
 		return errRingFull
 	}
@@ -274,7 +274,7 @@ func (r *ring) write(b []byte) (err error) {
 func (r *ring) read(buf []byte, limit int) (out []byte, err error) {
 	old := debug.SetPanicOnFault(true)
 	defer debug.SetPanicOnFault(old)
-	defer catchFault(&err, "read "+r.name+" ring")
+	defer catchFault(&err, r.name)
 	p := atomic.LoadUint32(r.u32(hdrReadPt))
 	if p >= r.words {
 		return buf, fmt.Errorf("%w: %s ring read_pt %d beyond word_size %d", errRing, r.name, p, r.words)

@@ -68,17 +68,17 @@ func (s sem) tryWait() bool {
 
 // timedWait takes a token, waiting at most d (sem_timedwait). It registers
 // in nwaiters for the whole wait, so the daemon's post wakes it. It returns
-// false on timeout or when stop reports true after a wake-up (used for
-// cancellation: the canceller sets the flag and calls wake).
-func (s sem) timedWait(d time.Duration, stop func() bool) bool {
-	if s.tryWait() {
+// false on timeout, or after a wake-up once broken is set or done is closed
+// (cancellation: the canceller sets the flag or closes done, then calls wake).
+func (s sem) timedWait(d, spin time.Duration, broken *atomic.Bool, done <-chan struct{}) bool {
+	if s.spinWait(spin) {
 		return true
 	}
 	deadline := time.Now().Add(d)
 	v := atomic.AddUint64(s.data, semNwaitersOne)
 	for {
 		if uint32(v) == 0 {
-			if stop != nil && stop() {
+			if stopped(broken, done) {
 				atomic.AddUint64(s.data, ^(semNwaitersOne - 1))
 				return false
 			}
@@ -100,5 +100,44 @@ func (s sem) timedWait(d time.Duration, stop func() bool) bool {
 			return true
 		}
 		v = atomic.LoadUint64(s.data)
+	}
+}
+
+func stopped(broken *atomic.Bool, done <-chan struct{}) bool {
+	if broken != nil && broken.Load() {
+		return true
+	}
+	if done != nil {
+		select {
+		case <-done:
+			return true
+		default:
+		}
+	}
+	return false
+}
+
+// spinWait polls for a token for up to budget before the caller sleeps in
+// the futex. The daemon usually answers within a few microseconds, far
+// sooner than a sleeping thread can be woken, so a short poll halves the
+// round trip. Between polls the thread yields to the OS scheduler, so a
+// runnable corosync on the same CPU always goes first; callers pass a zero
+// budget on single-CPU machines.
+func (s sem) spinWait(budget time.Duration) bool {
+	if s.tryWait() {
+		return true
+	}
+	if budget <= 0 {
+		return false
+	}
+	start := time.Now()
+	for i := 0; ; i++ {
+		if s.tryWait() {
+			return true
+		}
+		if i%8 == 7 && time.Since(start) > budget {
+			return false
+		}
+		unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 	}
 }
