@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -481,11 +482,12 @@ func (c *IPCConn) hungUp() bool {
 // Request implements Conn. See spec/libqb-ipc.md §5: exactly one socket byte
 // per request, sent right after the semaphore post, under one lock with the
 // ring write; the response is read from the response ring.
-func (c *IPCConn) Request(ctx context.Context, req, resp []byte) ([]byte, error) {
+func (c *IPCConn) Request(ctx context.Context, req, resp []byte) (out []byte, err error) {
 	op := c.service + " request"
 	if err := c.enter(op); err != nil {
 		return resp[:0], err
 	}
+	defer c.guard(op, &err)()
 	handedOff := false
 	defer func() {
 		if !handedOff {
@@ -564,6 +566,8 @@ func (c *IPCConn) Request(ctx context.Context, req, resp []byte) ([]byte, error)
 func (c *IPCConn) drainAbandoned(op string) {
 	defer c.active.Done()
 	defer func() { <-c.lock }()
+	var err error
+	defer c.guard(op, &err)()
 	deadline := time.Now().Add(abandonTimeout)
 	for time.Now().Before(deadline) {
 		if c.resp.sem.timedWait(waitSlice, 0, &c.broken, nil) {
@@ -582,6 +586,25 @@ func (c *IPCConn) drainAbandoned(op string) {
 		}
 	}
 	c.markDead(op, "no response to an abandoned request within "+abandonTimeout.String(), nil)
+}
+
+// guard makes a memory fault in the shared mappings (a file truncated under
+// us raises SIGBUS) an error that kills the connection instead of the
+// program. Use as: defer c.guard(op, &err)().
+func (c *IPCConn) guard(op string, err *error) func() {
+	old := debug.SetPanicOnFault(true)
+	return func() {
+		v := recover()
+		debug.SetPanicOnFault(old)
+		if v == nil {
+			return
+		}
+		if ferr := faultError(v, "shared"); ferr != nil {
+			*err = c.markDead(op, "shared memory", ferr)
+			return
+		}
+		panic(v)
+	}
 }
 
 func (c *IPCConn) stateErr(op string) error {
@@ -623,12 +646,13 @@ var longAgo = time.Unix(1, 0)
 // ReadEvent implements Conn. The socket waits in Go's netpoller; per event
 // the event semaphore is decremented, the chunk read and reclaimed, and
 // exactly one socket byte consumed (spec §6).
-func (c *IPCConn) ReadEvent(ctx context.Context) ([]byte, error) {
+func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
 	op := c.service + " event"
 	if err := c.enter(op); err != nil {
 		return nil, err
 	}
 	defer c.active.Done()
+	defer c.guard(op, &err)()
 	c.evMu.Lock()
 	defer c.evMu.Unlock()
 	stop := context.AfterFunc(ctx, func() { c.f.SetReadDeadline(longAgo) })

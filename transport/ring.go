@@ -186,14 +186,23 @@ func (r *ring) unmap() {
 // shrank under us) into an error. Use with debug.SetPanicOnFault(true).
 func catchFault(err *error, what string) {
 	if v := recover(); v != nil {
-		if re, ok := v.(runtime.Error); ok {
-			if _, ok := re.(interface{ Addr() uintptr }); ok {
-				*err = fmt.Errorf("%w: %s ring: memory fault in the mapping (file truncated?): %v", errRing, what, re)
-				return
-			}
+		if ferr := faultError(v, what); ferr != nil {
+			*err = ferr
+			return
 		}
 		panic(v)
 	}
+}
+
+// faultError returns the error for a recovered memory fault, or nil if v is
+// some other panic.
+func faultError(v any, what string) error {
+	if re, ok := v.(runtime.Error); ok {
+		if _, ok := re.(interface{ Addr() uintptr }); ok {
+			return fmt.Errorf("%w: %s ring: memory fault in the mapping (file truncated?): %v", errRing, what, re)
+		}
+	}
+	return nil
 }
 
 // next returns the word position after a chunk of size bytes at p.
