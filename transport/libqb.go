@@ -487,7 +487,7 @@ func (c *IPCConn) Request(ctx context.Context, req, resp []byte) (out []byte, er
 	if err := c.enter(op); err != nil {
 		return resp[:0], err
 	}
-	defer c.guard(op, &err)()
+	defer c.recoverFault(op, debug.SetPanicOnFault(true), &err)
 	handedOff := false
 	defer func() {
 		if !handedOff {
@@ -567,7 +567,7 @@ func (c *IPCConn) drainAbandoned(op string) {
 	defer c.active.Done()
 	defer func() { <-c.lock }()
 	var err error
-	defer c.guard(op, &err)()
+	defer c.recoverFault(op, debug.SetPanicOnFault(true), &err)
 	deadline := time.Now().Add(abandonTimeout)
 	for time.Now().Before(deadline) {
 		if c.resp.sem.timedWait(waitSlice, 0, &c.broken, nil) {
@@ -588,23 +588,22 @@ func (c *IPCConn) drainAbandoned(op string) {
 	c.markDead(op, "no response to an abandoned request within "+abandonTimeout.String(), nil)
 }
 
-// guard makes a memory fault in the shared mappings (a file truncated under
-// us raises SIGBUS) an error that kills the connection instead of the
-// program. Use as: defer c.guard(op, &err)().
-func (c *IPCConn) guard(op string, err *error) func() {
-	old := debug.SetPanicOnFault(true)
-	return func() {
-		v := recover()
-		debug.SetPanicOnFault(old)
-		if v == nil {
-			return
-		}
-		if ferr := faultError(v, "shared"); ferr != nil {
-			*err = c.markDead(op, "shared memory", ferr)
-			return
-		}
-		panic(v)
+// recoverFault makes a memory fault in the shared mappings (a file
+// truncated under us raises SIGBUS) an error that kills the connection
+// instead of the program. Use as
+//
+//	defer c.recoverFault(op, debug.SetPanicOnFault(true), &err)
+func (c *IPCConn) recoverFault(op string, old bool, err *error) {
+	v := recover()
+	debug.SetPanicOnFault(old)
+	if v == nil {
+		return
 	}
+	if ferr := faultError(v, "shared"); ferr != nil {
+		*err = c.markDead(op, "shared memory", ferr)
+		return
+	}
+	panic(v)
 }
 
 func (c *IPCConn) stateErr(op string) error {
@@ -652,7 +651,7 @@ func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
 		return nil, err
 	}
 	defer c.active.Done()
-	defer c.guard(op, &err)()
+	defer c.recoverFault(op, debug.SetPanicOnFault(true), &err)
 	c.evMu.Lock()
 	defer c.evMu.Unlock()
 	stop := context.AfterFunc(ctx, func() { c.f.SetReadDeadline(longAgo) })

@@ -282,3 +282,18 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeEvent: the per-event decoding cost, paid once per event
+// whatever the number of subscribers.
+func BenchmarkDecodeEvent(b *testing.B) {
+	for name, msg := range realEvents(b) {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if _, err := DecodeEvent(msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
