@@ -290,7 +290,9 @@ func (c *IPCConn) handshakeErr(ctx context.Context, op, what string, err error) 
 		return corosync.NewError(op, corosync.ErrTimeout, fmt.Errorf("%s: %w", what, ctx.Err()))
 	}
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return corosync.NewError(op, corosync.ErrTimeout, fmt.Errorf("%s: %w", what, err))
+		// The socket deadline is ctx's deadline; it can fire a moment
+		// before ctx's own timer does.
+		return corosync.NewError(op, corosync.ErrTimeout, fmt.Errorf("%s: %w", what, context.DeadlineExceeded))
 	}
 	return corosync.NewError(op, corosync.ErrLibrary, fmt.Errorf("%s: %w", what, err))
 }
