@@ -49,14 +49,14 @@ func (t Type) String() string {
 
 // Backoff is a capped exponential backoff with jitter.
 type Backoff struct {
-	Initial    time.Duration // first delay; default 100ms
-	Max        time.Duration // cap; default 2s
+	Initial    time.Duration // first delay; default 50ms
+	Max        time.Duration // cap; default 1s
 	Multiplier float64       // growth per attempt; default 2
 	Jitter     float64       // ± fraction of randomness, 0..1; default 0.2
 }
 
 // DefaultBackoff is the backoff used unless WithBackoff says otherwise.
-var DefaultBackoff = Backoff{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2, Jitter: 0.2}
+var DefaultBackoff = Backoff{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0.2}
 
 // Delay returns the delay before retry number attempt (0-based).
 func (b Backoff) Delay(attempt int) time.Duration {

@@ -327,3 +327,42 @@ func TestFakeServerBadChunks(t *testing.T) {
 		}
 	})
 }
+
+// With libqb's flag file present the client tries the filesystem socket
+// first and falls back to the abstract one (the daemon chose at its start).
+func TestFilesystemSocketFallback(t *testing.T) {
+	dir := t.TempDir()
+	flag := filepath.Join(dir, "force-filesystem-sockets")
+	os.WriteFile(flag, nil, 0o644)
+	f := newFake(t, func(f *fakeServer, fd int) {
+		writeAll(fd, authResp{errno: -int32(unix.EAGAIN)}.bytes())
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err := Dial(ctx, f.service, Config{AllowNonRootServer: true, ForceSocketsFile: flag, SocketDir: dir})
+	if !errors.Is(err, corosync.ErrTryAgain) {
+		t.Fatalf("fallback to the abstract socket: %v", err)
+	}
+	// A filesystem socket is used when it exists.
+	path := filepath.Join(dir, "cgfs")
+	lfd, _ := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	defer unix.Close(lfd)
+	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: path}); err != nil {
+		t.Fatal(err)
+	}
+	unix.Listen(lfd, 1)
+	go func() {
+		cfd, _, err := unix.Accept(lfd)
+		if err != nil {
+			return
+		}
+		defer unix.Close(cfd)
+		var req [authRequestSize]byte
+		unix.Read(cfd, req[:])
+		writeAll(cfd, authResp{errno: -int32(unix.EACCES)}.bytes())
+	}()
+	_, err = Dial(ctx, "cgfs", Config{AllowNonRootServer: true, ForceSocketsFile: flag, SocketDir: dir})
+	if !errors.Is(err, corosync.ErrAccess) {
+		t.Fatalf("filesystem socket: %v", err)
+	}
+}

@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"go.uber.org/goleak"
 
@@ -19,7 +24,44 @@ import (
 	"github.com/corosync-go/corosync/transport"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if name := os.Getenv("CGTEST_IMPOSTOR"); name != "" {
+		impostor(name)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// impostor runs (as a non-root user) a server on abstract socket name that
+// answers the libqb handshake: anyone can bind an abstract name.
+func impostor(name string) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		os.Exit(3)
+	}
+	var sa [110]byte
+	sa[0] = unix.AF_UNIX
+	copy(sa[3:], name)
+	if _, _, e := unix.Syscall(unix.SYS_BIND, uintptr(fd), uintptr(unsafe.Pointer(&sa[0])), 110); e != 0 {
+		os.Exit(4)
+	}
+	unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
+	unix.Listen(fd, 1)
+	os.Stdout.WriteString("listening\n")
+	cfd, _, err := unix.Accept(fd)
+	if err != nil {
+		os.Exit(5)
+	}
+	unix.SetsockoptInt(cfd, unix.SOL_SOCKET, unix.SO_PASSCRED, 1)
+	buf := make([]byte, 12328)
+	unix.Read(cfd, buf[:24])
+	for i := range buf {
+		buf[i] = 0
+	}
+	buf[0], buf[1], buf[2], buf[3] = 0xff, 0xff, 0xff, 0xff
+	unix.Write(cfd, buf)
+	time.Sleep(2 * time.Second)
+}
 
 func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -373,5 +415,70 @@ func TestRealDaemonGone(t *testing.T) {
 	_, err := transport.Dial(ctx, "quorum", transport.Config{NetNS: n.NetNSPath()})
 	if !errors.Is(err, corosync.ErrLibrary) || !strings.Contains(err.Error(), "corosync is not running") {
 		t.Fatalf("dial with no daemon: %v", err)
+	}
+}
+
+// A process that is not root can bind corosync's abstract name; the client
+// must refuse it unless told otherwise.
+func TestRefusesNonRootServer(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start the impostor as another user")
+	}
+	for _, allow := range []bool{false, true} {
+		name := fmt.Sprintf("cgimpostor-%d-%v", os.Getpid(), allow)
+		// The impostor runs as nobody, who cannot read Go's build directory.
+		dir, err := os.MkdirTemp("", "cgimpostor")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(dir)
+		os.Chmod(dir, 0o755)
+		bin := dir + "/impostor"
+		self, _ := os.ReadFile(os.Args[0])
+		if err := os.WriteFile(bin, self, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "-test.run=^$")
+		cmd.Env = append(os.Environ(), "CGTEST_IMPOSTOR="+name)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 10)
+		out.Read(b)
+		_, err = transport.Dial(ctxFor(t, 5*time.Second), name, transport.Config{AllowNonRootServer: allow})
+		cmd.Process.Kill()
+		cmd.Wait()
+		if !allow {
+			if !errors.Is(err, corosync.ErrSecurity) || !strings.Contains(err.Error(), "uid 65534, not root") {
+				t.Fatalf("non-root server accepted or wrong error: %v", err)
+			}
+		} else if err == nil || errors.Is(err, corosync.ErrSecurity) {
+			// Allowed past the credential check, it then fails on the
+			// impostor's empty response (connection_type 0).
+			t.Fatalf("with AllowNonRootServer: %v", err)
+		}
+	}
+}
+
+// An idle connection costs no CPU: the event reader sleeps in the netpoller.
+func TestRealIdleUsesNoCPU(t *testing.T) {
+	cl := corotest.Start(t, 1, corotest.Options{})
+	c := dialNode(t, cl.Node(1), transport.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); c.ReadEvent(ctx) }()
+	time.Sleep(100 * time.Millisecond)
+	var before, after unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &before)
+	time.Sleep(2 * time.Second)
+	unix.Getrusage(unix.RUSAGE_SELF, &after)
+	cancel()
+	<-done
+	used := time.Duration(after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano())
+	t.Logf("CPU used by the whole test process in 2s idle: %v", used)
+	if used > 100*time.Millisecond {
+		t.Fatalf("idle client used %v of CPU in 2s", used)
 	}
 }

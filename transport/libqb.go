@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -826,11 +827,19 @@ func (c *IPCConn) teardown() {
 	c.req, c.resp, c.ev = nil, nil, nil
 }
 
-// serverGone probes the daemon's pid as libqb does: up to 4 times, 10ms apart.
+// serverGone probes the daemon's pid as libqb does (up to 4 times, 10ms
+// apart), and unlike libqb also counts a zombie as gone: a SIGKILLed daemon
+// stays a zombie until its parent reaps it, and its files would leak.
 func serverGone(pid int) bool {
 	for i := 0; i < 4; i++ {
 		if err := unix.Kill(pid, 0); err == unix.ESRCH {
 			return true
+		}
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
+			// "pid (comm) S ...": the state follows the last ')'.
+			if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X') {
+				return true
+			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -85,6 +85,9 @@ type Cluster struct {
 	bridge string // bridge namespace; "" for a single node
 	opts   Options
 	Nodes  []*Node
+
+	mu   sync.Mutex
+	pids []int // every daemon ever started, for the final clean-up
 }
 
 // Node is one corosync daemon.
@@ -270,6 +273,9 @@ func (n *Node) Start() error {
 		close(exited)
 	}()
 	n.cmd, n.exited = cmd, exited
+	n.c.mu.Lock()
+	n.c.pids = append(n.c.pids, cmd.Process.Pid)
+	n.c.mu.Unlock()
 	return nil
 }
 
@@ -452,19 +458,38 @@ func (c *Cluster) Split(groups ...[]uint32) error {
 // Heal puts every node back on one bridge.
 func (c *Cluster) Heal() error { return c.Split(c.IDs()) }
 
-// ShmFiles lists /dev/shm IPC directories that belong to this cluster's
-// running or past daemons (qb-<pid>-*), for leak checks.
-func ShmFiles(pid int) []string {
-	m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-*", pid))
+// ShmFiles lists the /dev/shm IPC directories of connections from this
+// process to the daemon with pid serverPid (qb-<server>-<client>-*), for
+// leak checks. Other processes' connections (corosync's own tools) are
+// not ours to check.
+func ShmFiles(serverPid int) []string {
+	m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-%d-*", serverPid, os.Getpid()))
 	return m
 }
 
+// destroy stops every daemon gracefully (so each cleans up its clients'
+// /dev/shm files), deletes the namespaces, and removes whatever killed
+// daemons left in /dev/shm.
 func (c *Cluster) destroy() {
+	var wg sync.WaitGroup
 	for _, n := range c.Nodes {
-		n.Kill()
+		wg.Add(1)
+		go func() { defer wg.Done(); n.signal(syscall.SIGTERM, 10*time.Second) }()
+	}
+	wg.Wait()
+	for _, n := range c.Nodes {
 		run("ip", "netns", "del", n.NS)
 	}
 	if c.bridge != "" {
 		run("ip", "netns", "del", c.bridge)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, pid := range c.pids {
+		m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-*", pid))
+		m2, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-corosync-%d-*", pid))
+		for _, p := range append(m, m2...) {
+			os.RemoveAll(p)
+		}
 	}
 }

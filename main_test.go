@@ -1,0 +1,56 @@
+package corosync_test
+
+import (
+	"errors"
+	"fmt"
+	"syscall"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	corosync "github.com/corosync-go/corosync"
+)
+
+// The examples start clients and goroutines: none may outlive them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestErrorCodes(t *testing.T) {
+	valid := 0
+	for v := corosync.Error(0); v <= 101; v++ {
+		if v.Valid() {
+			valid++
+			if v.Name() == "" || v.Error() == "" {
+				t.Fatalf("%d has no name", v)
+			}
+		}
+	}
+	if valid != 30 || corosync.Error(29).Valid() {
+		t.Fatalf("%d codes defined; want 1-28, 30 and 100", valid)
+	}
+	if got := corosync.ErrTryAgain.Error(); got != "CS_ERR_TRY_AGAIN: try again (daemon not ready or flow control)" {
+		t.Fatalf("ErrTryAgain = %q", got)
+	}
+	// qb_to_cs_error, spec/corosync-quorum.md §6.2.
+	for errno, want := range map[syscall.Errno]corosync.Error{
+		0: corosync.OK, syscall.EAGAIN: corosync.ErrTryAgain, syscall.ETIMEDOUT: corosync.ErrTryAgain,
+		syscall.ENOBUFS: corosync.ErrTryAgain, syscall.EACCES: corosync.ErrAccess, syscall.ECONNREFUSED: corosync.ErrLibrary,
+		syscall.ENOTCONN: corosync.ErrLibrary, syscall.EBADMSG: corosync.ErrMessageError, syscall.EMSGSIZE: corosync.ErrTooBig,
+		syscall.ENOSYS: corosync.ErrNotSupported, syscall.ENOENT: corosync.ErrNotExist, syscall.EEXIST: corosync.ErrExist,
+		syscall.EBADF: corosync.ErrBadHandle, syscall.ETIME: corosync.ErrTimeout, syscall.EPIPE: corosync.ErrLibrary,
+	} {
+		if got := corosync.FromErrno(errno); got != want {
+			t.Errorf("FromErrno(%v) = %v, want %v", errno, got, want)
+		}
+	}
+	if corosync.FromHandleErrno(syscall.EMFILE) != corosync.ErrNoResources {
+		t.Error("hdb_error_to_cs(EMFILE)")
+	}
+	// errors.Is through wrappers, for both the code and the cause.
+	err := fmt.Errorf("outer: %w", corosync.NewError("quorum getquorate", corosync.ErrTryAgain, syscall.EAGAIN))
+	if !errors.Is(err, corosync.ErrTryAgain) || !errors.Is(err, syscall.EAGAIN) || corosync.Code(err) != corosync.ErrTryAgain {
+		t.Fatalf("wrapping lost the code: %v", err)
+	}
+	if corosync.Code(nil) != corosync.OK || corosync.Code(errors.New("x")) != corosync.ErrLibrary {
+		t.Fatal("Code of nil / foreign errors")
+	}
+}
