@@ -437,14 +437,19 @@ func (c *IPCConn) errClosed(op string) error {
 	return corosync.NewError(op, corosync.ErrBadHandle, ErrClosed)
 }
 
-func (c *IPCConn) enter(op string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// unusableLocked returns why the connection cannot be used, or nil.
+func (c *IPCConn) unusableLocked(op string) error {
 	if c.closed {
 		return c.errClosed(op)
 	}
-	if c.dead != nil {
-		return c.dead
+	return c.dead
+}
+
+func (c *IPCConn) enter(op string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.unusableLocked(op); err != nil {
+		return err
 	}
 	c.active.Add(1)
 	return nil
@@ -612,11 +617,8 @@ func (c *IPCConn) recoverFault(op string, old bool, err *error) {
 func (c *IPCConn) stateErr(op string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return c.errClosed(op)
-	}
-	if c.dead != nil {
-		return c.dead
+	if err := c.unusableLocked(op); err != nil {
+		return err
 	}
 	return corosync.NewError(op, corosync.ErrLibrary, ErrDisconnected)
 }
