@@ -58,6 +58,7 @@ type Event struct {
 	Left    []uint32
 }
 
+// String renders the event as the tests log it.
 func (e Event) String() string {
 	if e.Kind == "nodelist" {
 		return fmt.Sprintf("nodelist %x.%x members %v joined %v left %v", e.Node, e.Seq, e.Members, e.Joined, e.Left)

@@ -82,6 +82,7 @@ type DecodeError struct {
 	Detail string
 }
 
+// Error names the message, the field and what is wrong with it.
 func (e *DecodeError) Error() string {
 	return "decode " + e.Msg + ": field " + e.Field + ": " + e.Detail
 }
