@@ -19,9 +19,10 @@ lint:
 	$(GO) vet -tags oracle ./...
 	$(STATICCHECK) ./...
 
-# Unit tests only: no daemon, no root.
+# Unit, mock and fake-server tests only: no daemon, no root (-short makes
+# every real-daemon test skip, saying so).
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -short ./...
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./dispatch/
@@ -30,6 +31,7 @@ bench: deps
 fuzz:
 	for f in FuzzDecodeEvent FuzzDecodeResponse FuzzDecodeRequest; do \
 	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s ./internal/wire/ || exit 1; done
+	$(GO) test -run '^$$' -fuzz '^FuzzRingRead$$' -fuzztime 30s ./transport/
 
 # Opt-in soak: 100 daemon restarts (alternating kill -9 and SIGTERM) under a
 # client with subscribers; prints recovery p50/p99 and checks for leaks.

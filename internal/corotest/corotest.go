@@ -57,6 +57,9 @@ func Missing() string {
 func Require(t testing.TB) {
 	t.Helper()
 	why := Missing()
+	if why == "" && testing.Short() && os.Getenv(EnvRequire) != "require" {
+		why = "-short"
+	}
 	if why == "" {
 		return
 	}
