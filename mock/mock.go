@@ -316,7 +316,7 @@ func (n *Node) Dial(ctx context.Context, service string) (transport.Conn, error)
 	return cn, nil
 }
 
-func (n *Node) quorumEvent(model uint32, snapshot bool) []byte {
+func (n *Node) quorumEvent(model uint32) []byte {
 	nt := wire.Notification{ID: wire.EvV1QuorumNotification, Quorate: n.quorate, Ring: n.ring, Members: n.members}
 	if n.c.free {
 		// No provider: quorate, ring 0.0, empty view (spec §4.5).
@@ -344,7 +344,7 @@ func (n *Node) nodelistEvent(joined, left []uint32) []byte {
 func (n *Node) notifyQuorum() {
 	for cn := range n.conns {
 		if cn.tracking {
-			cn.push(n.quorumEvent(cn.model, false))
+			cn.push(n.quorumEvent(cn.model))
 		}
 	}
 }
@@ -448,7 +448,7 @@ func (cn *conn) Request(ctx context.Context, req, resp []byte) ([]byte, error) {
 			if cn.model == wire.ModelV1 {
 				cn.push(n.nodelistEvent([]uint32{}, []uint32{}))
 			}
-			cn.push(n.quorumEvent(cn.model, true))
+			cn.push(n.quorumEvent(cn.model))
 		}
 		code := corosync.OK
 		if cn.tracking {

@@ -92,7 +92,6 @@ type config struct {
 	waitDaemon bool
 	backoff    Backoff
 	logger     *slog.Logger
-	service    string
 }
 
 // Option configures Dial.

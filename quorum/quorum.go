@@ -71,7 +71,7 @@ type Client struct {
 // section of corosync.conf), corosync.ErrTryAgain if ctx ended while the
 // daemon kept answering TRY_AGAIN.
 func Dial(ctx context.Context, opts ...Option) (*Client, error) {
-	c := &Client{cfg: config{model: ModelV1, reconnect: true, backoff: DefaultBackoff, service: ServiceName}, tracking: true}
+	c := &Client{cfg: config{model: ModelV1, reconnect: true, backoff: DefaultBackoff}, tracking: true}
 	for _, o := range opts {
 		o(&c.cfg)
 	}
@@ -92,22 +92,23 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 			next.Skipped += dropped.Skipped + 1
 			return next
 		}),
-		dispatch.WithInitial(func(latest Event) Event {
-			latest.Skipped = 0
-			if latest.Kind != EventDisconnected {
-				latest.Kind = EventSnapshot
-				latest.Nodelist = currentNodelist(latest.Nodelist)
-			}
-			return latest
-		}))
+		dispatch.WithInitial(asSnapshot))
 	return c, nil
 }
 
-func currentNodelist(n *NodelistEvent) *NodelistEvent {
-	if n == nil || (n.Joined == nil && n.Left == nil) {
-		return n
+// asSnapshot turns the latest event into the state it leaves behind: an
+// EventSnapshot (or EventDisconnected during an outage) whose nodelist has
+// no joined or left nodes. New subscriptions start with it; Latest returns it.
+func asSnapshot(ev Event) Event {
+	ev.Skipped = 0
+	if ev.Kind == EventDisconnected {
+		return ev
 	}
-	return &NodelistEvent{Ring: n.Ring, Members: n.Members}
+	ev.Kind = EventSnapshot
+	if n := ev.Nodelist; n != nil && (n.Joined != nil || n.Left != nil) {
+		ev.Nodelist = &NodelistEvent{Ring: n.Ring, Members: n.Members}
+	}
+	return ev
 }
 
 func (c *Client) log(msg string, args ...any) {
@@ -182,11 +183,7 @@ func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subsc
 // subscribers, as a snapshot.
 func (c *Client) Latest() Event {
 	ev, _ := c.disp.Latest()
-	if ev.Kind != EventDisconnected {
-		ev.Kind = EventSnapshot
-	}
-	ev.Skipped = 0
-	return ev
+	return asSnapshot(ev)
 }
 
 // StopTracking asks the daemon to stop sending change notifications

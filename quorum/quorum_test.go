@@ -93,6 +93,10 @@ func TestSnapshotAndEventsV1(t *testing.T) {
 	if nl.Kind != quorum.EventNodelist || !slices.Equal(nl.Nodelist.Joined, []uint32{2, 3}) {
 		t.Fatalf("nodelist %v", nl)
 	}
+	// The cached state is a snapshot: it never repeats joined or left.
+	if l := c.Latest(); l.Kind != quorum.EventSnapshot || l.Nodelist == nil || l.Nodelist.Joined != nil || l.Nodelist.Left != nil {
+		t.Fatalf("Latest after a nodelist event: %+v", l)
+	}
 	expect(t, s, quorum.EventQuorum, true, 1, 2, 3)
 
 	// A quorum-only change: one quorum event, same ring.

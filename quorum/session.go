@@ -35,7 +35,7 @@ func (c *Client) establish(ctx context.Context, retryAll bool) (transport.Conn, 
 // setup dials, selects the model, starts tracking and reads the snapshot the
 // daemon queues before its trackstart response.
 func (c *Client) setup(ctx context.Context) (conn transport.Conn, typ Type, snap Event, err error) {
-	conn, err = c.cfg.dialer.Dial(ctx, c.cfg.service)
+	conn, err = c.cfg.dialer.Dial(ctx, ServiceName)
 	if err != nil {
 		return nil, 0, Event{}, wrapOp("quorum dial", err)
 	}
@@ -70,7 +70,7 @@ func (c *Client) setup(ctx context.Context) (conn transport.Conn, typ Type, snap
 	}
 	// V1: a nodelist notification, then a quorum notification. V0: one quorum
 	// notification. They were queued before the trackstart response.
-	var nodelist *NodelistEvent
+	c.state, c.nodelist = QuorumEvent{}, nil
 	for {
 		var buf []byte
 		buf, err = conn.ReadEvent(ctx)
@@ -82,18 +82,13 @@ func (c *Client) setup(ctx context.Context) (conn transport.Conn, typ Type, snap
 		if err != nil {
 			return nil, 0, Event{}, corosync.NewError("quorum snapshot", corosync.ErrMessageError, err)
 		}
-		switch {
-		case c.cfg.model == ModelV1 && n.ID == wire.EvV1NodelistNotification:
-			nodelist = &NodelistEvent{Ring: ringFrom(n.Ring), Members: n.Members}
-			continue
-		case c.cfg.model == ModelV1 && n.ID == wire.EvV1QuorumNotification,
-			c.cfg.model == ModelV0 && n.ID == wire.EvNotification:
-			snap = Event{Kind: EventSnapshot, QuorumEvent: QuorumEvent{Quorate: n.Quorate, Ring: ringFrom(n.Ring), Members: n.Members}, Nodelist: nodelist}
-			c.state, c.nodelist = snap.QuorumEvent, nodelist
-			return conn, typ, snap, nil
-		default:
+		ev, ok := c.apply(n)
+		if !ok {
 			err = corosync.NewError("quorum snapshot", corosync.ErrLibrary, fmt.Errorf("unexpected event id %d for model %s", n.ID, c.cfg.model))
 			return nil, 0, Event{}, err
+		}
+		if ev.Kind == EventQuorum { // the snapshot ends with the quorum notification
+			return conn, typ, asSnapshot(ev), nil
 		}
 	}
 }

@@ -424,7 +424,6 @@ type IPCConn struct {
 	evBuf []byte
 	owed  int // socket bytes owed for events already read
 
-	stray atomic.Uint64
 }
 
 // ServerPID returns the daemon's pid as its credentials reported it.
@@ -695,11 +694,8 @@ func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
 			// it rather than spin on a readable socket.
 			if got, err := c.recvByte(false); err != nil {
 				return nil, c.readErr(ctx, op, err)
-			} else if got {
-				c.stray.Add(1)
-				if c.cfg.Logger != nil {
-					c.cfg.Logger.Debug("corosync: notification byte without an event", "service", c.service)
-				}
+			} else if got && c.cfg.Logger != nil {
+				c.cfg.Logger.Debug("corosync: notification byte without an event", "service", c.service)
 			}
 		}
 	}
