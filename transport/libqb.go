@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/netns"
 )
 
 // Config configures the libqb IPC client. The zero value is what libquorum
@@ -151,38 +152,17 @@ func connect(fd int, sa *rawSockaddrUnix, n uintptr) error {
 }
 
 // socketIn creates a unix stream socket, in network namespace netns if set.
-func socketIn(netns string) (int, error) {
+// The namespace is entered on a throwaway thread (internal/netns), never on
+// the caller's goroutine.
+func socketIn(ns string) (int, error) {
 	const flags = unix.SOCK_STREAM | unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
-	if netns == "" {
-		return unix.Socket(unix.AF_UNIX, flags, 0)
-	}
-	target, err := unix.Open(netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("open network namespace: %w", err)
-	}
-	defer unix.Close(target)
-	runtime.LockOSThread()
-	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return -1, fmt.Errorf("open own network namespace: %w", err)
-	}
-	defer unix.Close(orig)
-	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return -1, fmt.Errorf("enter network namespace %s: %w", netns, err)
-	}
-	fd, serr := unix.Socket(unix.AF_UNIX, flags, 0)
-	if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-		// This thread is stuck in the other namespace: keep it locked so
-		// the runtime discards it when this goroutine exits.
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-		return -1, fmt.Errorf("leave network namespace: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return fd, serr
+	fd := -1
+	err := netns.Do(ns, func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_UNIX, flags, 0)
+		return err
+	})
+	return fd, err
 }
 
 func dialErr(op string, code corosync.Error, format string, args ...any) error {

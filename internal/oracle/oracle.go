@@ -36,15 +36,13 @@ import "C"
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
 	"unsafe"
 
-	"golang.org/x/sys/unix"
-
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/netns"
 )
 
 // Event is a callback invocation, normalised for comparison.
@@ -129,34 +127,13 @@ func code(e C.cs_error_t) error {
 // Open initialises libquorum (model 0 or 1) against the corosync of network
 // namespace netns (empty: ours). libqb creates its socket on the calling
 // thread, so the thread enters the namespace for the call.
-func Open(netns string, model int) (*Client, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if netns != "" {
-		target, err := unix.Open(netns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, err
-		}
-		defer unix.Close(target)
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return nil, err
-		}
-		defer unix.Close(orig)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-			return nil, err
-		}
-		defer func() {
-			if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-				panic("oracle: cannot leave network namespace: " + err.Error())
-			}
-		}()
-	}
+func Open(ns string, model int) (*Client, error) {
 	c := &Client{}
 	var typ C.uint32_t
 	regMu.Lock() // callbacks may fire before we know the handle: hold them
 	defer regMu.Unlock()
-	if err := code(C.init_model(&c.h, C.int(model), &typ)); err != nil {
+	err := netns.Do(ns, func() error { return code(C.init_model(&c.h, C.int(model), &typ)) })
+	if err != nil {
 		return nil, err
 	}
 	c.Type = uint32(typ)

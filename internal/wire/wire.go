@@ -91,7 +91,7 @@ func (e *DecodeError) Error() string {
 func (e *DecodeError) Unwrap() error { return corosync.ErrMessageError }
 
 func derr(msg, field, format string, args ...any) error {
-	return &DecodeError{Msg: msg, Field: field, Detail: fmt.Sprintf(format, args...)}
+	return Errorf(msg, field, format, args...)
 }
 
 // Request is a decoded client request.
@@ -178,12 +178,6 @@ func DecodeResponseHeader(b []byte) (ResponseHeader, error) {
 	return h, nil
 }
 
-func putResponseHeader(b []byte, id int32, code corosync.Error) {
-	le.PutUint32(b[0:], uint32(id))
-	le.PutUint32(b[8:], uint32(len(b)))
-	le.PutUint32(b[16:], uint32(code))
-}
-
 // ResponseSize returns the wire size of the response with the given id:
 // 32 for getquorate, gettype and model_gettype, 24 otherwise.
 func ResponseSize(id int32) int {
@@ -201,7 +195,7 @@ func AppendResponse(dst []byte, id int32, code corosync.Error, value uint32) []b
 	off := len(dst)
 	dst = append(dst, make([]byte, n)...)
 	b := dst[off:]
-	putResponseHeader(b, id, code)
+	PutResponseHeader(b, id, code)
 	if n == ResponseSizeWithValue {
 		le.PutUint32(b[24:], value)
 	}
@@ -212,7 +206,7 @@ func AppendResponse(dst []byte, id int32, code corosync.Error, value uint32) []b
 func AppendReject(dst []byte, code corosync.Error) []byte {
 	off := len(dst)
 	dst = append(dst, make([]byte, ResponseHeaderSize)...)
-	putResponseHeader(dst[off:], 0, code)
+	PutResponseHeader(dst[off:], 0, code)
 	return dst
 }
 
@@ -382,12 +376,6 @@ func checkList(what string, l []uint32) error {
 	return nil
 }
 
-func grow(dst []byte, n int) ([]byte, []byte) {
-	off := len(dst)
-	dst = append(dst, make([]byte, n)...)
-	return dst, dst[off:]
-}
-
 // AppendEvent appends the wire form of n (whose ID selects the layout) to dst,
 // sized as corosync sizes it (sizeof + 4 per entry, 4 trailing zero bytes).
 func AppendEvent(dst []byte, n Notification) ([]byte, error) {
@@ -403,20 +391,20 @@ func AppendEvent(dst []byte, n Notification) ([]byte, error) {
 	var b []byte
 	switch n.ID {
 	case EvNotification:
-		dst, b = grow(dst, v0ListOff+4+4*len(n.Members))
+		dst, b = Grow(dst, v0ListOff+4+4*len(n.Members))
 		le.PutUint32(b[24:], q)
 		le.PutUint64(b[32:], n.Ring.Seq)
 		le.PutUint32(b[40:], uint32(len(n.Members)))
 		putList(b[v0ListOff:], n.Members)
 	case EvV1QuorumNotification:
-		dst, b = grow(dst, v1QuorumListOff+4+4*len(n.Members))
+		dst, b = Grow(dst, v1QuorumListOff+4+4*len(n.Members))
 		le.PutUint32(b[24:], q)
 		le.PutUint32(b[32:], n.Ring.NodeID)
 		le.PutUint64(b[40:], n.Ring.Seq)
 		le.PutUint32(b[48:], uint32(len(n.Members)))
 		putList(b[v1QuorumListOff:], n.Members)
 	case EvV1NodelistNotification:
-		dst, b = grow(dst, nodelistListOff+4+4*(len(n.Members)+len(n.Joined)+len(n.Left)))
+		dst, b = Grow(dst, nodelistListOff+4+4*(len(n.Members)+len(n.Joined)+len(n.Left)))
 		le.PutUint32(b[24:], n.Ring.NodeID)
 		le.PutUint64(b[32:], n.Ring.Seq)
 		le.PutUint32(b[40:], uint32(len(n.Members)))
@@ -428,7 +416,7 @@ func AppendEvent(dst []byte, n Notification) ([]byte, error) {
 	default:
 		return dst, fmt.Errorf("encode quorum event: unknown event id %d", n.ID)
 	}
-	putResponseHeader(b, n.ID, corosync.OK)
+	PutResponseHeader(b, n.ID, corosync.OK)
 	return dst, nil
 }
 
