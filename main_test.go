@@ -30,7 +30,7 @@ func TestErrorCodes(t *testing.T) {
 	if got := corosync.ErrTryAgain.Error(); got != "CS_ERR_TRY_AGAIN: try again (daemon not ready or flow control)" {
 		t.Fatalf("ErrTryAgain = %q", got)
 	}
-	// qb_to_cs_error, spec/corosync-quorum.md §6.2.
+	// qb_to_cs_error (corosync common_lib/error_conversion.c).
 	// Linux errno numbers, as the daemon sends them, on every GOOS.
 	for errno, want := range map[syscall.Errno]corosync.Error{
 		0: corosync.OK, 11 /* EAGAIN */ : corosync.ErrTryAgain, 110 /* ETIMEDOUT */ : corosync.ErrTryAgain,

@@ -20,7 +20,7 @@
 //
 // Each subscription picks how it copes with being slower than the source:
 //
-//   - Latest (the default): a one-slot mailbox. An undelivered event is
+//   - LatestWins (the default): a one-slot mailbox. An undelivered event is
 //     replaced by the newer one and counted as skipped; the dispatcher's
 //     Coalesce hook lets the newer event record the gap. Subscribers always
 //     converge on the latest event. Never blocks the dispatcher.

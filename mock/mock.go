@@ -319,7 +319,7 @@ func (n *Node) Dial(ctx context.Context, service string) (transport.Conn, error)
 func (n *Node) quorumEvent(model uint32) []byte {
 	nt := wire.Notification{ID: wire.EvV1QuorumNotification, Quorate: n.quorate, Ring: n.ring, Members: n.members}
 	if n.c.free {
-		// No provider: quorate, ring 0.0, empty view (spec §4.5).
+		// No provider: quorate, ring 0.0, empty view (corosync exec/vsf_quorum.c without a provider).
 		nt = wire.Notification{ID: wire.EvV1QuorumNotification, Quorate: true, Members: []uint32{}}
 	}
 	if model == wire.ModelV0 {

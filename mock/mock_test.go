@@ -46,7 +46,7 @@ func events(c *conn) []wire.Notification {
 	}
 }
 
-// The daemon's trackstart rules (spec/corosync-quorum.md §4.2-4.3).
+// The daemon's trackstart rules (corosync exec/vsf_quorum.c, message_handler_req_lib_quorum_trackstart).
 func TestTrackStartSemantics(t *testing.T) {
 	cl := NewCluster(2)
 	tc, err := cl.Node(1).Dial(context.Background(), "quorum")

