@@ -38,9 +38,12 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./dispatch/
 	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -run '^$$' -bench . ./internal/oracle/
 
+FUZZ_PKGS := ./internal/wire/ ./internal/vqwire/ ./internal/cfgwire/
+
 fuzz:
-	for f in FuzzDecodeEvent FuzzDecodeResponse FuzzDecodeRequest; do \
-	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s ./internal/wire/ || exit 1; done
+	for p in $(FUZZ_PKGS); do for f in FuzzDecodeEvent FuzzDecodeResponse FuzzDecodeRequest; do \
+	  [ -d $$p ] || continue; \
+	  $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 30s $$p || exit 1; done; done
 	$(GO) test -run '^$$' -fuzz '^FuzzRingRead$$' -fuzztime 30s ./transport/
 
 # Opt-in soak: 100 daemon restarts (alternating kill -9 and SIGTERM) under a
