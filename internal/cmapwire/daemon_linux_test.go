@@ -74,14 +74,7 @@ func (r *raw) event(d time.Duration) ([]byte, error) {
 	return append([]byte(nil), b...), nil
 }
 
-// ok returns b, panicking (a test failure) on err: for encoders that must
-// accept their argument.
-func ok(b []byte, err error) []byte {
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
+
 
 // alive checks that the node's daemon is the same process and still answers
 // corosync-cmapctl.

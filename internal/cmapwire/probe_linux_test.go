@@ -61,11 +61,15 @@ func TestProbeAnswers(t *testing.T) {
 	set := func(key string, v Value) []byte { return ok(AppendSet(nil, key, v)) }
 
 	// Captures for the fuzz seeds.
-	_, b := r.call(ReqGet, get("totem.cluster_name"))
-	capture(t, "FuzzDecodeResponse", "get_string", b[:80], ReqGet) // trimmed: the zero padding of 16385 bytes adds nothing
-	t.Logf("get totem.cluster_name: %s", hexdump(b[:80]))
-	_, b = r.call(ReqGet, get("runtime.votequorum.this_node_id"))
-	capture(t, "FuzzDecodeResponse", "get_u32", b[:64], ReqGet)
+	// Seeds use libcmap's typed-getter buffer of 16 bytes (56-byte answers).
+	get16 := func(key string, n uint64) []byte {
+		return rawReq(ReqGet, 288, func(b []byte) { rawName(b[16:], key); le.PutUint64(b[280:], n) })
+	}
+	_, b := r.call(ReqGet, get16("totem.cluster_name", 16))
+	capture(t, "FuzzDecodeResponse", "get_string", b, ReqGet)
+	t.Logf("get totem.cluster_name: %s", hexdump(b))
+	_, b = r.call(ReqGet, get16("runtime.votequorum.this_node_id", 16))
+	capture(t, "FuzzDecodeResponse", "get_u32", b, ReqGet)
 	_, b = r.call(ReqGet, get("no.such.key"))
 	capture(t, "FuzzDecodeResponse", "get_missing", b, ReqGet)
 	t.Logf("get missing: %s", hexdump(b))
@@ -221,10 +225,11 @@ func TestProbeAnswers(t *testing.T) {
 		if resp.Error != corosync.OK {
 			break
 		}
-		g, b := s.call(ReqGet, get(resp.Key))
+		g, _ := s.call(ReqGet, get(resp.Key))
 		t.Logf("  %s (%s) iterlen %d getlen %d %q", resp.Key, resp.Type, resp.ValueLen, g.ValueLen, g.Value.Text())
 		if strings.HasSuffix(resp.Key, "procname") {
-			capture(t, "FuzzDecodeResponse", "get_stats_procname", b[:96], ReqGet)
+			_, b := s.call(ReqGet, get16(resp.Key, 64))
+			capture(t, "FuzzDecodeResponse", "get_stats_procname", b, ReqGet)
 		}
 	}
 	log("iter_finalize", ReqIterFinalize, AppendIterFinalize(nil, it.Handle))
@@ -313,7 +318,7 @@ func TestProbeSchedmissSizeQuery(t *testing.T) {
 	if resp.Error != corosync.OK {
 		t.Fatalf("no schedmiss entry; log:\n%s", node.Log())
 	}
-	capture(t, "FuzzDecodeResponse", "get_stats_schedmiss_delay", b[:64], ReqGet)
+	_ = b
 	req := rawReq(ReqGet, 288, func(b []byte) { rawName(b[16:], "stats.schedmiss.0.timestamp") })
 	got, err := s.send(req)
 	t.Logf("size-only GET stats.schedmiss.0.timestamp: %x, %v", got, err)
