@@ -4,10 +4,7 @@ package cmapwire
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -49,33 +46,6 @@ func (r *raw) send(req []byte) ([]byte, error) {
 	return append([]byte(nil), resp...), nil
 }
 
-// call sends req (a request with id) and decodes the response.
-func (r *raw) call(id int32, req []byte) (Response, []byte) {
-	r.t.Helper()
-	b, err := r.send(req)
-	if err != nil {
-		r.t.Fatalf("%s: %v", RequestName(id), err)
-	}
-	resp, err := DecodeResponse(b, id)
-	if err != nil {
-		r.t.Fatalf("%s: decode %x: %v", RequestName(id), b, err)
-	}
-	return resp, b
-}
-
-// event reads one event within d.
-func (r *raw) event(d time.Duration) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	b, err := r.c.ReadEvent(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return append([]byte(nil), b...), nil
-}
-
-
-
 // alive checks that the node's daemon is the same process and still answers
 // corosync-cmapctl.
 func alive(node *corotest.Node, pid int) error {
@@ -94,33 +64,3 @@ func alive(node *corotest.Node, pid int) error {
 	return nil
 }
 
-// capture writes b as a fuzz seed for target when CMAPWIRE_CAPTURE=1, so the
-// seeds in testdata/fuzz are bytes a real daemon sent (or accepted).
-func capture(t testing.TB, target, name string, b []byte, reqID ...int32) {
-	if os.Getenv("CMAPWIRE_CAPTURE") != "1" {
-		return
-	}
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var sb strings.Builder
-	sb.WriteString("go test fuzz v1\n[]byte(\"")
-	for _, c := range b {
-		fmt.Fprintf(&sb, "\\x%02x", c)
-	}
-	sb.WriteString("\")\n")
-	for _, id := range reqID {
-		fmt.Fprintf(&sb, "int32(%d)\n", id)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(sb.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func hexdump(b []byte) string {
-	if len(b) > 400 {
-		return hex.EncodeToString(b[:400]) + fmt.Sprintf("...(%d bytes)", len(b))
-	}
-	return hex.EncodeToString(b)
-}

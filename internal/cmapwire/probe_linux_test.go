@@ -10,6 +10,8 @@
 package cmapwire
 
 import (
+	"context"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -111,7 +113,12 @@ func TestProbeAnswers(t *testing.T) {
 	log("set type 0 len 0 (raw)", ReqSet, rawReq(ReqSet, 296, func(b []byte) { rawName(b[16:], "test.type0"); b[288] = 0 }))
 	log("get type 0 key", ReqGet, get("test.type0"))
 	log("set type 13 len 0 (raw)", ReqSet, rawReq(ReqSet, 296, func(b []byte) { rawName(b[16:], "test.type13"); b[288] = 13 }))
-	log("set string embedded NUL (raw)", ReqSet, rawReq(ReqSet, 296+4, func(b []byte) { rawName(b[16:], "test.nul"); le.PutUint64(b[280:], 4); b[288] = 11; copy(b[296:], "a\x00bc") }))
+	log("set string embedded NUL (raw)", ReqSet, rawReq(ReqSet, 296+4, func(b []byte) {
+		rawName(b[16:], "test.nul")
+		le.PutUint64(b[280:], 4)
+		b[288] = 11
+		copy(b[296:], "a\x00bc")
+	}))
 	log("set test.u32 u32", ReqSet, set("test.u32", Uint32(7)))
 	b = ok(AppendSet(nil, "test.u32", Uint32(7)))
 	capture(t, "FuzzDecodeRequest", "set_u32", b)
@@ -401,4 +408,60 @@ func TestProbeStatsTrackProcname(t *testing.T) {
 		}
 	}
 	t.Logf("daemon survived")
+}
+
+// call sends req (a request with id) and decodes the response.
+func (r *raw) call(id int32, req []byte) (Response, []byte) {
+	r.t.Helper()
+	b, err := r.send(req)
+	if err != nil {
+		r.t.Fatalf("%s: %v", RequestName(id), err)
+	}
+	resp, err := DecodeResponse(b, id)
+	if err != nil {
+		r.t.Fatalf("%s: decode %x: %v", RequestName(id), b, err)
+	}
+	return resp, b
+}
+
+// event reads one event within d.
+func (r *raw) event(d time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	b, err := r.c.ReadEvent(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), b...), nil
+}
+
+// capture writes b as a fuzz seed for target when CMAPWIRE_CAPTURE=1, so the
+// seeds in testdata/fuzz are bytes a real daemon sent (or accepted).
+func capture(t testing.TB, target, name string, b []byte, reqID ...int32) {
+	if os.Getenv("CMAPWIRE_CAPTURE") != "1" {
+		return
+	}
+	dir := filepath.Join("testdata", "fuzz", target)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString("go test fuzz v1\n[]byte(\"")
+	for _, c := range b {
+		fmt.Fprintf(&sb, "\\x%02x", c)
+	}
+	sb.WriteString("\")\n")
+	for _, id := range reqID {
+		fmt.Fprintf(&sb, "int32(%d)\n", id)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func hexdump(b []byte) string {
+	if len(b) > 400 {
+		return hex.EncodeToString(b[:400]) + fmt.Sprintf("...(%d bytes)", len(b))
+	}
+	return hex.EncodeToString(b)
 }

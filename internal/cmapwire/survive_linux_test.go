@@ -65,7 +65,7 @@ func TestDaemonSurvives(t *testing.T) {
 		Int16(math.MinInt16), Int16(math.MaxInt16), Uint16(0), Uint16(math.MaxUint16),
 		Int32(math.MinInt32), Int32(math.MaxInt32), Uint32(0), Uint32(math.MaxUint32),
 		Int64(math.MinInt64), Int64(math.MaxInt64), Uint64(0), Uint64(math.MaxUint64),
-		Float(float32(math.Inf(-1))), Float(float32(math.NaN())), Double(math.MaxFloat64), Double(-0.0),
+		Float(float32(math.Inf(-1))), Float(float32(math.NaN())), Double(math.MaxFloat64), Double(math.Copysign(0, -1)),
 		String(""), String(strings.Repeat("s", MaxStringLen)), Binary(nil), Binary(make([]byte, MaxValueLen)),
 	}
 	steps := []int32{math.MinInt32, -1, 0, 1, math.MaxInt32}
