@@ -63,4 +63,3 @@ func alive(node *corotest.Node, pid int) error {
 	}
 	return nil
 }
-
