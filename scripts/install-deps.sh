@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs: corosync (the daemon the integration
-# tests start in private namespaces), libquorum-dev (the C oracle), iproute2
+# tests start in private namespaces), the C client libraries' headers (the
+# oracles: libquorum, libvotequorum, libcmap, libcfg, libcpg), iproute2
 # (network namespaces) and staticcheck. Idempotent; needs root for apt-get.
 set -euo pipefail
 need=()
 command -v corosync >/dev/null 2>&1 || need+=(corosync)
 command -v corosync-cmapctl >/dev/null 2>&1 || need+=(corosync)
 [ -f /usr/include/corosync/quorum.h ] || need+=(libquorum-dev)
+[ -f /usr/include/corosync/votequorum.h ] || need+=(libvotequorum-dev)
+[ -f /usr/include/corosync/cmap.h ] || need+=(libcmap-dev)
+[ -f /usr/include/corosync/cfg.h ] || need+=(libcfg-dev)
+[ -f /usr/include/corosync/cpg.h ] || need+=(libcpg-dev)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
