@@ -36,6 +36,7 @@ type IPCConn struct {
 	cleanup   runtime.Cleanup
 
 	lock    chan struct{} // request path: ring write + post + byte + response
+	notify  notifier      // the notification byte; guarded by lock
 	closing chan struct{}
 	broken  atomic.Bool // closed or dead: waiters give up
 
@@ -53,6 +54,8 @@ func newConn(service string, cfg Config, fd int) (*IPCConn, error) {
 	f := os.NewFile(uintptr(fd), "corosync-"+service)
 	c := &IPCConn{service: service, cfg: cfg, f: f, fd: fd, spin: spinFor(cfg.SpinWait),
 		lock: make(chan struct{}, 1), closing: make(chan struct{})}
+	c.notify.c = c
+	c.notify.try = c.notify.send
 	var err error
 	if c.rc, err = f.SyscallConn(); err != nil {
 		f.Close()

@@ -133,30 +133,42 @@ func (c *IPCConn) drainAbandoned(op string) {
 // sendByte sends the request notification byte through the netpoller, like
 // every other socket write. The socket buffer is almost never full; when it
 // is (the daemon is not reading), it waits for room for at most
-// byteSendTimeout.
+// byteSendTimeout. It runs under the request lock, which guards c.notify.
 func (c *IPCConn) sendByte(b byte) error {
-	buf := [1]byte{b}
-	var serr error
-	armed := false
-	err := c.rc.Write(func(fd uintptr) bool {
-		serr = unix.Sendto(int(fd), buf[:], unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, nil)
-		if serr == unix.EAGAIN {
-			if !armed {
-				armed = true
-				c.f.SetWriteDeadline(time.Now().Add(byteSendTimeout))
-			}
-			return false
-		}
-		return true
-	})
-	if armed {
+	n := &c.notify
+	n.buf[0], n.err, n.armed = b, nil, false
+	err := c.rc.Write(n.try)
+	if n.armed {
 		c.f.SetWriteDeadline(time.Time{})
 	}
 	if err == nil {
-		err = serr
+		err = n.err
 	}
 	if err != nil {
 		return fmt.Errorf("notification byte: %w", err)
 	}
 	return nil
+}
+
+// notifier is the state of one notification byte send. It lives in the
+// connection, and try is bound once at dial, so that sending allocates
+// nothing.
+type notifier struct {
+	c     *IPCConn
+	buf   [1]byte
+	err   error
+	armed bool
+	try   func(fd uintptr) bool
+}
+
+func (n *notifier) send(fd uintptr) bool {
+	n.err = unix.Sendto(int(fd), n.buf[:], unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, nil)
+	if n.err == unix.EAGAIN {
+		if !n.armed {
+			n.armed = true
+			n.c.f.SetWriteDeadline(time.Now().Add(byteSendTimeout))
+		}
+		return false
+	}
+	return true
 }
