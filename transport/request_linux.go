@@ -42,6 +42,9 @@ func (c *IPCConn) Request(ctx context.Context, req, resp []byte) (out []byte, er
 	if len(req) == 0 || len(req) > c.maxMsg {
 		return resp[:0], dialErr(op, corosync.ErrTooBig, "request of %d bytes (max %d)", len(req), c.maxMsg)
 	}
+	if err := ctx.Err(); err != nil {
+		return resp[:0], CtxError(op, err) // nothing sent
+	}
 	select {
 	case c.lock <- struct{}{}:
 	case <-ctx.Done():
