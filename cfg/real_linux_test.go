@@ -228,6 +228,31 @@ func TestReal(t *testing.T) {
 		ch := record(sub, &wg)
 		expect(t, ctx, ch, cfg.EventSnapshot)
 		refuse(t, ctx, n, c, ch)
+
+		// Our own Shutdown, refused by our own tracker: BUSY. A call made
+		// meanwhile on the requester waits for the held-back reply and gets
+		// its own answer.
+		req := dial(t, ctx, n)
+		defer req.Close()
+		start := time.Now()
+		errc := make(chan error, 1)
+		go func() { errc <- req.Shutdown(ctx, cfg.ShutdownRequest) }()
+		ev := expect(t, ctx, ch, cfg.EventShutdownRequest)
+		time.Sleep(100 * time.Millisecond) // let the LocalNodeID call queue behind Shutdown
+		idc := make(chan uint32, 1)
+		go func() { id, _ := req.LocalNodeID(ctx); idc <- id }()
+		time.Sleep(100 * time.Millisecond)
+		if err := c.ReplyShutdown(ctx, cfg.ShutdownNo); err != nil {
+			t.Fatal(err)
+		}
+		err = <-errc
+		t.Logf("Shutdown(%s) answered after %v: %v", ev.Flags, time.Since(start).Round(time.Millisecond), err)
+		if !errors.Is(err, corosync.ErrBusy) {
+			t.Errorf("Shutdown refused by a tracker: %v, want CS_ERR_BUSY", err)
+		}
+		if id := <-idc; id != 1 {
+			t.Errorf("LocalNodeID queued behind Shutdown: %d", id)
+		}
 	})
 
 	t.Run("restart", func(t *testing.T) {
