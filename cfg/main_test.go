@@ -1,0 +1,39 @@
+package cfg
+
+import (
+	"errors"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/cfgwire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestTrackerEvents checks the event mapping without a daemon: requests,
+// the timeout notice, unknown ids ignored, garbage refused.
+func TestTrackerEvents(t *testing.T) {
+	tr := &tracker{c: &Client{tracking: true}, state: Event{Kind: EventSnapshot, Connected: true, Tracking: true, LocalNodeID: 4}}
+	ev, ok, err := tr.Event(cfgwire.AppendEvent(nil, cfgwire.Event{ID: cfgwire.EvTestShutdown, Flags: cfgwire.ShutdownRegardless}))
+	if err != nil || !ok || ev.Kind != EventShutdownRequest || ev.Flags != ShutdownRegardless || ev.LocalNodeID != 4 {
+		t.Fatalf("request: %v %v %v", ev, ok, err)
+	}
+	ev, ok, err = tr.Event(cfgwire.AppendEvent(nil, cfgwire.Event{ID: cfgwire.EvTestShutdown, Error: corosync.ErrTimeout}))
+	if err != nil || !ok || ev.Kind != EventShutdownTimedOut {
+		t.Fatalf("timeout notice: %v %v %v", ev, ok, err)
+	}
+	if ev, ok, err = tr.Event(cfgwire.AppendEvent(nil, cfgwire.Event{ID: 77})); err != nil || ok {
+		t.Fatalf("unknown id: %v %v %v", ev, ok, err)
+	}
+	if _, _, err = tr.Event([]byte{1, 2, 3}); err == nil || !errors.Is(err, corosync.ErrMessageError) {
+		t.Fatalf("garbage: %v", err)
+	}
+	if s := tr.Snapshot(ev); s.Kind != EventSnapshot || s.Flags != 0 {
+		t.Fatalf("snapshot: %v", s)
+	}
+	if l := tr.Lost(nil); l.Kind != EventDisconnected || l.Connected || tr.state.Tracking {
+		t.Fatalf("lost: %v", l)
+	}
+}
