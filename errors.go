@@ -108,63 +108,94 @@ func (e Error) Error() string {
 	return e.Name() + ": unknown error"
 }
 
-// FromErrno maps a libqb errno to a cs_error_t exactly as corosync's
-// qb_to_cs_error does (common_lib/error_conversion.c). 0 maps to OK.
+// Linux errno numbers, as corosync and libqb send them on the wire. They are
+// spelled as numbers so that this package builds on every GOOS: on Linux
+// syscall.EAGAIN == 11 and so on; elsewhere the local syscall constants
+// differ, but the daemon's numbers do not.
+const (
+	linuxEINTR     = 4
+	linuxENOENT    = 2
+	linuxE2BIG     = 7
+	linuxEBADF     = 9
+	linuxEAGAIN    = 11
+	linuxENOMEM    = 12
+	linuxEACCES    = 13
+	linuxEBUSY     = 16
+	linuxEEXIST    = 17
+	linuxENODEV    = 19
+	linuxEINVAL    = 22
+	linuxEMFILE    = 24
+	linuxENOSPC    = 28
+	linuxENOSYS    = 38
+	linuxENOMSG    = 42
+	linuxEBADE     = 52
+	linuxETIME     = 62
+	linuxEBADMSG   = 74
+	linuxEOVERFLOW = 75
+	linuxEMSGSIZE  = 90
+	linuxENOTSUP   = 95
+	linuxENOBUFS   = 105
+	linuxETIMEDOUT = 110
+)
+
+// FromErrno maps a libqb errno (a Linux errno number) to a cs_error_t
+// exactly as corosync's qb_to_cs_error does (common_lib/error_conversion.c).
+// 0 maps to OK.
 func FromErrno(errno syscall.Errno) Error {
 	switch errno {
 	case 0:
 		return OK
-	case syscall.EBADF:
+	case linuxEBADF:
 		return ErrBadHandle
-	case syscall.ENOMEM:
+	case linuxENOMEM:
 		return ErrNoMemory
-	case syscall.ENOMSG, syscall.ENOBUFS, syscall.ETIMEDOUT, syscall.EAGAIN:
+	case linuxENOMSG, linuxENOBUFS, linuxETIMEDOUT, linuxEAGAIN:
 		return ErrTryAgain
-	case syscall.EBADE:
+	case linuxEBADE:
 		return ErrFailedOperation
-	case syscall.ETIME:
+	case linuxETIME:
 		return ErrTimeout
-	case syscall.EINVAL:
+	case linuxEINVAL:
 		return ErrInvalidParam
-	case syscall.EBUSY:
+	case linuxEBUSY:
 		return ErrBusy
-	case syscall.EACCES:
+	case linuxEACCES:
 		return ErrAccess
-	case syscall.EOVERFLOW:
+	case linuxEOVERFLOW:
 		return ErrNameTooLong
-	case syscall.EEXIST:
+	case linuxEEXIST:
 		return ErrExist
-	case syscall.ENOSPC:
+	case linuxENOSPC:
 		return ErrNoSpace
-	case syscall.EINTR:
+	case linuxEINTR:
 		return ErrInterrupt
-	case syscall.ENOENT, syscall.ENODEV:
+	case linuxENOENT, linuxENODEV:
 		return ErrNotExist
-	case syscall.ENOSYS, syscall.ENOTSUP:
+	case linuxENOSYS, linuxENOTSUP:
 		return ErrNotSupported
-	case syscall.EBADMSG:
+	case linuxEBADMSG:
 		return ErrMessageError
-	case syscall.EMSGSIZE, syscall.E2BIG:
+	case linuxEMSGSIZE, linuxE2BIG:
 		return ErrTooBig
 	default:
 		return ErrLibrary
 	}
 }
 
-// FromHandleErrno maps an errno as corosync's hdb_error_to_cs does for handle
-// look-ups: EBADF, ENOMEM, EMFILE and EACCES have their own codes, anything
-// else is ErrLibrary.
+// FromHandleErrno maps an errno (a Linux errno number) as corosync's
+// hdb_error_to_cs does for handle look-ups: EBADF, ENOMEM, EMFILE and
+// EACCES have their own codes, anything else is ErrLibrary.
 func FromHandleErrno(errno syscall.Errno) Error {
 	switch errno {
 	case 0:
 		return OK
-	case syscall.EBADF:
+	case linuxEBADF:
 		return ErrBadHandle
-	case syscall.ENOMEM:
+	case linuxENOMEM:
 		return ErrNoMemory
-	case syscall.EMFILE:
+	case linuxEMFILE:
 		return ErrNoResources
-	case syscall.EACCES:
+	case linuxEACCES:
 		return ErrAccess
 	default:
 		return ErrLibrary

@@ -31,18 +31,20 @@ func TestErrorCodes(t *testing.T) {
 		t.Fatalf("ErrTryAgain = %q", got)
 	}
 	// qb_to_cs_error, spec/corosync-quorum.md §6.2.
+	// Linux errno numbers, as the daemon sends them, on every GOOS.
 	for errno, want := range map[syscall.Errno]corosync.Error{
-		0: corosync.OK, syscall.EAGAIN: corosync.ErrTryAgain, syscall.ETIMEDOUT: corosync.ErrTryAgain,
-		syscall.ENOBUFS: corosync.ErrTryAgain, syscall.EACCES: corosync.ErrAccess, syscall.ECONNREFUSED: corosync.ErrLibrary,
-		syscall.ENOTCONN: corosync.ErrLibrary, syscall.EBADMSG: corosync.ErrMessageError, syscall.EMSGSIZE: corosync.ErrTooBig,
-		syscall.ENOSYS: corosync.ErrNotSupported, syscall.ENOENT: corosync.ErrNotExist, syscall.EEXIST: corosync.ErrExist,
-		syscall.EBADF: corosync.ErrBadHandle, syscall.ETIME: corosync.ErrTimeout, syscall.EPIPE: corosync.ErrLibrary,
+		0: corosync.OK, 11 /* EAGAIN */ : corosync.ErrTryAgain, 110 /* ETIMEDOUT */ : corosync.ErrTryAgain,
+		105 /* ENOBUFS */ : corosync.ErrTryAgain, 13 /* EACCES */ : corosync.ErrAccess, 111 /* ECONNREFUSED */ : corosync.ErrLibrary,
+		107 /* ENOTCONN */ : corosync.ErrLibrary, 74 /* EBADMSG */ : corosync.ErrMessageError, 90 /* EMSGSIZE */ : corosync.ErrTooBig,
+		38 /* ENOSYS */ : corosync.ErrNotSupported, 2 /* ENOENT */ : corosync.ErrNotExist, 17 /* EEXIST */ : corosync.ErrExist,
+		9 /* EBADF */ : corosync.ErrBadHandle, 62 /* ETIME */ : corosync.ErrTimeout, 32 /* EPIPE */ : corosync.ErrLibrary,
+		52 /* EBADE */ : corosync.ErrFailedOperation, 95 /* ENOTSUP */ : corosync.ErrNotSupported,
 	} {
 		if got := corosync.FromErrno(errno); got != want {
-			t.Errorf("FromErrno(%v) = %v, want %v", errno, got, want)
+			t.Errorf("FromErrno(%d) = %v, want %v", errno, got, want)
 		}
 	}
-	if corosync.FromHandleErrno(syscall.EMFILE) != corosync.ErrNoResources {
+	if corosync.FromHandleErrno(24 /* EMFILE */) != corosync.ErrNoResources {
 		t.Error("hdb_error_to_cs(EMFILE)")
 	}
 	// errors.Is through wrappers, for both the code and the cause.

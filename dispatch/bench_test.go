@@ -50,7 +50,7 @@ func BenchmarkFanoutIdle(b *testing.B) {
 	ev := benchEvent{Members: []uint32{1, 2, 3}}
 	for _, n := range subCounts {
 		b.Run(fmt.Sprintf("dispatch/subs=%d", n), func(b *testing.B) {
-			d, _ := benchDispatcher(b, n, Latest())
+			d, _ := benchDispatcher(b, n, LatestWins())
 			d.publish(ev)
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -94,7 +94,7 @@ func BenchmarkFanoutConsumed(b *testing.B) {
 	ev := benchEvent{Members: []uint32{1, 2, 3}}
 	for _, n := range subCounts {
 		b.Run(fmt.Sprintf("dispatch/subs=%d", n), func(b *testing.B) {
-			d, subs := benchDispatcher(b, n, Latest())
+			d, subs := benchDispatcher(b, n, LatestWins())
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {

@@ -2,8 +2,12 @@
 // from a source and delivers each to any number of subscriptions, without
 // letting a slow subscriber hold up the others.
 //
-// It knows nothing of corosync; the quorum package builds on it. The
-// subscription methods map libquorum's dispatch flags:
+// It is generic over the event type and knows nothing of any corosync
+// service; every service client (quorum, ...) builds on it. Its errors carry
+// corosync.Error codes, so that errors.Is(err, corosync.ErrBadHandle) and
+// friends work on subscriptions as on every other call of this module; that
+// is its only use of the root package. The subscription methods map the C
+// libraries' dispatch flags:
 //
 //	CS_DISPATCH_ONE              Subscription.Next(ctx)
 //	CS_DISPATCH_ONE_NONBLOCKING  Subscription.TryNext()   (corosync.ErrTryAgain when nothing is pending)
@@ -34,10 +38,9 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"iter"
 	"sync"
 	"sync/atomic"
-
-	"golang.org/x/sync/errgroup"
 
 	corosync "github.com/corosync-go/corosync"
 )
@@ -94,7 +97,6 @@ type Dispatcher[E any] struct {
 	cancel    context.CancelFunc
 	quit      chan struct{} // closed by Close: unblocks Block deliveries
 	done      chan struct{} // closed when the goroutine has ended every subscription
-	group     errgroup.Group
 	closeOnce sync.Once
 
 	mu     sync.Mutex // guards everything below, and every non-Block delivery
@@ -118,7 +120,7 @@ func Start[E any](ctx context.Context, src Source[E], opts ...Option[E]) *Dispat
 		d.latest, d.has = *d.cfg.seed, true
 	}
 	ctx, d.cancel = context.WithCancel(ctx)
-	d.group.Go(func() error {
+	go func() {
 		defer close(d.done)
 		var err error
 		for {
@@ -133,8 +135,7 @@ func Start[E any](ctx context.Context, src Source[E], opts ...Option[E]) *Dispat
 			err = ErrDispatcherClosed
 		}
 		d.shutdown(err)
-		return nil
-	})
+	}()
 	return d
 }
 
@@ -239,19 +240,12 @@ func (d *Dispatcher[E]) Close() error {
 		close(d.quit)
 		d.cancel()
 	})
-	_ = d.group.Wait()
+	<-d.done
 	return nil
 }
 
 // Done is closed once the dispatcher has stopped and ended every subscription.
 func (d *Dispatcher[E]) Done() <-chan struct{} { return d.done }
-
-// Err returns why the dispatcher stopped, or nil while it runs.
-func (d *Dispatcher[E]) Err() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.err
-}
 
 // Latest returns the most recent event and whether there has been one.
 func (d *Dispatcher[E]) Latest() (E, bool) {
@@ -283,8 +277,8 @@ type subConfig struct {
 // SubOption configures a subscription.
 type SubOption func(*subConfig)
 
-// Latest selects the latest-wins policy (the default).
-func Latest() SubOption { return func(c *subConfig) { c.policy, c.size = policyLatest, 1 } }
+// LatestWins selects the latest-wins policy (the default).
+func LatestWins() SubOption { return func(c *subConfig) { c.policy, c.size = policyLatest, 1 } }
 
 // Queue selects a bounded queue of n events (n < 1 means 1) that ends the
 // subscription with ErrOverflow when it overflows.
@@ -424,13 +418,30 @@ func (s *Subscription[E]) Run(ctx context.Context, fn func(E) error) error {
 	}
 }
 
-// All returns an iterator over the events until ctx ends or the subscription
-// ends; Err says which.
-func (s *Subscription[E]) All(ctx context.Context) func(yield func(E) bool) {
-	return func(yield func(E) bool) {
+// All returns an iterator over the events, each with a nil error. When ctx
+// ends or the subscription ends other than by Close, it yields one final
+// pair: the zero event and why (ctx's error, or the terminal error such as
+// ErrOverflow or a source error); then the iteration stops. After Close it
+// just stops, like Run.
+//
+//	for ev, err := range sub.All(ctx) {
+//		if err != nil {
+//			return err
+//		}
+//		...
+//	}
+func (s *Subscription[E]) All(ctx context.Context) iter.Seq2[E, error] {
+	return func(yield func(E, error) bool) {
 		for {
 			ev, err := s.Next(ctx)
-			if err != nil || !yield(ev) {
+			if err != nil {
+				if !errors.Is(err, ErrClosed) || ctx.Err() != nil {
+					var zero E
+					yield(zero, err)
+				}
+				return
+			}
+			if !yield(ev, nil) {
 				return
 			}
 		}
@@ -449,10 +460,6 @@ func (s *Subscription[E]) Err() error {
 // Skipped returns how many events this subscription has lost so far:
 // replaced under the Latest policy, or the one that overflowed a Queue.
 func (s *Subscription[E]) Skipped() uint64 { return s.skipped.Load() }
-
-// Done is closed when the subscription has ended (events may still be
-// buffered in C).
-func (s *Subscription[E]) Done() <-chan struct{} { return s.stop }
 
 // Close ends the subscription with ErrClosed and unblocks every waiter. It is
 // idempotent and returns nil. Events still buffered can be read until C is

@@ -382,7 +382,7 @@ func TestConcurrentSubscribeCloseNext(t *testing.T) {
 				var opt SubOption
 				switch g % 3 {
 				case 0:
-					opt = Latest()
+					opt = LatestWins()
 				case 1:
 					opt = Queue(2)
 				default:
@@ -428,7 +428,7 @@ func TestShutdownDuringDelivery(t *testing.T) {
 		d := Start(context.Background(), src, WithCoalesce(coalesce))
 		var subs []*Subscription[ev]
 		for i := range 50 {
-			opt := []SubOption{Latest(), Queue(4), Block(1)}[i%3]
+			opt := []SubOption{LatestWins(), Queue(4), Block(1)}[i%3]
 			s, err := d.Subscribe(opt)
 			if err != nil {
 				t.Fatal(err)
@@ -471,13 +471,54 @@ func TestAllIterator(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var got []int
-	for e := range s.All(ctx) {
+	var last error
+	for e, err := range s.All(ctx) {
+		if err != nil {
+			last = err
+			continue
+		}
 		got = append(got, e.Seq)
 		if e.Seq == 3 {
 			cancel()
 		}
 	}
-	if len(got) != 3 {
-		t.Fatalf("All = %v", got)
+	if len(got) != 3 || !errors.Is(last, context.Canceled) {
+		t.Fatalf("All = %v, final error %v; want [1 2 3] and context.Canceled", got, last)
+	}
+}
+
+// All says why it ended: the terminal error of the subscription, and
+// nothing after Close (like Run).
+func TestAllIteratorEnds(t *testing.T) {
+	d, in := start(t)
+	s := subscribe(t, d, Queue(1))
+	in <- ev{Seq: 1}
+	in <- ev{Seq: 2} // overflows the queue of one
+	waitLatest(t, d, 2)
+	var errs []error
+	for _, err := range s.All(context.Background()) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) != 1 || !errors.Is(errs[0], ErrOverflow) {
+		t.Fatalf("final errors %v; want one ErrOverflow", errs)
+	}
+	c := subscribe(t, d, Queue(4))
+	c.Close()
+	n := 0
+	for _, err := range c.All(context.Background()) {
+		if err != nil {
+			n++
+		}
+	}
+	if n != 0 {
+		t.Fatalf("All after Close yielded %d errors; want none", n)
+	}
+	// Breaking out of the loop early stops the iterator without a final pair.
+	b := subscribe(t, d, Queue(4))
+	in <- ev{Seq: 3}
+	for range b.All(context.Background()) {
+		break
 	}
 }

@@ -298,7 +298,7 @@ func (n *Node) TryAgainRequests(k int) {
 func (n *Node) Dial(ctx context.Context, service string) (transport.Conn, error) {
 	op := "dial " + service
 	if err := ctx.Err(); err != nil {
-		return nil, corosync.NewError(op, corosync.ErrLibrary, err)
+		return nil, transport.CtxError(op, err)
 	}
 	n.c.mu.Lock()
 	defer n.c.mu.Unlock()
@@ -374,8 +374,6 @@ type conn struct {
 	buf     []byte
 }
 
-var errClosed = corosync.NewError("quorum", corosync.ErrBadHandle, transport.ErrClosed)
-
 func (cn *conn) push(b []byte) {
 	cn.qmu.Lock()
 	cn.queue = append(cn.queue, b)
@@ -389,28 +387,29 @@ func (cn *conn) push(b []byte) {
 func (cn *conn) kill(why string) {
 	cn.qmu.Lock()
 	if cn.dead == nil {
-		cn.dead = corosync.NewError("quorum", corosync.ErrLibrary, fmt.Errorf("%w: %s", transport.ErrDisconnected, why))
+		cn.dead = transport.LostError("quorum", why, nil)
 	}
 	cn.qmu.Unlock()
 	cn.doneOne.Do(func() { close(cn.done) })
 }
 
-func (cn *conn) state() error {
+func (cn *conn) state(op string) error {
 	cn.qmu.Lock()
 	defer cn.qmu.Unlock()
 	if cn.closed {
-		return errClosed
+		return transport.ClosedError(op)
 	}
 	return cn.dead
 }
 
 // Request implements transport.Conn.
 func (cn *conn) Request(ctx context.Context, req, resp []byte) ([]byte, error) {
-	if err := cn.state(); err != nil {
+	const op = "quorum request"
+	if err := cn.state(op); err != nil {
 		return resp[:0], err
 	}
 	if err := ctx.Err(); err != nil {
-		return resp[:0], corosync.NewError("quorum request", corosync.ErrTryAgain, err)
+		return resp[:0], transport.CtxError(op, err)
 	}
 	r, err := wire.DecodeRequest(req)
 	n := cn.n
@@ -471,7 +470,7 @@ func (cn *conn) ReadEvent(ctx context.Context) ([]byte, error) {
 		switch {
 		case cn.closed:
 			cn.qmu.Unlock()
-			return nil, errClosed
+			return nil, transport.ClosedError("quorum event")
 		case len(cn.queue) > 0:
 			cn.buf = append(cn.buf[:0], cn.queue[0]...)
 			cn.queue[0] = nil
@@ -488,7 +487,7 @@ func (cn *conn) ReadEvent(ctx context.Context) ([]byte, error) {
 		case <-cn.notify:
 		case <-cn.done:
 		case <-ctx.Done():
-			return nil, corosync.NewError("quorum event", corosync.ErrTryAgain, ctx.Err())
+			return nil, transport.CtxError("quorum event", ctx.Err())
 		}
 	}
 }

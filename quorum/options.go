@@ -2,10 +2,10 @@ package quorum
 
 import (
 	"log/slog"
-	"math/rand/v2"
-	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/dispatch"
+	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/transport"
 )
 
@@ -47,51 +47,15 @@ func (t Type) String() string {
 	return "QUORUM_SET"
 }
 
-// Backoff is a capped exponential backoff with jitter.
-type Backoff struct {
-	Initial    time.Duration // first delay; default 50ms
-	Max        time.Duration // cap; default 1s
-	Multiplier float64       // growth per attempt; default 2
-	Jitter     float64       // ± fraction of randomness, 0..1; default 0.2
-}
+// Backoff is a capped exponential backoff with jitter (corosync.Backoff).
+type Backoff = corosync.Backoff
 
 // DefaultBackoff is the backoff used unless WithBackoff says otherwise.
-var DefaultBackoff = Backoff{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0.2}
-
-// Delay returns the delay before retry number attempt (0-based).
-func (b Backoff) Delay(attempt int) time.Duration {
-	d := float64(b.Initial)
-	for i := 0; i < attempt && d < float64(b.Max); i++ {
-		d *= b.Multiplier
-	}
-	d = min(d, float64(b.Max))
-	if b.Jitter > 0 {
-		d *= 1 + b.Jitter*(2*rand.Float64()-1)
-	}
-	return time.Duration(d)
-}
-
-func (b Backoff) normalized() Backoff {
-	if b.Initial <= 0 {
-		b.Initial = DefaultBackoff.Initial
-	}
-	if b.Max < b.Initial {
-		b.Max = max(DefaultBackoff.Max, b.Initial)
-	}
-	if b.Multiplier < 1 {
-		b.Multiplier = DefaultBackoff.Multiplier
-	}
-	b.Jitter = min(max(b.Jitter, 0), 1)
-	return b
-}
+var DefaultBackoff = corosync.DefaultBackoff
 
 type config struct {
-	model      Model
-	dialer     transport.Dialer
-	reconnect  bool
-	waitDaemon bool
-	backoff    Backoff
-	logger     *slog.Logger
+	session.Options
+	model Model
 }
 
 // Option configures Dial.
@@ -102,32 +66,32 @@ func WithModel(m Model) Option { return func(c *config) { c.model = m } }
 
 // WithDialer replaces the transport: for example mock.Cluster's nodes in
 // tests, or transport.NewDialer with a non-default transport.Config.
-func WithDialer(d transport.Dialer) Option { return func(c *config) { c.dialer = d } }
+func WithDialer(d transport.Dialer) Option { return func(c *config) { c.Dialer = d } }
 
 // WithReconnect turns automatic reconnection on (the default) or off. With it
 // off, a lost connection ends every subscription after an EventDisconnected.
-func WithReconnect(on bool) Option { return func(c *config) { c.reconnect = on } }
+func WithReconnect(on bool) Option { return func(c *config) { c.Reconnect = on } }
 
 // WithWaitForDaemon makes Dial wait, retrying with backoff, for a daemon that
 // is not running yet, instead of failing at once with corosync.ErrLibrary.
 // Dial then fails only when its ctx ends (or on an error retrying cannot fix,
 // such as corosync.ErrAccess).
-func WithWaitForDaemon() Option { return func(c *config) { c.waitDaemon = true } }
+func WithWaitForDaemon() Option { return func(c *config) { c.WaitForDaemon = true } }
 
 // WithBackoff sets the retry backoff for reconnection and TRY_AGAIN.
-func WithBackoff(b Backoff) Option { return func(c *config) { c.backoff = b.normalized() } }
+func WithBackoff(b Backoff) Option { return func(c *config) { c.Backoff = b } }
 
 // WithLogger makes the client log connection changes and retries. The client
 // is silent by default.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l } }
 
 // SubscribeOption configures a subscription's delivery policy; see package
 // dispatch for the policies.
 type SubscribeOption = dispatch.SubOption
 
-// Latest selects latest-wins delivery (the default): a slow subscriber skips
-// to the newest event and Event.Skipped says how many it missed.
-func Latest() SubscribeOption { return dispatch.Latest() }
+// LatestWins selects latest-wins delivery (the default): a slow subscriber
+// skips to the newest event and Event.Skipped says how many it missed.
+func LatestWins() SubscribeOption { return dispatch.LatestWins() }
 
 // Queue selects a bounded queue of n events; on overflow the subscription
 // ends with dispatch.ErrOverflow (corosync.ErrQueueFull).

@@ -3,13 +3,18 @@
 //
 // A Conn carries whole service messages: requests out, their responses back
 // in the same order, and asynchronous events. Two implementations exist: the
-// pure-Go libqb IPC client in this package (Dialer, the default), and the
-// fake cluster in package mock.
+// pure-Go libqb IPC client in this package (Dial, NewDialer; Linux only, on
+// other systems dialing fails with corosync.ErrNotSupported), and the fake
+// cluster in package mock. Both answer the same conditions with the same
+// corosync codes; package transporttest checks that.
 package transport
 
 import (
 	"context"
 	"errors"
+	"fmt"
+
+	corosync "github.com/corosync-go/corosync"
 )
 
 // Conn is one connection to one corosync IPC service.
@@ -17,17 +22,23 @@ import (
 // Request and ReadEvent may be called concurrently with each other. Requests
 // from several goroutines are serialised by the Conn; only one goroutine may
 // call ReadEvent at a time.
+//
+// Errors carry corosync codes, the same for every implementation:
+//
+//	ctx ended (cancelled or past its deadline)  corosync.ErrTimeout, and ctx's error
+//	the Conn was closed by its owner            corosync.ErrBadHandle, and ErrClosed
+//	the daemon went away                        corosync.ErrLibrary, and ErrDisconnected
 type Conn interface {
 	// Request sends one request message (a whole message, header included)
 	// and waits for its response, which it appends to resp[:0] and returns.
-	// If ctx ends first, Request returns ctx's error and the Conn stays usable:
-	// the abandoned response is consumed and discarded, never returned to a
-	// later call.
+	// If ctx ends first, Request returns an error carrying ctx's error and
+	// the Conn stays usable: the abandoned response is consumed and
+	// discarded, never returned to a later call.
 	Request(ctx context.Context, req, resp []byte) ([]byte, error)
 
 	// ReadEvent blocks until the next event arrives and returns it. The slice
-	// is owned by the Conn and valid until the next ReadEvent call.
-	// A lost connection gives an error that matches ErrDisconnected.
+	// is owned by the Conn and valid until the next ReadEvent call. If ctx
+	// ends first, the Conn stays usable.
 	ReadEvent(ctx context.Context) ([]byte, error)
 
 	// Close releases the connection. It is idempotent and unblocks every
@@ -37,15 +48,13 @@ type Conn interface {
 
 // Dialer opens connections to a named corosync IPC service ("quorum",
 // "votequorum", "cmap", ...).
+//
+// Dial errors carry corosync.ErrLibrary when no daemon listens,
+// corosync.ErrTryAgain when the daemon is not ready yet, corosync.ErrAccess
+// when it refuses this user, and corosync.ErrTimeout when ctx ends first.
 type Dialer interface {
 	Dial(ctx context.Context, service string) (Conn, error)
 }
-
-// DialerFunc adapts a function to the Dialer interface.
-type DialerFunc func(ctx context.Context, service string) (Conn, error)
-
-// Dial calls f.
-func (f DialerFunc) Dial(ctx context.Context, service string) (Conn, error) { return f(ctx, service) }
 
 var (
 	// ErrDisconnected matches every error caused by losing the connection to
@@ -55,3 +64,28 @@ var (
 	// ErrClosed matches errors from a Conn that was closed by its owner.
 	ErrClosed = errors.New("connection closed")
 )
+
+// The errors every Conn implementation returns for the conditions above.
+// Implementations outside this package (mock) use them too, so that their
+// answers cannot drift from the real connection's.
+
+// ClosedError is the error of a call on a Conn closed by its owner.
+func ClosedError(op string) error {
+	return corosync.NewError(op, corosync.ErrBadHandle, ErrClosed)
+}
+
+// LostError is the error of a call on a Conn whose daemon went away; why
+// and cause (which may be nil) say how that was noticed.
+func LostError(op, why string, cause error) error {
+	if cause == nil {
+		return corosync.NewError(op, corosync.ErrLibrary, fmt.Errorf("%w: %s", ErrDisconnected, why))
+	}
+	return corosync.NewError(op, corosync.ErrLibrary, fmt.Errorf("%w: %s: %w", ErrDisconnected, why, cause))
+}
+
+// CtxError is the error of a call whose ctx ended first: corosync.ErrTimeout
+// (as libqb reports an expired wait), wrapping ctx's own error so that
+// errors.Is(err, context.Canceled) tells a cancellation from a deadline.
+func CtxError(op string, ctxErr error) error {
+	return corosync.NewError(op, corosync.ErrTimeout, ctxErr)
+}

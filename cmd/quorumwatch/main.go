@@ -403,7 +403,7 @@ func (h *hookRunner) run(ctx context.Context, ev quorum.Event) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", h.cmd, "quorumwatch", state, ev.Ring.String(), list(ev.Members))
+	cmd := exec.CommandContext(ctx, shell[0], shell[1], h.cmd, "quorumwatch", state, ev.Ring.String(), list(ev.Members))
 	cmd.Env = append(os.Environ(),
 		"QUORUMWATCH_QUORATE="+q,
 		"QUORUMWATCH_EVENT="+ev.Kind.String(),
@@ -413,8 +413,7 @@ func (h *hookRunner) run(ctx context.Context, ev quorum.Event) {
 		cmd.Env = append(cmd.Env, "QUORUMWATCH_SIMULATED=1")
 	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	killGroupOnCancel(cmd)
 	cmd.WaitDelay = time.Second
 	start := time.Now()
 	err := cmd.Run()

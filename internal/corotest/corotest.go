@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package corotest starts real corosync daemons for integration tests.
 //
 // Each node runs in its own network namespace (its own abstract @quorum
@@ -31,6 +33,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/corosync-go/corosync/transport"
 )
@@ -166,13 +170,8 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 	for _, nd := range c.Nodes {
 		must(t, nd.Start())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	all := c.IDs()
-	for _, nd := range c.Nodes {
-		if err := nd.WaitMembers(ctx, all...); err != nil {
-			t.Fatalf("corotest: cluster did not form: %v\nlog of node %d:\n%s", err, nd.ID, nd.Log())
-		}
+	if err := c.WaitFormed(60 * time.Second); err != nil {
+		t.Fatalf("corotest: %v", err)
 	}
 	return c
 }
@@ -182,6 +181,25 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatalf("corotest: %v", err)
 	}
+}
+
+// WaitFormed waits, on every node at once, until each sees all the nodes.
+// The first node that fails (its daemon exited, or timeout passed) ends the
+// wait with an error carrying its log.
+func (c *Cluster) WaitFormed(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	all := c.IDs()
+	for _, nd := range c.Nodes {
+		g.Go(func() error {
+			if err := nd.WaitMembers(ctx, all...); err != nil {
+				return fmt.Errorf("cluster did not form: %w\nlog of node %d:\n%s", err, nd.ID, nd.Log())
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // IDs returns the node ids.

@@ -1,4 +1,4 @@
-//go:build oracle
+//go:build oracle && linux
 
 // Package oracle drives C libquorum (through cgo) so tests can compare it
 // with our pure-Go client on the same daemon. It is test-only: built only

@@ -132,7 +132,7 @@ func restarts(t *testing.T, n int) {
 		}
 		wg.Wait()
 	}()
-	for _, opt := range []quorum.SubscribeOption{quorum.Latest(), quorum.Queue(1024), quorum.Block(16)} {
+	for _, opt := range []quorum.SubscribeOption{quorum.LatestWins(), quorum.Queue(1024), quorum.Block(16)} {
 		sub, err := c.Subscribe(ctx, opt)
 		if err != nil {
 			t.Fatal(err)

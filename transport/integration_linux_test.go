@@ -188,7 +188,7 @@ func TestRealLoad(t *testing.T) {
 	n := cl.Node(1)
 	ctx := ctxFor(t, 5*time.Minute)
 
-	small := dialNode(t, n, transport.Config{MaxMessageSize: 12328}) // 16 KiB rings
+	small := dialNode(t, n, transport.WithSmallRings(transport.Config{})) // 16 KiB rings
 	var toolTimes []time.Duration
 	probe := func() { toolTimes = append(toolTimes, daemonHealthy(t, n)) }
 	done := make(chan struct{})

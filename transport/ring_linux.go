@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -126,12 +125,10 @@ func openRing(name, base string) (r *ring, err error) {
 			r = nil
 		}
 	}()
+	defer faultGuard(debug.SetPanicOnFault(true), &err) // runs before the unmap above
 	if r.hdr, err = mapFile(base+"-header", hdrSize); err != nil {
 		return r, err
 	}
-	old := debug.SetPanicOnFault(true)
-	defer debug.SetPanicOnFault(old)
-	defer catchFault(&err, name)
 	r.words = atomic.LoadUint32(r.u32(hdrWordSize))
 	dataPath, err := shmPath(cString(r.hdr[hdrDataPath : hdrDataPath+pathMax]))
 	if err != nil {
@@ -152,23 +149,13 @@ func openRing(name, base string) (r *ring, err error) {
 	return r, nil
 }
 
-// release marks the ring closed as libqb's client does (ref_count 1, then
-// decremented to 0) and unmaps it.
-func (r *ring) release() {
-	if r == nil {
-		return
-	}
+// detach marks the ring closed as libqb's client does (ref_count 1, then
+// decremented to 0). The caller guards against faults.
+func (r *ring) detach() {
 	if r.hdr != nil && r.data != nil {
-		func() {
-			var err error
-			old := debug.SetPanicOnFault(true)
-			defer debug.SetPanicOnFault(old)
-			defer catchFault(&err, "close")
-			atomic.StoreUint32(r.u32(hdrRefCount), 1)
-			atomic.AddUint32(r.u32(hdrRefCount), ^uint32(0))
-		}()
+		atomic.StoreUint32(r.u32(hdrRefCount), 1)
+		atomic.AddUint32(r.u32(hdrRefCount), ^uint32(0))
 	}
-	r.unmap()
 }
 
 func (r *ring) unmap() {
@@ -180,29 +167,6 @@ func (r *ring) unmap() {
 		unix.Munmap(r.hdr)
 		r.hdr = nil
 	}
-}
-
-// catchFault turns a memory fault inside the mapping (SIGBUS when a file
-// shrank under us) into an error. Use with debug.SetPanicOnFault(true).
-func catchFault(err *error, what string) {
-	if v := recover(); v != nil {
-		if ferr := faultError(v, what); ferr != nil {
-			*err = ferr
-			return
-		}
-		panic(v)
-	}
-}
-
-// faultError returns the error for a recovered memory fault, or nil if v is
-// some other panic.
-func faultError(v any, what string) error {
-	if re, ok := v.(runtime.Error); ok {
-		if _, ok := re.(interface{ Addr() uintptr }); ok {
-			return fmt.Errorf("%w: %s ring: memory fault in the mapping (file truncated?): %v", errRing, what, re)
-		}
-	}
-	return nil
 }
 
 // next returns the word position after a chunk of size bytes at p.
@@ -254,10 +218,8 @@ func (r *ring) copyOut(dst []byte, off uint64) {
 var errRingFull = errors.New("request ring full")
 
 // write commits one chunk and posts the semaphore (spec §3.6).
-func (r *ring) write(b []byte) (err error) {
-	old := debug.SetPanicOnFault(true)
-	defer debug.SetPanicOnFault(old)
-	defer catchFault(&err, r.name)
+// The caller guards against faults.
+func (r *ring) write(b []byte) error {
 	if r.freeBytes() < uint64(len(b))+chunkMargin {
 		return errRingFull
 	}
@@ -280,10 +242,8 @@ func (r *ring) write(b []byte) (err error) {
 // read copies the chunk at read_pt into buf[:0] (growing it) and reclaims
 // it. The caller has already taken the chunk's semaphore token. max bounds
 // the size accepted.
-func (r *ring) read(buf []byte, limit int) (out []byte, err error) {
-	old := debug.SetPanicOnFault(true)
-	defer debug.SetPanicOnFault(old)
-	defer catchFault(&err, r.name)
+// The caller guards against faults.
+func (r *ring) read(buf []byte, limit int) ([]byte, error) {
 	p := atomic.LoadUint32(r.u32(hdrReadPt))
 	if p >= r.words {
 		return buf, fmt.Errorf("%w: %s ring read_pt %d beyond word_size %d", errRing, r.name, p, r.words)
@@ -299,7 +259,7 @@ func (r *ring) read(buf []byte, limit int) (out []byte, err error) {
 	if cap(buf) < int(size) {
 		buf = make([]byte, size, max(int(size), 2*cap(buf)))
 	}
-	out = buf[:size]
+	out := buf[:size]
 	r.copyOut(out, uint64((p+2)%r.words)*4)
 	np := r.next(p, size)
 	atomic.StoreUint32(r.word(p), 0)
@@ -308,21 +268,11 @@ func (r *ring) read(buf []byte, limit int) (out []byte, err error) {
 	return out, nil
 }
 
-// paths returns the two files of the ring, for cleanup after a dead server.
+// paths returns the two files of the ring, for cleanup after a dead
+// server. The caller guards against faults.
 func (r *ring) paths() (header, data string) {
 	if r.hdr == nil {
 		return "", ""
 	}
-	var err error
-	func() {
-		old := debug.SetPanicOnFault(true)
-		defer debug.SetPanicOnFault(old)
-		defer catchFault(&err, "paths")
-		header = cString(r.hdr[hdrHdrPath : hdrHdrPath+pathMax])
-		data = cString(r.hdr[hdrDataPath : hdrDataPath+pathMax])
-	}()
-	if err != nil {
-		return "", ""
-	}
-	return header, data
+	return cString(r.hdr[hdrHdrPath : hdrHdrPath+pathMax]), cString(r.hdr[hdrDataPath : hdrDataPath+pathMax])
 }

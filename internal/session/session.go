@@ -1,0 +1,395 @@
+// Package session is the core every corosync service client is written on:
+// the connection lifecycle (dial, waiting for the daemon, backoff, TRY_AGAIN
+// retries, reconnection, Close), a request path that checks each response
+// against its request, and the event pump that feeds package dispatch with
+// the in-band lifecycle (disconnected, reconnected, snapshot) and a
+// fail-safe state while the daemon is away.
+//
+// A service supplies only what is its own (the Service interface): its setup
+// after connect, how a notification decodes and changes its state, and how
+// its events say "lost", "reconnected" and "snapshot".
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/dispatch"
+	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/transport"
+)
+
+var (
+	// ErrClosed is the cause of every error from a closed client; the error
+	// carries corosync.ErrBadHandle, as the C libraries report calls after
+	// finalize.
+	ErrClosed = errors.New("client closed")
+	// ErrNotConnected is the cause of every error from a request made while
+	// the client is reconnecting; the error carries corosync.ErrLibrary.
+	ErrNotConnected = errors.New("not connected to corosync (reconnecting)")
+)
+
+// Options are the connection options every service client offers.
+type Options struct {
+	// Dialer opens connections; nil means transport.NewDialer with Logger.
+	Dialer transport.Dialer
+	// Reconnect makes a lost connection come back (the default); without
+	// it, the subscriptions end after the fail-safe event.
+	Reconnect bool
+	// WaitForDaemon makes Dial retry, until its ctx ends, while no daemon
+	// runs, instead of failing at once with corosync.ErrLibrary.
+	WaitForDaemon bool
+	// Backoff paces reconnection and TRY_AGAIN retries.
+	Backoff corosync.Backoff
+	// Logger, if set, receives connection changes and retries.
+	Logger *slog.Logger
+}
+
+// DefaultOptions returns the defaults: reconnect, DefaultBackoff, silent.
+func DefaultOptions() Options {
+	return Options{Reconnect: true, Backoff: corosync.DefaultBackoff}
+}
+
+// Service is what one corosync service supplies to its Session.
+//
+// Setup, Event, Lost and Reconnected are called by one goroutine at a time
+// (Dial's caller for the first Setup, then the session's dispatcher
+// goroutine), so the service's state needs no lock of its own. Snapshot and
+// Skip may be called from any goroutine and must depend only on their
+// arguments.
+type Service[E any] interface {
+	// Setup prepares a fresh connection (model, tracking, ...) and returns
+	// the state as a snapshot event. It runs at Dial and after each
+	// reconnect.
+	Setup(ctx context.Context, c *Conn) (E, error)
+	// Event decodes a notification, folds it into the state, and returns
+	// the event to deliver; ok is false for a notification to ignore (an id
+	// this client does not know). An error drops the connection.
+	Event(msg []byte) (ev E, ok bool, err error)
+	// Lost resets the state to fail-safe and returns the event that says the
+	// connection was lost, with why.
+	Lost(why error) E
+	// Reconnected returns the event that says the connection is back, given
+	// the fresh snapshot (which is delivered right after it).
+	Reconnected(snapshot E) E
+	// Snapshot turns the latest event into the first event of a new
+	// subscription (and the client's current state).
+	Snapshot(latest E) E
+	// Skip returns next marked as following dropped, which a latest-wins
+	// subscriber did not receive.
+	Skip(dropped, next E) E
+}
+
+// Session is one service client's connection, reconnected as needed, with
+// its dispatcher.
+type Session[E any] struct {
+	name     string // the IPC service name, e.g. "quorum"
+	opts     Options
+	disp     *dispatch.Dispatcher[E]
+	snapshot func(E) E // the service's Snapshot
+
+	mu     sync.Mutex
+	conn   *Conn // nil while reconnecting
+	closed bool
+}
+
+// Dial connects to service name, runs svc's setup, and starts the
+// dispatcher seeded with the setup's snapshot. ctx bounds the handshake;
+// TRY_AGAIN answers (daemon starting, sync in progress) are retried with
+// backoff until ctx ends.
+func Dial[E any](ctx context.Context, name string, svc Service[E], opts Options) (*Session[E], error) {
+	if opts.Dialer == nil {
+		opts.Dialer = transport.NewDialer(transport.Config{Logger: opts.Logger})
+	}
+	s := &Session[E]{name: name, opts: opts, snapshot: svc.Snapshot}
+	conn, snap, err := s.establish(ctx, svc, opts.WaitForDaemon)
+	if err != nil {
+		return nil, err
+	}
+	s.conn = conn
+	p := &pump[E]{s: s, svc: svc}
+	s.disp = dispatch.Start(context.Background(), p.next,
+		dispatch.WithSeed(snap),
+		dispatch.WithCoalesce(svc.Skip),
+		dispatch.WithInitial(svc.Snapshot))
+	return s, nil
+}
+
+func (s *Session[E]) log(msg string, args ...any) {
+	if s.opts.Logger != nil {
+		s.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, msg, slog.Group("corosync", append([]any{"service", s.name}, args...)...))
+	}
+}
+
+// Current returns the live connection, or an error saying why there is
+// none: ErrClosed (corosync.ErrBadHandle) or ErrNotConnected
+// (corosync.ErrLibrary).
+func (s *Session[E]) Current() (*Conn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, corosync.NewError(s.name, corosync.ErrBadHandle, ErrClosed)
+	}
+	if s.conn == nil {
+		return nil, corosync.NewError(s.name, corosync.ErrLibrary, ErrNotConnected)
+	}
+	return s.conn, nil
+}
+
+// Call sends req on the current connection and returns its response; see
+// Conn.Call. While reconnecting it fails at once with ErrNotConnected.
+func (s *Session[E]) Call(ctx context.Context, op string, req []byte, want int32, resp []byte) ([]byte, error) {
+	c, err := s.Current()
+	if err != nil {
+		return resp[:0], err
+	}
+	return c.Call(ctx, op, req, want, resp)
+}
+
+// Subscribe adds a subscription whose first event is the current state,
+// from the dispatcher's cache.
+func (s *Session[E]) Subscribe(ctx context.Context, opts ...dispatch.SubOption) (*dispatch.Subscription[E], error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := s.Current(); err != nil && errors.Is(err, ErrClosed) {
+		return nil, err
+	}
+	sub, err := s.disp.Subscribe(opts...)
+	if err != nil {
+		return nil, corosync.NewError(s.name+" subscribe", corosync.Code(err), err)
+	}
+	return sub, nil
+}
+
+// Latest returns the current state: the last event, as a snapshot.
+func (s *Session[E]) Latest() E {
+	ev, _ := s.disp.Latest()
+	return s.snapshot(ev)
+}
+
+// Close ends every subscription, closes the connection and waits for the
+// dispatcher goroutine to exit. It is idempotent.
+func (s *Session[E]) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	conn := s.conn
+	s.conn = nil
+	s.mu.Unlock()
+	s.disp.Close() // cancels the pump and waits for it
+	if conn != nil {
+		conn.Close()
+	}
+	return nil
+}
+
+// establish connects and runs setup, retrying with backoff: TRY_AGAIN
+// always, and any other failure but access and parameter errors when
+// retryAll is set. It fails when ctx ends.
+func (s *Session[E]) establish(ctx context.Context, svc Service[E], retryAll bool) (*Conn, E, error) {
+	var zero E
+	for attempt := 0; ; attempt++ {
+		conn, snap, err := s.setup(ctx, svc)
+		if err == nil {
+			return conn, snap, nil
+		}
+		retry := errors.Is(err, corosync.ErrTryAgain) ||
+			(retryAll && !errors.Is(err, corosync.ErrAccess) && !errors.Is(err, corosync.ErrInvalidParam) &&
+				!errors.Is(err, corosync.ErrNotSupported) && !errors.Is(err, corosync.ErrSecurity))
+		if !retry || ctx.Err() != nil {
+			return nil, zero, err
+		}
+		delay := s.opts.Backoff.Delay(attempt)
+		s.log("connect failed; retrying", "error", err.Error(), "attempt", attempt+1, "delay", delay)
+		if werr := sleepCtx(ctx, delay); werr != nil {
+			return nil, zero, fmt.Errorf("%w (last attempt: %w)", werr, err)
+		}
+	}
+}
+
+func (s *Session[E]) setup(ctx context.Context, svc Service[E]) (*Conn, E, error) {
+	var zero E
+	t, err := s.opts.Dialer.Dial(ctx, s.name)
+	if err != nil {
+		return nil, zero, wrapOp("dial "+s.name, err)
+	}
+	conn := &Conn{t: t, backoff: s.opts.Backoff}
+	snap, err := svc.Setup(ctx, conn)
+	if err != nil {
+		t.Close()
+		return nil, zero, err
+	}
+	return conn, snap, nil
+}
+
+// pump is the dispatcher's source. It and the service's state belong to the
+// dispatcher goroutine: nothing else touches them after Dial.
+type pump[E any] struct {
+	s       *Session[E]
+	svc     Service[E]
+	pending []E   // lifecycle events to deliver before reading again
+	lostErr error // set when the connection is lost for good (no reconnect)
+}
+
+// next returns queued lifecycle events first, then reads the connection,
+// reconnecting when it is lost.
+func (p *pump[E]) next(ctx context.Context) (E, error) {
+	var zero E
+	for {
+		if len(p.pending) > 0 {
+			ev := p.pending[0]
+			p.pending[0] = zero
+			p.pending = p.pending[1:]
+			return ev, nil
+		}
+		if p.lostErr != nil {
+			return zero, p.lostErr
+		}
+		conn, err := p.s.Current()
+		if errors.Is(err, ErrClosed) {
+			return zero, err
+		}
+		if conn == nil {
+			if err := p.reconnect(ctx); err != nil {
+				return zero, err
+			}
+			continue
+		}
+		msg, err := conn.t.ReadEvent(ctx)
+		if err == nil {
+			var ev E
+			var ok bool
+			if ev, ok, err = p.svc.Event(msg); err == nil {
+				if ok {
+					return ev, nil
+				}
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return zero, ctx.Err()
+		}
+		return p.lost(conn, err), nil
+	}
+}
+
+// lost drops conn and returns the fail-safe event.
+func (p *pump[E]) lost(conn *Conn, err error) E {
+	p.s.mu.Lock()
+	if p.s.conn == conn {
+		p.s.conn = nil
+	}
+	p.s.mu.Unlock()
+	conn.Close()
+	p.s.log("connection to corosync lost", "error", err.Error())
+	if !p.s.opts.Reconnect {
+		p.lostErr = err
+	}
+	return p.svc.Lost(err)
+}
+
+func (p *pump[E]) reconnect(ctx context.Context) error {
+	conn, snap, err := p.s.establish(ctx, p.svc, true)
+	if err != nil {
+		return err
+	}
+	p.s.mu.Lock()
+	if p.s.closed {
+		p.s.mu.Unlock()
+		conn.Close()
+		return corosync.NewError(p.s.name, corosync.ErrBadHandle, ErrClosed)
+	}
+	p.s.conn = conn
+	p.s.mu.Unlock()
+	p.s.log("reconnected to corosync")
+	p.pending = append(p.pending, p.svc.Reconnected(snap), snap)
+	return nil
+}
+
+// Conn is one connection of a session, as a service's setup and requests
+// see it.
+type Conn struct {
+	t       transport.Conn
+	backoff corosync.Backoff
+}
+
+// Call sends req (a whole request message) and returns its response,
+// appended to resp[:0]. The response must carry id want (or be the daemon's
+// generic 24-byte reject); anything else means requests and responses are
+// no longer paired, and the connection is dropped (the session reconnects)
+// with corosync.ErrMessageError. A response with an error code returns that
+// code as an error, with the response. TRY_AGAIN is retried with backoff
+// until ctx ends.
+func (c *Conn) Call(ctx context.Context, op string, req []byte, want int32, resp []byte) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		out, err := c.t.Request(ctx, req, resp[:0])
+		if err == nil {
+			var h wire.ResponseHeader
+			h, err = wire.DecodeResponseHeader(out)
+			switch {
+			case err != nil:
+				c.t.Close()
+				return out, corosync.NewError(op, corosync.ErrMessageError, err)
+			case h.ID != want && !(h.Error != corosync.OK && len(out) == wire.ResponseHeaderSize):
+				c.t.Close()
+				return out, corosync.NewError(op, corosync.ErrMessageError,
+					wire.Errorf(op+" response", "id", "got %d, want %d", h.ID, want))
+			case h.Error == corosync.OK:
+				return out, nil
+			case h.Error != corosync.ErrTryAgain:
+				return out, corosync.NewError(op, h.Error, nil)
+			}
+			err = corosync.ErrTryAgain
+		}
+		if ctx.Err() != nil {
+			return resp[:0], corosync.NewError(op, corosync.Code(err), ctx.Err())
+		}
+		if !errors.Is(err, corosync.ErrTryAgain) {
+			return resp[:0], wrapOp(op, err)
+		}
+		if werr := sleepCtx(ctx, c.backoff.Delay(attempt)); werr != nil {
+			return resp[:0], corosync.NewError(op, corosync.ErrTryAgain, werr)
+		}
+	}
+}
+
+// ReadEvent reads the next notification (for a setup that reads the
+// snapshot the daemon queues).
+func (c *Conn) ReadEvent(ctx context.Context, op string) ([]byte, error) {
+	msg, err := c.t.ReadEvent(ctx)
+	if err != nil {
+		return nil, wrapOp(op, err)
+	}
+	return msg, nil
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.t.Close() }
+
+func wrapOp(op string, err error) error {
+	var oe *corosync.OpError
+	if errors.As(err, &oe) {
+		return err
+	}
+	return corosync.NewError(op, corosync.Code(err), err)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,123 @@
+package quorum
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/wire"
+)
+
+// tracker is the quorum service as the session core sees it: the setup of
+// a connection and the quorum state that notifications change. The session
+// calls it from one goroutine at a time.
+type tracker struct {
+	c        *Client
+	state    QuorumEvent
+	nodelist *NodelistEvent
+}
+
+var _ session.Service[Event] = (*tracker)(nil)
+
+// Setup selects the model, starts tracking and reads the snapshot the
+// daemon queues before its trackstart response.
+func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) {
+	var r wire.Response
+	var err error
+	if t.c.model == ModelV1 {
+		r, err = call(ctx, conn, "quorum model_gettype", wire.ReqModelGetType, wire.ModelV1)
+	} else {
+		r, err = call(ctx, conn, "quorum gettype", wire.ReqGetType, 0)
+	}
+	if err != nil {
+		return Event{}, err
+	}
+	t.c.typ.Store(r.Value)
+	t.state, t.nodelist = QuorumEvent{}, nil
+	if !t.c.tracking.Load() {
+		r, err = call(ctx, conn, "quorum getquorate", wire.ReqGetQuorate, 0)
+		if err != nil {
+			return Event{}, err
+		}
+		t.state.Quorate = r.Value == 1
+		return Event{Kind: EventSnapshot, QuorumEvent: t.state}, nil
+	}
+	if _, err = call(ctx, conn, "quorum trackstart", wire.ReqTrackStart, wire.TrackChanges); err != nil &&
+		!errors.Is(err, corosync.ErrExist) { // EXIST still sends the snapshot
+		return Event{}, err
+	}
+	// V1: a nodelist notification, then a quorum notification. V0: one quorum
+	// notification. They were queued before the trackstart response.
+	for {
+		msg, err := conn.ReadEvent(ctx, "quorum snapshot")
+		if err != nil {
+			return Event{}, err
+		}
+		ev, ok, err := t.Event(msg)
+		if err != nil {
+			return Event{}, err
+		}
+		if !ok {
+			return Event{}, corosync.NewError("quorum snapshot", corosync.ErrLibrary, errors.New("unexpected notification before the snapshot"))
+		}
+		if ev.Kind == EventQuorum { // the snapshot ends with the quorum notification
+			return t.Snapshot(ev), nil
+		}
+	}
+}
+
+// Event folds a notification into the state and returns the event.
+func (t *tracker) Event(msg []byte) (Event, bool, error) {
+	n, err := wire.DecodeEvent(msg)
+	if err != nil {
+		return Event{}, false, corosync.NewError("quorum event", corosync.ErrMessageError, err)
+	}
+	model := t.c.model
+	switch {
+	case model == ModelV0 && n.ID == wire.EvNotification,
+		model == ModelV1 && n.ID == wire.EvV1QuorumNotification:
+		t.state = QuorumEvent{Quorate: n.Quorate, Ring: ringFrom(n.Ring), Members: n.Members}
+		return Event{Kind: EventQuorum, QuorumEvent: t.state, Nodelist: t.nodelist}, true, nil
+	case model == ModelV1 && n.ID == wire.EvV1NodelistNotification:
+		ring := ringFrom(n.Ring)
+		t.nodelist = &NodelistEvent{Ring: ring, Members: n.Members}
+		return Event{Kind: EventNodelist, QuorumEvent: t.state,
+			Nodelist: &NodelistEvent{Ring: ring, Members: n.Members, Joined: n.Joined, Left: n.Left}}, true, nil
+	}
+	return Event{}, false, corosync.NewError("quorum event", corosync.ErrLibrary, fmt.Errorf("unexpected event id %d for model %s", n.ID, model))
+}
+
+// Lost resets the state to fail-safe: not quorate, no ring, no members.
+func (t *tracker) Lost(why error) Event {
+	t.state, t.nodelist = QuorumEvent{}, nil
+	return Event{Kind: EventDisconnected, Err: why}
+}
+
+// Reconnected announces the fresh state; the snapshot follows.
+func (t *tracker) Reconnected(snap Event) Event {
+	snap.Kind = EventReconnected
+	return snap
+}
+
+// Snapshot turns the latest event into the state it leaves behind: an
+// EventSnapshot (or EventDisconnected during an outage) whose nodelist has
+// no joined or left nodes. New subscriptions start with it; Latest returns it.
+func (*tracker) Snapshot(ev Event) Event {
+	ev.Skipped = 0
+	if ev.Kind == EventDisconnected {
+		return ev
+	}
+	ev.Kind = EventSnapshot
+	if n := ev.Nodelist; n != nil && (n.Joined != nil || n.Left != nil) {
+		ev.Nodelist = &NodelistEvent{Ring: n.Ring, Members: n.Members}
+	}
+	return ev
+}
+
+// Skip records, on the event a latest-wins subscriber gets, the one it missed.
+func (*tracker) Skip(dropped, next Event) Event {
+	next.Skipped += dropped.Skipped + 1
+	return next
+}

@@ -1,0 +1,162 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	corosync "github.com/corosync-go/corosync"
+)
+
+// This file: the request path. See libqb's lib/ipcc.c and lib/ipc_shm.c:
+// exactly one socket byte per request, sent right after the semaphore post,
+// under one lock with the ring write; the response is read from the
+// response ring, in order.
+
+const (
+	waitSlice       = 500 * time.Millisecond
+	byteSendTimeout = 5 * time.Second
+	abandonTimeout  = 30 * time.Second
+	flowControlStop = 1 // libqb's fc_enable_max: fc=1 refuses, fc=2 queues
+)
+
+// Request implements Conn.
+func (c *IPCConn) Request(ctx context.Context, req, resp []byte) (out []byte, err error) {
+	op := c.service + " request"
+	if err := c.enter(op); err != nil {
+		return resp[:0], err
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			c.active.Done()
+		}
+	}()
+	defer c.killOnRingError(op, &err)
+	defer faultGuard(debug.SetPanicOnFault(true), &err)
+	if len(req) == 0 || len(req) > c.maxMsg {
+		return resp[:0], dialErr(op, corosync.ErrTooBig, "request of %d bytes (max %d)", len(req), c.maxMsg)
+	}
+	select {
+	case c.lock <- struct{}{}:
+	case <-ctx.Done():
+		return resp[:0], CtxError(op, ctx.Err())
+	case <-c.closing:
+		return resp[:0], ClosedError(op)
+	}
+	unlock := true
+	defer func() {
+		if unlock {
+			<-c.lock
+		}
+	}()
+	if c.broken.Load() {
+		return resp[:0], c.stateErr(op)
+	}
+	// Liveness and flow control (libqb's fc_get): the daemon zeroes
+	// ref_count when it closes the connection.
+	if rc := c.req.refCount(); rc != 2 {
+		return resp[:0], c.markDead(op, fmt.Sprintf("the daemon closed the connection (ref_count %d)", rc), nil)
+	}
+	if fc := c.req.flowControl(); fc > 0 && fc <= flowControlStop {
+		return resp[:0], dialErr(op, corosync.ErrTryAgain, "the daemon applies flow control (%d): %w", fc, syscall.EAGAIN)
+	}
+	if err := c.req.write(req); err != nil {
+		if errors.Is(err, errRingFull) {
+			return resp[:0], dialErr(op, corosync.ErrTryAgain, "%w: %w", err, syscall.EAGAIN)
+		}
+		return resp[:0], err
+	}
+	// The notification byte. It must follow the post, whatever ctx says: a
+	// post without its byte can block corosync's main loop.
+	if err := c.sendByte(byte(len(req))); err != nil {
+		return resp[:0], c.markDead(op, "send the request notification byte", err)
+	}
+	if ctx.Done() != nil {
+		stopWake := context.AfterFunc(ctx, c.resp.sem.wake)
+		defer stopWake()
+	}
+	for {
+		if c.resp.sem.timedWait(waitSlice, c.spin, &c.broken, ctx.Done()) {
+			return c.resp.read(resp[:0], c.maxMsg)
+		}
+		if c.broken.Load() {
+			return resp[:0], c.stateErr(op)
+		}
+		if ctx.Err() != nil {
+			// Abandoned: a background waiter consumes the response so the
+			// next call cannot read it as its own, then releases the lock.
+			unlock, handedOff = false, true
+			go c.drainAbandoned(op)
+			return resp[:0], CtxError(op, ctx.Err())
+		}
+		if c.hungUp() {
+			return resp[:0], c.markDead(op, "the daemon closed the connection", nil)
+		}
+		if rc := c.req.refCount(); rc != 2 {
+			return resp[:0], c.markDead(op, fmt.Sprintf("the daemon closed the connection (ref_count %d)", rc), nil)
+		}
+	}
+}
+
+// drainAbandoned waits for the response of a request whose caller gave up,
+// discards it, and releases the request lock.
+func (c *IPCConn) drainAbandoned(op string) {
+	defer c.active.Done()
+	defer func() { <-c.lock }()
+	var err error
+	defer c.killOnRingError(op, &err)
+	defer faultGuard(debug.SetPanicOnFault(true), &err)
+	deadline := time.Now().Add(abandonTimeout)
+	for time.Now().Before(deadline) {
+		if c.resp.sem.timedWait(waitSlice, 0, &c.broken, nil) {
+			var buf [64]byte
+			_, err = c.resp.read(buf[:0], c.maxMsg)
+			return
+		}
+		if c.broken.Load() {
+			return
+		}
+		if c.hungUp() {
+			c.markDead(op, "the daemon closed the connection", nil)
+			return
+		}
+	}
+	c.markDead(op, "no response to an abandoned request within "+abandonTimeout.String(), nil)
+}
+
+// sendByte sends the request notification byte through the netpoller, like
+// every other socket write. The socket buffer is almost never full; when it
+// is (the daemon is not reading), it waits for room for at most
+// byteSendTimeout.
+func (c *IPCConn) sendByte(b byte) error {
+	buf := [1]byte{b}
+	var serr error
+	armed := false
+	err := c.rc.Write(func(fd uintptr) bool {
+		serr = unix.Sendto(int(fd), buf[:], unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, nil)
+		if serr == unix.EAGAIN {
+			if !armed {
+				armed = true
+				c.f.SetWriteDeadline(time.Now().Add(byteSendTimeout))
+			}
+			return false
+		}
+		return true
+	})
+	if armed {
+		c.f.SetWriteDeadline(time.Time{})
+	}
+	if err == nil {
+		err = serr
+	}
+	if err != nil {
+		return fmt.Errorf("notification byte: %w", err)
+	}
+	return nil
+}
