@@ -98,25 +98,8 @@ func b2u(v bool) uint32 {
 // (corosync.ErrInvalidParam) and qdevice names the daemon could not take
 // safely (see CheckName); dst is returned unchanged with the error.
 func AppendRequest(dst []byte, r Request) ([]byte, error) {
-	op := "votequorum " + RequestName(r.ID)
 	n := RequestSize(r.ID)
-	if n == 0 {
-		return dst, corosync.NewError(op, corosync.ErrInvalidParam, fmt.Errorf("unknown request id %d", r.ID))
-	}
-	switch r.ID {
-	case ReqQdeviceRegister, ReqQdeviceUnregister, ReqQdevicePoll, ReqQdeviceMasterWins:
-		if err := CheckName(op, "name", r.Name); err != nil {
-			return dst, err
-		}
-	case ReqQdeviceUpdate:
-		if err := CheckName(op, "oldname", r.Name); err != nil {
-			return dst, err
-		}
-		if err := CheckName(op, "newname", r.NewName); err != nil {
-			return dst, err
-		}
-	}
-	if err := checkValues(op, r); err != nil {
+	if err := validate(r, n); err != nil {
 		return dst, err
 	}
 	dst, b := wire.Grow(dst, n)
@@ -195,6 +178,33 @@ func DecodeRequest(b []byte) (Request, error) {
 		r.Allow = le.Uint32(b[272:]) != 0
 	}
 	return r, err
+}
+
+// validate checks r before it is encoded. The operation name of its errors
+// is built only on failure, so that a valid request allocates nothing.
+func validate(r Request, size int) error {
+	op := func() string { return "votequorum " + RequestName(r.ID) }
+	if size == 0 {
+		return corosync.NewError(op(), corosync.ErrInvalidParam, fmt.Errorf("unknown request id %d", r.ID))
+	}
+	switch r.ID {
+	case ReqQdeviceRegister, ReqQdeviceUnregister, ReqQdevicePoll, ReqQdeviceMasterWins:
+		if err := checkName(r.Name); err != nil {
+			return CheckName(op(), "name", r.Name)
+		}
+	case ReqQdeviceUpdate:
+		if err := checkName(r.Name); err != nil {
+			return CheckName(op(), "oldname", r.Name)
+		}
+		if err := checkName(r.NewName); err != nil {
+			return CheckName(op(), "newname", r.NewName)
+		}
+	case ReqSetExpected, ReqSetVotes:
+		if err := checkValues("", r); err != nil {
+			return checkValues(op(), r)
+		}
+	}
+	return nil
 }
 
 // MaxVotes is the largest expected_votes or per-node votes value the

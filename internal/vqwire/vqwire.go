@@ -24,6 +24,7 @@ package vqwire
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -236,6 +237,17 @@ func CheckName(op, field, name string) error {
 	}
 	return nil
 }
+
+// checkName is CheckName's test without the error's text: nil if name can
+// be sent.
+func checkName(name string) error {
+	if name == "" || strings.IndexByte(name, 0) >= 0 || len(name) > MaxNameLen {
+		return errBadName
+	}
+	return nil
+}
+
+var errBadName = errors.New("bad qdevice name")
 
 // putName writes name into a zeroed field of NameFieldSize bytes.
 func putName(b []byte, name string) { copy(b[:NameFieldSize-1], name) }
