@@ -82,6 +82,8 @@ type Options struct {
 	NoProvider bool
 	// TwoNode sets votequorum's two_node.
 	TwoNode bool
+	// Votequorum adds votequorum settings (votequorum.go).
+	Votequorum Votequorum
 }
 
 // Cluster is a set of corosync nodes.
@@ -236,11 +238,12 @@ logging {
 		if c.opts.TwoNode {
 			b.WriteString("\ttwo_node: 1\n")
 		}
+		c.opts.Votequorum.writeQuorum(&b)
 		b.WriteString("}\n")
 	}
 	b.WriteString("nodelist {\n")
 	for _, n := range c.Nodes {
-		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tnodeid: %d\n\t\tname: node%d\n\t}\n", n.Addr, n.ID, n.ID)
+		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tnodeid: %d\n\t\tname: node%d\n%s\t}\n", n.Addr, n.ID, n.ID, c.opts.Votequorum.nodeKeys(n.ID))
 	}
 	fmt.Fprintf(&b, "}\nsystem {\n\tstate_dir: %s\n}\n", filepath.Join(nd.Dir, "state"))
 	return b.String()

@@ -1,0 +1,156 @@
+package votequorum
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/vqwire"
+)
+
+var errInvalidTarget = errors.New("invalid target: use votequorum.Node(id) with id > 0, or votequorum.QuorumDevice()")
+
+// trackContext is the context the client's trackstart carries.
+const trackContext = 0
+
+// tracker is the votequorum service as the session core sees it: the setup
+// of a connection and the state that notifications change. The session
+// calls it from one goroutine at a time.
+type tracker struct {
+	c     *Client
+	log   *slog.Logger
+	state State
+	// regErr is why a device could not be registered again at the last
+	// reconnect; Reconnected reports it.
+	regErr error
+}
+
+var _ session.Service[Event] = (*tracker)(nil)
+
+// Setup starts tracking, reads the snapshot the daemon queues before its
+// trackstart answer (a nodelist, then a quorum notification), reads this
+// node's expected votes, and registers again the device registered through
+// this client.
+func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) {
+	t.state, t.regErr = State{}, nil
+	if _, err := call(ctx, conn, vqwire.Request{ID: vqwire.ReqTrackStart, Context: trackContext, TrackFlags: vqwire.TrackChanges}); err != nil &&
+		!errors.Is(err, corosync.ErrExist) { // EXIST still sends the snapshot
+		return Event{}, err
+	}
+	for {
+		msg, err := conn.ReadEvent(ctx, "votequorum snapshot")
+		if err != nil {
+			return Event{}, err
+		}
+		ev, ok, err := t.Event(msg)
+		if err != nil {
+			return Event{}, err
+		}
+		if ok && ev.Kind == EventQuorum { // the snapshot ends with the quorum notification
+			break
+		}
+	}
+	// Expected votes are not in the snapshot. A change after trackstart
+	// arrives as a notification after this answer, so the state converges.
+	r, err := call(ctx, conn, vqwire.Request{ID: vqwire.ReqGetInfo})
+	if err != nil {
+		return Event{}, err
+	}
+	t.state.ExpectedVotes = r.Info.NodeExpectedVotes
+	if name := t.c.qdeviceName(); name != "" {
+		if err := t.reregister(ctx, conn, name); err != nil {
+			return Event{}, err
+		}
+	}
+	return Event{Kind: EventSnapshot, State: t.state}, nil
+}
+
+// reregister registers name again after a reconnect. The daemon's refusal
+// (another device registered meanwhile, the device no longer allowed) is
+// reported on EventReconnected and the client forgets the device; a
+// connection failure fails the setup, which is retried.
+func (t *tracker) reregister(ctx context.Context, conn *session.Conn, name string) error {
+	// The answer must be awaited even when ctx ends (Close): see registerWait.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), registerWait)
+	defer cancel()
+	_, err := call(rctx, conn, vqwire.Request{ID: vqwire.ReqQdeviceRegister, Name: name})
+	switch corosync.Code(err) {
+	case corosync.OK:
+		if t.log != nil {
+			t.log.Info("quorum device registered again", slog.String("name", name))
+		}
+		return nil
+	case corosync.ErrExist, corosync.ErrAccess, corosync.ErrInvalidParam, corosync.ErrNameTooLong:
+		t.c.forgetQdevice(name)
+		t.regErr = err
+		if t.log != nil {
+			t.log.Warn("quorum device not registered again", slog.String("name", name), slog.String("error", err.Error()))
+		}
+		return nil
+	}
+	return err
+}
+
+// Event folds a notification into the state and returns the event. Ids
+// this client does not know are ignored (ok false): newer daemons add some.
+func (t *tracker) Event(msg []byte) (Event, bool, error) {
+	n, err := vqwire.DecodeEvent(msg)
+	if err != nil {
+		return Event{}, false, corosync.NewError("votequorum event", corosync.ErrMessageError, err)
+	}
+	var kind EventKind
+	switch n.ID {
+	case vqwire.EvQuorum:
+		kind = EventQuorum
+		t.state.Quorate = n.Quorate
+		nodes := make([]NodeStatus, len(n.Nodes))
+		for i, x := range n.Nodes {
+			nodes[i] = NodeStatus{NodeID: x.NodeID, State: NodeState(x.State)}
+		}
+		t.state.Nodes = nodes
+	case vqwire.EvExpectedVotes:
+		kind = EventExpectedVotes
+		t.state.ExpectedVotes = n.ExpectedVotes
+	case vqwire.EvNodelist:
+		kind = EventNodelist
+		t.state.Ring = RingID{NodeID: n.Ring.NodeID, Seq: n.Ring.Seq}
+		t.state.Members = n.Members
+	default:
+		return Event{}, false, nil
+	}
+	return Event{Kind: kind, State: t.state}, true, nil
+}
+
+// Lost resets the state to fail-safe: not quorate, no ring, no nodes.
+func (t *tracker) Lost(why error) Event {
+	t.state = State{}
+	return Event{Kind: EventDisconnected, Err: why}
+}
+
+// Reconnected announces the fresh state, with the re-registration error if
+// any; the snapshot follows.
+func (t *tracker) Reconnected(snap Event) Event {
+	snap.Kind = EventReconnected
+	snap.Err, t.regErr = t.regErr, nil
+	return snap
+}
+
+// Snapshot turns the latest event into the state it leaves behind: an
+// EventSnapshot (or EventDisconnected during an outage). New subscriptions
+// start with it; Latest returns it.
+func (*tracker) Snapshot(ev Event) Event {
+	ev.Skipped = 0
+	if ev.Kind == EventDisconnected {
+		return ev
+	}
+	ev.Kind, ev.Err = EventSnapshot, nil
+	return ev
+}
+
+// Skip records, on the event a latest-wins subscriber gets, the one it missed.
+func (*tracker) Skip(dropped, next Event) Event {
+	next.Skipped += dropped.Skipped + 1
+	return next
+}

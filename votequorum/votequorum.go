@@ -1,0 +1,279 @@
+package votequorum
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/vqwire"
+)
+
+// ServiceName is the corosync IPC service this package talks to.
+const ServiceName = "votequorum"
+
+// MaxVotes is the largest expected-votes or votes value SetExpected and
+// SetVotes send. Corosync keeps quorum in 8 bits: from 510 expected votes on
+// it wraps to a small number and a single node turns quorate.
+const MaxVotes = vqwire.MaxVotes
+
+// MaxQdeviceNameLen is the longest quorum device name, in bytes. A name must
+// be 1..MaxQdeviceNameLen bytes without a NUL byte.
+const MaxQdeviceNameLen = vqwire.MaxNameLen
+
+var (
+	// ErrClosed is the cause of errors from calls on a closed Client; they
+	// carry corosync.ErrBadHandle, as libvotequorum reports calls after
+	// finalize.
+	ErrClosed = session.ErrClosed
+	// ErrNotConnected is the cause of errors from requests made while the
+	// client is reconnecting; they carry corosync.ErrLibrary.
+	ErrNotConnected = session.ErrNotConnected
+)
+
+// registerWait bounds waiting for the answer to a qdevice registration where
+// the caller's context cannot be honoured (reconnect, Close). Corosync holds
+// the answer until totem delivers the registration, and a connection closed
+// while it is pending leaves the daemon with a dangling reference to it.
+const registerWait = 30 * time.Second
+
+// Client is a connection to the votequorum service. Its methods are safe
+// for concurrent use; requests on its connection are sent one at a time.
+type Client struct {
+	s *session.Session[Event]
+
+	mu      sync.Mutex
+	qdevice string // the device registered through this client, restored after reconnect
+
+	registered atomic.Bool // QdeviceRegister was called: Close waits for its answer
+}
+
+// Dial connects to the local corosync votequorum service, starts tracking
+// and reads the current state. ctx bounds the whole handshake; TRY_AGAIN
+// answers are retried with backoff until ctx ends.
+//
+// Errors carry corosync codes: corosync.ErrLibrary when corosync is not
+// running (or runs without votequorum), corosync.ErrAccess when this user is
+// not allowed (see the uidgid section of corosync.conf), corosync.ErrTimeout
+// if ctx ended during the handshake.
+func Dial(ctx context.Context, opts ...Option) (*Client, error) {
+	cfg := config{Options: session.DefaultOptions()}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c := &Client{}
+	s, err := session.Dial(ctx, ServiceName, &tracker{c: c, log: cfg.Logger}, cfg.Options)
+	if err != nil {
+		return nil, err
+	}
+	c.s = s
+	return c, nil
+}
+
+// Info returns what the daemon knows about node nodeID; 0 means this node
+// (votequorum_getinfo). An unknown node is corosync.ErrNotExist. While the
+// client is reconnecting it fails at once with ErrNotConnected
+// (corosync.ErrLibrary).
+func (c *Client) Info(ctx context.Context, nodeID uint32) (Info, error) {
+	r, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqGetInfo, NodeID: nodeID})
+	if err != nil {
+		return Info{}, err
+	}
+	return infoFrom(r.Info), nil
+}
+
+// SetExpected sets the expected votes of the cluster
+// (votequorum_setexpected). n must be 1..MaxVotes; the daemon refuses
+// (corosync.ErrInvalidParam) a value below the total votes or one that would
+// make a quorate cluster inquorate.
+func (c *Client) SetExpected(ctx context.Context, n uint32) error {
+	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqSetExpected, ExpectedVotes: n})
+	return err
+}
+
+// SetVotes sets the votes of a node or of the quorum device
+// (votequorum_setvotes). votes must be at most MaxVotes. An unknown node is
+// corosync.ErrNameNotFound. If the votes then exceed the expected votes, the
+// daemon raises the expected votes (with an EventExpectedVotes) and does not
+// lower them again.
+func (c *Client) SetVotes(ctx context.Context, target Target, votes uint32) error {
+	if !target.valid {
+		return corosync.NewError("votequorum setvotes", corosync.ErrInvalidParam,
+			errInvalidTarget)
+	}
+	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqSetVotes, NodeID: target.id, Votes: votes})
+	return err
+}
+
+// Subscribe returns a new subscription. Its first event is the current state
+// (EventSnapshot), taken from the client's cache without a round trip.
+func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subscription, error) {
+	return c.s.Subscribe(ctx, opts...)
+}
+
+// Latest returns the client's current state: the last event delivered to
+// subscribers, as a snapshot. Latest().Ring is the ring id QdevicePoll needs.
+func (c *Client) Latest() Event { return c.s.Latest() }
+
+// QdeviceRegister registers this node's quorum device under name
+// (votequorum_qdevice_register). One name is valid cluster-wide: another
+// name while one is registered is corosync.ErrExist; registering the same
+// name again is a no-op. The daemon answers once the cluster has agreed.
+//
+// The registration is remembered: after a reconnect (the daemon restarted,
+// or the connection broke) the client registers it again before it
+// delivers EventReconnected. A device then still has to poll (QdevicePoll)
+// with the ring of the snapshot that follows, as after every membership
+// change.
+func (c *Client) QdeviceRegister(ctx context.Context, name string) error {
+	c.registered.Store(true)
+	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqQdeviceRegister, Name: name})
+	if err == nil {
+		c.mu.Lock()
+		c.qdevice = name
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// QdeviceUnregister unregisters this node's quorum device
+// (votequorum_qdevice_unregister): corosync.ErrNotExist if none is
+// registered, corosync.ErrInvalidParam if name is not the registered name.
+// The client stops restoring it after reconnects.
+func (c *Client) QdeviceUnregister(ctx context.Context, name string) error {
+	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqQdeviceUnregister, Name: name})
+	if err == nil || corosync.Code(err) == corosync.ErrNotExist {
+		c.mu.Lock()
+		if c.qdevice == name {
+			c.qdevice = ""
+		}
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// QdeviceUpdate renames the registered quorum device from oldName to
+// newName (votequorum_qdevice_update). The other nodes apply the rename when
+// the cluster delivers it, a moment after this returns.
+func (c *Client) QdeviceUpdate(ctx context.Context, oldName, newName string) error {
+	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqQdeviceUpdate, Name: oldName, NewName: newName})
+	if err == nil {
+		c.mu.Lock()
+		if c.qdevice == oldName {
+			c.qdevice = newName
+		}
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// QdevicePoll tells the daemon the device is alive and whether it casts its
+// votes (votequorum_qdevice_poll). ring must be the current ring
+// (Latest().Ring, or the Ring of the last EventNodelist): a stale ring is
+// corosync.ErrMessageError. A device must poll again within
+// quorum.device.timeout (10 s by default), or the daemon marks it not alive
+// and withdraws its votes; after each membership change the daemon's sync
+// waits (up to quorum.device.sync_timeout) for a poll with the new ring.
+func (c *Client) QdevicePoll(ctx context.Context, name string, castVote bool, ring RingID) error {
+	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqQdevicePoll, Name: name, CastVote: castVote,
+		Ring: vqwire.RingID{NodeID: ring.NodeID, Seq: ring.Seq}})
+	return err
+}
+
+// QdeviceMasterWins sets whether this node's device claims master-wins
+// (votequorum_qdevice_master_wins): a node that is not quorate becomes
+// quorate if any member node's device has master-wins and casts its vote.
+func (c *Client) QdeviceMasterWins(ctx context.Context, name string, allow bool) error {
+	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqQdeviceMasterWins, Name: name, Allow: allow})
+	return err
+}
+
+// Close ends every subscription, closes the connection and waits for the
+// dispatcher goroutine to exit. It does not unregister a quorum device (the
+// daemon keeps the registration; the device just stops being alive). If a
+// registration's answer may still be pending, Close first waits for it, for
+// up to 30 s: closing a connection with one pending corrupts the daemon's
+// state. Close is idempotent.
+func (c *Client) Close() error {
+	if c.registered.Load() {
+		if conn, err := c.s.Current(); err == nil {
+			// Requests are answered in order: once this one is, no
+			// registration is pending on the connection.
+			ctx, cancel := context.WithTimeout(context.Background(), registerWait)
+			call(ctx, conn, vqwire.Request{ID: vqwire.ReqGetInfo})
+			cancel()
+		}
+	}
+	return c.s.Close()
+}
+
+func (c *Client) qdeviceName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.qdevice
+}
+
+// forgetQdevice stops restoring name after reconnects.
+func (c *Client) forgetQdevice(name string) {
+	c.mu.Lock()
+	if c.qdevice == name {
+		c.qdevice = ""
+	}
+	c.mu.Unlock()
+}
+
+// call sends one request on the current connection.
+func (c *Client) call(ctx context.Context, r vqwire.Request) (vqwire.Response, error) {
+	conn, err := c.s.Current()
+	if err != nil {
+		return vqwire.Response{}, err
+	}
+	return call(ctx, conn, r)
+}
+
+// ops are the operation names of errors, by request id.
+var ops = [...]string{
+	vqwire.ReqGetInfo:           "votequorum getinfo",
+	vqwire.ReqSetExpected:       "votequorum setexpected",
+	vqwire.ReqSetVotes:          "votequorum setvotes",
+	vqwire.ReqTrackStart:        "votequorum trackstart",
+	vqwire.ReqTrackStop:         "votequorum trackstop",
+	vqwire.ReqQdeviceRegister:   "votequorum qdevice_register",
+	vqwire.ReqQdeviceUnregister: "votequorum qdevice_unregister",
+	vqwire.ReqQdeviceUpdate:     "votequorum qdevice_update",
+	vqwire.ReqQdevicePoll:       "votequorum qdevice_poll",
+	vqwire.ReqQdeviceMasterWins: "votequorum qdevice_master_wins",
+}
+
+// call encodes r, sends it on conn and decodes the response. An answer
+// that does not decode drops the connection (the session reconnects).
+func call(ctx context.Context, conn *session.Conn, r vqwire.Request) (vqwire.Response, error) {
+	bufs := bufPool.Get().(*callBufs)
+	defer bufPool.Put(bufs)
+	req, err := vqwire.AppendRequest(bufs.req[:0], r)
+	if err != nil {
+		return vqwire.Response{}, err
+	}
+	op := ops[r.ID]
+	out, err := conn.Call(ctx, op, req, vqwire.ResponseFor(r.ID), bufs.resp[:0])
+	if err != nil {
+		return vqwire.Response{}, err
+	}
+	res, err := vqwire.DecodeResponse(out, r.ID)
+	if err != nil {
+		conn.Close()
+		return res, corosync.NewError(op, corosync.ErrMessageError, err)
+	}
+	return res, nil
+}
+
+// callBufs holds one call's request and response; pooled so that a call
+// allocates little.
+type callBufs struct {
+	req  [vqwire.UpdateRequestSize]byte
+	resp [vqwire.GetInfoResponseSize + 64]byte
+}
+
+var bufPool = sync.Pool{New: func() any { return new(callBufs) }}

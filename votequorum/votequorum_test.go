@@ -1,0 +1,63 @@
+package votequorum_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/corosync-go/corosync/votequorum"
+)
+
+func TestTarget(t *testing.T) {
+	for _, c := range []struct {
+		t      votequorum.Target
+		s      string
+		id     uint32
+		device bool
+	}{
+		{votequorum.Node(3), "node 3", 3, false},
+		{votequorum.QuorumDevice(), "quorum device", 0, true},
+		{votequorum.Node(0), "invalid target", 0, false},
+		{votequorum.Target{}, "invalid target", 0, false},
+	} {
+		if c.t.String() != c.s || c.t.NodeID() != c.id || c.t.IsQuorumDevice() != c.device {
+			t.Errorf("%v: id %d device %v; want %s %d %v", c.t, c.t.NodeID(), c.t.IsQuorumDevice(), c.s, c.id, c.device)
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	f := votequorum.FlagTwoNode | votequorum.FlagQuorate | votequorum.FlagWaitForAll | votequorum.FlagQdeviceCastVote | 1<<20
+	if got, want := f.String(), "2Node Quorate WaitForAll QdeviceCastVote 0x100000"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	if !f.Has(votequorum.FlagQuorate|votequorum.FlagTwoNode) || f.Has(votequorum.FlagQdevice) {
+		t.Error("Has")
+	}
+	if votequorum.Flags(0).String() != "" {
+		t.Error("no flags")
+	}
+	i := votequorum.Info{NodeID: 1, State: votequorum.NodeStateMember, Flags: votequorum.FlagQuorate}
+	if !i.Quorate() || i.String() != `node 1 member votes 0 expected 0 highest 0 total 0 quorum 0 flags [Quorate] qdevice 0 ""` {
+		t.Errorf("%v", i)
+	}
+}
+
+func TestEventString(t *testing.T) {
+	for _, c := range []struct {
+		e    votequorum.Event
+		want string
+	}{
+		{votequorum.Event{Kind: votequorum.EventQuorum, State: votequorum.State{Quorate: true, Ring: votequorum.RingID{NodeID: 1, Seq: 9},
+			Members: []uint32{1, 2}, Nodes: []votequorum.NodeStatus{{NodeID: 1, State: votequorum.NodeStateMember}, {NodeID: 2, State: votequorum.NodeStateDead}},
+			ExpectedVotes: 2}},
+			"quorum: quorate ring 1.9 members [1 2] nodes [1:member 2:dead] expected 2"},
+		{votequorum.Event{Kind: votequorum.EventExpectedVotes, State: votequorum.State{ExpectedVotes: 3}, Skipped: 2}, "expectedvotes: expected 3 (skipped 2)"},
+		{votequorum.Event{Kind: votequorum.EventNodelist, State: votequorum.State{Ring: votequorum.RingID{NodeID: 2, Seq: 0x10}, Members: []uint32{2}}}, "nodelist: ring 2.10 members [2]"},
+		{votequorum.Event{Kind: votequorum.EventDisconnected, Err: errors.New("gone")}, "disconnected: not quorate (connection lost: gone)"},
+		{votequorum.Event{Kind: 99}, "EventKind(99): not quorate ring 0.0 members [] nodes [] expected 0"},
+	} {
+		if got := c.e.String(); got != c.want {
+			t.Errorf("got  %q\nwant %q", got, c.want)
+		}
+	}
+}
