@@ -23,6 +23,8 @@ import (
 // IPCConn is a libqb shared-memory IPC connection. It implements Conn.
 type IPCConn struct {
 	service   string
+	reqOp     string // operation names in errors, built once
+	evOp      string
 	cfg       Config
 	f         *os.File
 	rc        syscall.RawConn
@@ -52,7 +54,8 @@ type IPCConn struct {
 
 func newConn(service string, cfg Config, fd int) (*IPCConn, error) {
 	f := os.NewFile(uintptr(fd), "corosync-"+service)
-	c := &IPCConn{service: service, cfg: cfg, f: f, fd: fd, spin: spinFor(cfg.SpinWait),
+	c := &IPCConn{service: service, reqOp: service + " request", evOp: service + " event",
+		cfg: cfg, f: f, fd: fd, spin: spinFor(cfg.SpinWait),
 		lock: make(chan struct{}, 1), closing: make(chan struct{})}
 	c.notify.c = c
 	c.notify.try = c.notify.send

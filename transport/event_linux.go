@@ -15,7 +15,7 @@ import (
 
 // ReadEvent implements Conn.
 func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
-	op := c.service + " event"
+	op := c.evOp
 	if err := c.enter(op); err != nil {
 		return nil, err
 	}

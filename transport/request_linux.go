@@ -27,7 +27,7 @@ const (
 
 // Request implements Conn.
 func (c *IPCConn) Request(ctx context.Context, req, resp []byte) (out []byte, err error) {
-	op := c.service + " request"
+	op := c.reqOp
 	if err := c.enter(op); err != nil {
 		return resp[:0], err
 	}
