@@ -1,4 +1,7 @@
-// Package mock is a fake corosync quorum service for tests, yours and ours.
+// Package mock is a fake corosync cluster for tests, yours and ours: one
+// cluster model (nodes, partitions, votes) that every service it serves
+// answers from consistently. Each service is a handler in a file of its own
+// (quorum.go, ...) over the generic connection in conn.go.
 //
 // A Cluster holds nodes that start, stop, crash, partition and heal, and
 // computes quorum like votequorum (one vote per node; quorate while the
@@ -303,7 +306,7 @@ func (n *Node) Dial(ctx context.Context, service string) (transport.Conn, error)
 	n.c.mu.Lock()
 	defer n.c.mu.Unlock()
 	switch {
-	case service != "quorum" || !n.up:
+	case newHandler(service, nil) == nil || !n.up:
 		return nil, corosync.NewError(op, corosync.ErrLibrary,
 			fmt.Errorf("corosync is not running (or has no %q service): %w", service, syscall.ECONNREFUSED))
 	case !n.ready:
@@ -311,198 +314,18 @@ func (n *Node) Dial(ctx context.Context, service string) (transport.Conn, error)
 	case n.deny:
 		return nil, corosync.NewError(op, corosync.ErrAccess, fmt.Errorf("access denied by the daemon: %w", syscall.EACCES))
 	}
-	cn := &conn{n: n, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	cn := &conn{n: n, service: service, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	cn.h = newHandler(service, cn)
 	n.conns[cn] = struct{}{}
 	return cn, nil
 }
 
-func (n *Node) quorumEvent(model uint32) []byte {
-	nt := wire.Notification{ID: wire.EvV1QuorumNotification, Quorate: n.quorate, Ring: n.ring, Members: n.members}
-	if n.c.free {
-		// No provider: quorate, ring 0.0, empty view (corosync exec/vsf_quorum.c without a provider).
-		nt = wire.Notification{ID: wire.EvV1QuorumNotification, Quorate: true, Members: []uint32{}}
+// newHandler returns the daemon side of a connection to service, or nil if
+// the mock does not serve it.
+func newHandler(service string, cn *conn) handler {
+	switch service {
+	case "quorum":
+		return &quorumConn{conn: cn}
 	}
-	if model == wire.ModelV0 {
-		nt.ID = wire.EvNotification
-		nt.Ring.NodeID = 0
-	}
-	b, err := wire.AppendEvent(nil, nt)
-	if err != nil {
-		panic(err) // our own state never exceeds the limits
-	}
-	return b
-}
-
-func (n *Node) nodelistEvent(joined, left []uint32) []byte {
-	b, err := wire.AppendEvent(nil, wire.Notification{ID: wire.EvV1NodelistNotification, Ring: n.ring, Members: n.members, Joined: joined, Left: left})
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-func (n *Node) notifyQuorum() {
-	for cn := range n.conns {
-		if cn.tracking {
-			cn.push(n.quorumEvent(cn.model))
-		}
-	}
-}
-
-func (n *Node) notifyNodelist(joined, left []uint32) {
-	for cn := range n.conns {
-		if cn.tracking && cn.model == wire.ModelV1 {
-			cn.push(n.nodelistEvent(joined, left))
-		}
-	}
-}
-
-// conn is one client connection; its daemon-side state is guarded by the
-// cluster mutex, its event queue by qmu.
-type conn struct {
-	n        *Node
-	model    uint32
-	tracking bool
-
-	qmu     sync.Mutex
-	queue   [][]byte
-	dead    error
-	closed  bool
-	notify  chan struct{}
-	done    chan struct{} // closed on kill or Close
-	doneOne sync.Once
-	buf     []byte
-}
-
-func (cn *conn) push(b []byte) {
-	cn.qmu.Lock()
-	cn.queue = append(cn.queue, b)
-	cn.qmu.Unlock()
-	select {
-	case cn.notify <- struct{}{}:
-	default:
-	}
-}
-
-func (cn *conn) kill(why string) {
-	cn.qmu.Lock()
-	if cn.dead == nil {
-		cn.dead = transport.LostError("quorum", why, nil)
-	}
-	cn.qmu.Unlock()
-	cn.doneOne.Do(func() { close(cn.done) })
-}
-
-func (cn *conn) state(op string) error {
-	cn.qmu.Lock()
-	defer cn.qmu.Unlock()
-	if cn.closed {
-		return transport.ClosedError(op)
-	}
-	return cn.dead
-}
-
-// Request implements transport.Conn.
-func (cn *conn) Request(ctx context.Context, req, resp []byte) ([]byte, error) {
-	const op = "quorum request"
-	if err := cn.state(op); err != nil {
-		return resp[:0], err
-	}
-	if err := ctx.Err(); err != nil {
-		return resp[:0], transport.CtxError(op, err)
-	}
-	r, err := wire.DecodeRequest(req)
-	n := cn.n
-	n.c.mu.Lock()
-	defer n.c.mu.Unlock()
-	out := resp[:0]
-	switch {
-	case err != nil:
-		return wire.AppendReject(out, corosync.ErrInvalidParam), nil
-	case n.tryReqs > 0:
-		n.tryReqs--
-		return wire.AppendReject(out, corosync.ErrTryAgain), nil
-	}
-	typ := uint32(1)
-	if n.c.free {
-		typ = 0
-	}
-	switch r.ID {
-	case wire.ReqGetQuorate:
-		q := uint32(0)
-		if n.quorate || n.c.free {
-			q = 1
-		}
-		return wire.AppendResponse(out, wire.ResGetQuorate, corosync.OK, q), nil
-	case wire.ReqGetType:
-		return wire.AppendResponse(out, wire.ResGetType, corosync.OK, typ), nil
-	case wire.ReqModelGetType:
-		if r.Arg != wire.ModelV0 && r.Arg != wire.ModelV1 {
-			return wire.AppendResponse(out, wire.ResModelGetType, corosync.ErrInvalidParam, typ), nil
-		}
-		cn.model = r.Arg
-		return wire.AppendResponse(out, wire.ResModelGetType, corosync.OK, typ), nil
-	case wire.ReqTrackStart:
-		if r.Arg&(wire.TrackCurrent|wire.TrackChanges) != 0 {
-			if cn.model == wire.ModelV1 {
-				cn.push(n.nodelistEvent([]uint32{}, []uint32{}))
-			}
-			cn.push(n.quorumEvent(cn.model))
-		}
-		code := corosync.OK
-		if cn.tracking {
-			code = corosync.ErrExist
-		} else if r.Arg&(wire.TrackChanges|wire.TrackChangesOnly) != 0 {
-			cn.tracking = true
-		}
-		return wire.AppendResponse(out, wire.ResTrackStart, code, 0), nil
-	case wire.ReqTrackStop:
-		cn.tracking = false
-		return wire.AppendResponse(out, wire.ResTrackStop, corosync.OK, 0), nil
-	}
-	return wire.AppendReject(out, corosync.ErrInvalidParam), nil
-}
-
-// ReadEvent implements transport.Conn.
-func (cn *conn) ReadEvent(ctx context.Context) ([]byte, error) {
-	for {
-		cn.qmu.Lock()
-		switch {
-		case cn.closed:
-			cn.qmu.Unlock()
-			return nil, transport.ClosedError("quorum event")
-		case len(cn.queue) > 0:
-			cn.buf = append(cn.buf[:0], cn.queue[0]...)
-			cn.queue[0] = nil
-			cn.queue = cn.queue[1:]
-			cn.qmu.Unlock()
-			return cn.buf, nil
-		case cn.dead != nil:
-			err := cn.dead
-			cn.qmu.Unlock()
-			return nil, err
-		}
-		cn.qmu.Unlock()
-		select {
-		case <-cn.notify:
-		case <-cn.done:
-		case <-ctx.Done():
-			return nil, transport.CtxError("quorum event", ctx.Err())
-		}
-	}
-}
-
-// Close implements transport.Conn.
-func (cn *conn) Close() error {
-	cn.qmu.Lock()
-	cn.closed = true
-	cn.queue = nil
-	cn.qmu.Unlock()
-	cn.doneOne.Do(func() { close(cn.done) })
-	cn.n.c.mu.Lock()
-	delete(cn.n.conns, cn)
-	cn.n.c.mu.Unlock()
 	return nil
 }
-
-var _ transport.Dialer = (*Node)(nil)

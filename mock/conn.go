@@ -1,0 +1,124 @@
+package mock
+
+import (
+	"context"
+	"sync"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/transport"
+)
+
+// handler is one service's side of a connection. It answers one request
+// (appending the response to out) with the cluster mutex held.
+type handler interface {
+	handle(req, out []byte) []byte
+}
+
+// conn is one client connection of any service: its event queue (guarded
+// by qmu) and its lifecycle. What the daemon answers is its handler's.
+type conn struct {
+	n       *Node
+	service string
+	h       handler // the service's side; guarded by the cluster mutex
+
+	qmu     sync.Mutex
+	queue   [][]byte
+	dead    error
+	closed  bool
+	notify  chan struct{}
+	done    chan struct{} // closed on kill or Close
+	doneOne sync.Once
+	buf     []byte
+}
+
+func (cn *conn) push(b []byte) {
+	cn.qmu.Lock()
+	cn.queue = append(cn.queue, b)
+	cn.qmu.Unlock()
+	select {
+	case cn.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (cn *conn) kill(why string) {
+	cn.qmu.Lock()
+	if cn.dead == nil {
+		cn.dead = transport.LostError(cn.service, why, nil)
+	}
+	cn.qmu.Unlock()
+	cn.doneOne.Do(func() { close(cn.done) })
+}
+
+func (cn *conn) state(op string) error {
+	cn.qmu.Lock()
+	defer cn.qmu.Unlock()
+	if cn.closed {
+		return transport.ClosedError(op)
+	}
+	return cn.dead
+}
+
+// Request implements transport.Conn.
+func (cn *conn) Request(ctx context.Context, req, resp []byte) ([]byte, error) {
+	op := cn.service + " request"
+	if err := cn.state(op); err != nil {
+		return resp[:0], err
+	}
+	if err := ctx.Err(); err != nil {
+		return resp[:0], transport.CtxError(op, err)
+	}
+	n := cn.n
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	if n.tryReqs > 0 {
+		n.tryReqs--
+		return wire.AppendReject(resp[:0], corosync.ErrTryAgain), nil
+	}
+	return cn.h.handle(req, resp[:0]), nil
+}
+
+// ReadEvent implements transport.Conn.
+func (cn *conn) ReadEvent(ctx context.Context) ([]byte, error) {
+	for {
+		cn.qmu.Lock()
+		switch {
+		case cn.closed:
+			cn.qmu.Unlock()
+			return nil, transport.ClosedError(cn.service + " event")
+		case len(cn.queue) > 0:
+			cn.buf = append(cn.buf[:0], cn.queue[0]...)
+			cn.queue[0] = nil
+			cn.queue = cn.queue[1:]
+			cn.qmu.Unlock()
+			return cn.buf, nil
+		case cn.dead != nil:
+			err := cn.dead
+			cn.qmu.Unlock()
+			return nil, err
+		}
+		cn.qmu.Unlock()
+		select {
+		case <-cn.notify:
+		case <-cn.done:
+		case <-ctx.Done():
+			return nil, transport.CtxError(cn.service+" event", ctx.Err())
+		}
+	}
+}
+
+// Close implements transport.Conn.
+func (cn *conn) Close() error {
+	cn.qmu.Lock()
+	cn.closed = true
+	cn.queue = nil
+	cn.qmu.Unlock()
+	cn.doneOne.Do(func() { close(cn.done) })
+	cn.n.c.mu.Lock()
+	delete(cn.n.conns, cn)
+	cn.n.c.mu.Unlock()
+	return nil
+}
+
+var _ transport.Dialer = (*Node)(nil)
