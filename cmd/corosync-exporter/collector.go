@@ -1,0 +1,428 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/quorum"
+	"github.com/corosync-go/corosync/transport"
+	"github.com/corosync-go/corosync/votequorum"
+)
+
+// Metric names. The ha_cluster_* ones are ClusterLabs ha_cluster_exporter's
+// corosync metrics, with the same names, labels and meaning (made right on
+// knet, see README); the corosync_* ones are what exec-and-parse cannot give.
+var (
+	descQuorate     = compat("quorate", "Whether or not the cluster is quorate", nil)
+	descRings       = compat("rings", "The status of each Corosync ring; 1 means healthy, 0 means faulty.", []string{"ring_id", "node_id", "number", "address"})
+	descRingErrors  = compat("ring_errors", "The total number of faulty corosync rings", nil)
+	descMemberVotes = compat("member_votes", "How many votes each member node has contributed with to the current quorum", []string{"node_id", "node", "local"})
+	descQuorumVotes = compat("quorum_votes", "Cluster quorum votes; one line per type", []string{"type"})
+	descScrapeDur   = prometheus.NewDesc("ha_cluster_scrape_duration_seconds", "Duration of a collector scrape.", nil, prometheus.Labels{"collector": "corosync"})
+	descScrapeOK    = prometheus.NewDesc("ha_cluster_scrape_success", "Whether a collector succeeded.", nil, prometheus.Labels{"collector": "corosync"})
+
+	descUp             = own("up", "1 while corosync answers on every service the exporter uses, 0 otherwise (the other corosync metrics are then withdrawn).", nil)
+	descPartOK         = own("scrape_part_success", "Whether reading this part of corosync's state succeeded in this scrape.", []string{"part"})
+	descQuorumChanges  = own("quorum_changes_total", "Changes of this node's quorate state seen since the exporter started (kept from quorum notifications).", nil)
+	descMemberChanges  = own("membership_changes_total", "Membership (ring) changes seen since the exporter started (kept from quorum notifications).", nil)
+	descLastChange     = own("last_change_timestamp_seconds", "When the last quorum or membership change was seen, as a Unix time; 0 before the first.", nil)
+	descNodeVotes      = own("node_votes", "Votes of each node the daemon knows, dead ones included.", []string{"node_id", "node"})
+	descNodeState      = own("node_state", "State of each node the daemon knows: 1 for the state it is in.", []string{"node_id", "node", "state"})
+	descNodeExpected   = own("node_expected_votes", "Expected votes each node holds.", []string{"node_id", "node"})
+	descQdevice        = own("qdevice", "The quorum device as this node sees it: registered, alive, cast_vote, master_wins (1 or 0).", []string{"name", "property"})
+	descQdeviceVotes   = own("qdevice_votes", "Votes of the quorum device.", []string{"name"})
+	descNodeReachable  = own("node_reachable", "Whether knet reaches the node from this node (cfg node status).", []string{"node_id", "node"})
+	descLinkConnected  = own("link_connected", "Whether knet link number link to node_id is connected, as cfg node status reports it.", []string{"node_id", "node", "link"})
+	descLinkEnabled    = own("link_enabled", "Whether knet link number link to node_id is enabled.", []string{"node_id", "node", "link"})
+	descLinkMTU        = own("link_mtu_bytes", "The path MTU knet found for the link.", []string{"node_id", "node", "link"})
+	descFlag           = own("quorum_flag", "votequorum's flags for this node (1 set, 0 not): two_node, quorate, wait_for_all, last_man_standing, auto_tie_breaker, allow_downscale.", []string{"flag"})
+	descRingSeq        = own("ring_sequence", "The sequence number of the current ring (membership).", []string{"ring_id"})
+	descQuorumRequired = own("quorum_votes_required", "Votes needed for quorum.", nil)
+)
+
+func compat(name, help string, labels []string) *prometheus.Desc {
+	return prometheus.NewDesc("ha_cluster_corosync_"+name, help, labels, nil)
+}
+
+func own(name, help string, labels []string) *prometheus.Desc {
+	return prometheus.NewDesc("corosync_"+name, help, labels, nil)
+}
+
+// Collector reads corosync's state for Prometheus. Quorum state comes from
+// the quorum client's event cache (changes are counted as they happen);
+// votes and link status are cheap IPC reads done on each scrape, bounded by
+// timeout.
+type Collector struct {
+	timeout time.Duration
+	log     *slog.Logger
+
+	mu        sync.Mutex
+	q         *quorum.Client
+	vq        *votequorum.Client
+	cf        *cfg.Client
+	names     nameSource
+	qChanges  uint64
+	mChanges  uint64
+	lastEvent time.Time
+	lastQ     *bool
+	lastRing  quorum.RingID
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// nameSource returns node names by node id (cmap's nodelist), or nil.
+type nameSource func(ctx context.Context) map[uint32]string
+
+// NewCollector starts connecting to corosync through dialer (nil: the local
+// daemon) in the background; it keeps retrying until Close.
+func NewCollector(dialer transport.Dialer, timeout time.Duration, log *slog.Logger) *Collector {
+	if dialer == nil {
+		dialer = transport.NewDialer(transport.Config{})
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Collector{timeout: timeout, log: log, cancel: cancel, done: make(chan struct{})}
+	go c.run(ctx, dialer)
+	return c
+}
+
+// Close disconnects and waits for the background goroutine.
+func (c *Collector) Close() {
+	c.cancel()
+	<-c.done
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cl := range []interface{ Close() error }{c.q, c.vq, c.cf} {
+		if cl != nil {
+			cl.Close()
+		}
+	}
+}
+
+// run connects every client (each waits for the daemon and reconnects by
+// itself afterwards), then keeps the change counters from quorum events.
+func (c *Collector) run(ctx context.Context, d transport.Dialer) {
+	defer close(c.done)
+	backoff := quorum.DefaultBackoff
+	q, err := quorum.Dial(ctx, quorum.WithDialer(d), quorum.WithWaitForDaemon())
+	if err != nil {
+		return // ctx ended
+	}
+	vq, err := dialRetry(ctx, func() (*votequorum.Client, error) {
+		return votequorum.Dial(ctx, votequorum.WithDialer(d), votequorum.WithWaitForDaemon())
+	}, backoff)
+	if err != nil {
+		q.Close()
+		return
+	}
+	cf, err := dialRetry(ctx, func() (*cfg.Client, error) {
+		return cfg.Dial(ctx, cfg.WithDialer(d), cfg.WithWaitForDaemon())
+	}, backoff)
+	if err != nil {
+		q.Close()
+		vq.Close()
+		return
+	}
+	names := cmapNames(d)
+	sub, err := q.Subscribe(ctx, quorum.Queue(1024))
+	c.mu.Lock()
+	c.q, c.vq, c.cf, c.names = q, vq, cf, names
+	c.mu.Unlock()
+	if err != nil {
+		return
+	}
+	defer sub.Close()
+	sub.Run(ctx, func(ev quorum.Event) error {
+		c.observe(ev)
+		return nil
+	})
+}
+
+// dialRetry dials until it succeeds or ctx ends (for errors WaitForDaemon
+// does not retry, such as access denied, which may be fixed at runtime).
+func dialRetry[T any](ctx context.Context, dial func() (T, error), b quorum.Backoff) (T, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := dial()
+		if err == nil || ctx.Err() != nil {
+			return v, err
+		}
+		t := time.NewTimer(b.Delay(attempt))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return v, ctx.Err()
+		}
+	}
+}
+
+// observe counts quorate flips and ring changes. Lifecycle events
+// (disconnected, reconnected, snapshots) are not changes of the cluster.
+func (c *Collector) observe(ev quorum.Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch ev.Kind {
+	case quorum.EventQuorum, quorum.EventNodelist:
+	case quorum.EventSnapshot:
+		if c.lastQ == nil {
+			q := ev.Quorate
+			c.lastQ, c.lastRing = &q, ev.Ring
+		}
+		return
+	default:
+		return
+	}
+	changed := false
+	if c.lastQ != nil && *c.lastQ != ev.Quorate {
+		c.qChanges++
+		changed = true
+	}
+	ring := ev.Ring
+	if ev.Kind == quorum.EventNodelist && ev.Nodelist != nil {
+		ring = ev.Nodelist.Ring
+	}
+	if ring != c.lastRing && ring != (quorum.RingID{}) {
+		c.mChanges++
+		c.lastRing = ring
+		changed = true
+	}
+	q := ev.Quorate
+	c.lastQ = &q
+	if changed {
+		c.lastEvent = time.Now()
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descQuorate, descRings, descRingErrors, descMemberVotes, descQuorumVotes,
+		descScrapeDur, descScrapeOK, descUp, descPartOK, descQuorumChanges, descMemberChanges, descLastChange,
+		descNodeVotes, descNodeState, descNodeExpected, descQdevice, descQdeviceVotes, descNodeReachable,
+		descLinkConnected, descLinkEnabled, descLinkMTU, descFlag, descRingSeq, descQuorumRequired} {
+		ch <- d
+	}
+}
+
+func gauge(d *prometheus.Desc, v float64, labels ...string) prometheus.Metric {
+	return prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Collect implements prometheus.Collector. It never fails as a whole: each
+// part that cannot be read is reported by corosync_scrape_part_success and
+// its metrics are left out; while corosync is unreachable only corosync_up
+// (0) and the scrape metrics are sent.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	c.mu.Lock()
+	q, vq, cf, names := c.q, c.vq, c.cf, c.names
+	qChanges, mChanges, last := c.qChanges, c.mChanges, c.lastEvent
+	c.mu.Unlock()
+
+	up := q != nil && q.Latest().Kind != quorum.EventDisconnected &&
+		vq.Latest().Kind != votequorum.EventDisconnected && cf.Latest().Connected
+	ch <- gauge(descUp, b2f(up))
+	ok := up
+	if up {
+		s := &scrape{ctx: ctx, ch: ch, q: q, vq: vq, cf: cf}
+		if names != nil {
+			s.names = names(ctx)
+		}
+		ok = s.collect()
+		ch <- prometheus.MustNewConstMetric(descQuorumChanges, prometheus.CounterValue, float64(qChanges))
+		ch <- prometheus.MustNewConstMetric(descMemberChanges, prometheus.CounterValue, float64(mChanges))
+		lastTS := 0.0
+		if !last.IsZero() {
+			lastTS = float64(last.UnixNano()) / 1e9
+		}
+		ch <- gauge(descLastChange, lastTS)
+	}
+	ch <- gauge(descScrapeOK, b2f(ok))
+	ch <- gauge(descScrapeDur, time.Since(start).Seconds())
+}
+
+// scrape is one Collect's reads.
+type scrape struct {
+	ctx   context.Context
+	ch    chan<- prometheus.Metric
+	q     *quorum.Client
+	vq    *votequorum.Client
+	cf    *cfg.Client
+	names map[uint32]string
+	local uint32
+}
+
+func (s *scrape) name(id uint32) string {
+	if n, ok := s.names[id]; ok && n != "" {
+		return n
+	}
+	return strconv.FormatUint(uint64(id), 10)
+}
+
+func (s *scrape) part(name string, fn func() error) bool {
+	err := fn()
+	s.ch <- gauge(descPartOK, b2f(err == nil), name)
+	return err == nil
+}
+
+func (s *scrape) collect() bool {
+	qs := s.q.Latest()
+	ringID := fmt.Sprintf("%x.%x", qs.Ring.NodeID, qs.Ring.Seq)
+	s.ch <- gauge(descQuorate, b2f(qs.Quorate))
+	s.ch <- gauge(descRingSeq, float64(qs.Ring.Seq), ringID)
+	ok := s.part("votequorum", func() error { return s.votes(qs) })
+	ok = s.part("cfg", func() error { return s.links(ringID) }) && ok
+	return ok
+}
+
+// votes sends quorum_votes, member_votes and the per-node and qdevice
+// metrics, from getinfo of this node and of every node the daemon knows.
+func (s *scrape) votes(qs quorum.Event) error {
+	me, err := s.vq.Info(s.ctx, 0)
+	if err != nil {
+		return err
+	}
+	s.local = me.NodeID
+	s.ch <- gauge(descQuorumVotes, float64(me.NodeExpectedVotes), "expected_votes")
+	s.ch <- gauge(descQuorumVotes, float64(me.HighestExpected), "highest_expected")
+	s.ch <- gauge(descQuorumVotes, float64(me.TotalVotes), "total_votes")
+	s.ch <- gauge(descQuorumVotes, float64(me.Quorum), "quorum")
+	s.ch <- gauge(descQuorumRequired, float64(me.Quorum))
+	for _, f := range []struct {
+		name string
+		bit  votequorum.Flags
+	}{{"two_node", votequorum.FlagTwoNode}, {"quorate", votequorum.FlagQuorate}, {"wait_for_all", votequorum.FlagWaitForAll},
+		{"last_man_standing", votequorum.FlagLastManStanding}, {"auto_tie_breaker", votequorum.FlagAutoTieBreaker},
+		{"allow_downscale", votequorum.FlagAllowDownscale}} {
+		s.ch <- gauge(descFlag, b2f(me.Flags.Has(f.bit)), f.name)
+	}
+	infos := map[uint32]votequorum.Info{}
+	for _, n := range s.vq.Latest().Nodes {
+		if n.NodeID == 0 {
+			continue // the quorum device
+		}
+		if _, seen := infos[n.NodeID]; seen {
+			continue
+		}
+		info, err := s.vq.Info(s.ctx, n.NodeID)
+		if errors.Is(err, votequorumNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		infos[n.NodeID] = info
+		id, name := strconv.FormatUint(uint64(n.NodeID), 10), s.name(n.NodeID)
+		s.ch <- gauge(descNodeVotes, float64(info.NodeVotes), id, name)
+		s.ch <- gauge(descNodeExpected, float64(info.NodeExpectedVotes), id, name)
+		s.ch <- gauge(descNodeState, 1, id, name, info.State.String())
+	}
+	// member_votes: the quorum view list, as corosync-quorumtool -p lists it.
+	for _, m := range qs.Members {
+		info, ok := infos[m]
+		if !ok {
+			if info, err = s.vq.Info(s.ctx, m); err != nil {
+				return err
+			}
+			infos[m] = info
+		}
+		s.ch <- gauge(descMemberVotes, float64(info.NodeVotes), strconv.FormatUint(uint64(m), 10), s.name(m), strconv.FormatBool(m == me.NodeID))
+	}
+	if me.QdeviceName != "" || me.Flags.Has(votequorum.FlagQdevice) {
+		votes := 0.0
+		if me.Flags.Has(votequorum.FlagQdeviceCastVote) {
+			votes = float64(me.QdeviceVotes)
+		}
+		s.ch <- gauge(descMemberVotes, votes, "0", "Qdevice", "false")
+		s.ch <- gauge(descQdeviceVotes, float64(me.QdeviceVotes), me.QdeviceName)
+		for _, p := range []struct {
+			name string
+			bit  votequorum.Flags
+		}{{"registered", votequorum.FlagQdevice}, {"alive", votequorum.FlagQdeviceAlive},
+			{"cast_vote", votequorum.FlagQdeviceCastVote}, {"master_wins", votequorum.FlagQdeviceMasterWins}} {
+			s.ch <- gauge(descQdevice, b2f(me.Flags.Has(p.bit)), me.QdeviceName, p.name)
+		}
+	}
+	return nil
+}
+
+// links sends the per-node, per-link status of every node the daemon knows,
+// and the compatible rings / ring_errors built from it: one ring row per
+// enabled link of this node and node, 1 when connected.
+func (s *scrape) links(ringID string) error {
+	local, err := s.cf.LocalNodeID(s.ctx)
+	if err != nil {
+		return err
+	}
+	ids := []uint32{local}
+	seen := map[uint32]bool{local: true}
+	for _, n := range s.vq.Latest().Nodes {
+		if n.NodeID != 0 && !seen[n.NodeID] {
+			seen[n.NodeID] = true
+			ids = append(ids, n.NodeID)
+		}
+	}
+	for id := range s.names {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	self, err := s.cf.NodeStatus(s.ctx, local)
+	if err != nil {
+		return err
+	}
+	errs := 0
+	for _, id := range ids {
+		st := self
+		if id != local {
+			if st, err = s.cf.NodeStatus(s.ctx, id); err != nil {
+				if errors.Is(err, cfgUnknownNode) {
+					continue
+				}
+				return err
+			}
+		}
+		nid, name := strconv.FormatUint(uint64(id), 10), s.name(id)
+		s.ch <- gauge(descNodeReachable, b2f(st.Reachable || id == local), nid, name)
+		for l, ls := range st.Links {
+			if !self.Links[l].Enabled {
+				continue // not a link of this cluster
+			}
+			link := strconv.Itoa(l)
+			s.ch <- gauge(descLinkEnabled, b2f(ls.Enabled), nid, name, link)
+			s.ch <- gauge(descLinkConnected, b2f(ls.Connected), nid, name, link)
+			s.ch <- gauge(descLinkMTU, float64(ls.MTU), nid, name, link)
+			healthy := ls.Connected || id == local
+			if !healthy {
+				errs++
+			}
+			addr := ls.Dst
+			if id == local {
+				addr = ls.Src
+			}
+			s.ch <- gauge(descRings, b2f(healthy), ringID, nid, link, addr)
+		}
+	}
+	s.ch <- gauge(descRingErrors, float64(errs))
+	return nil
+}
