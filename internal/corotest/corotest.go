@@ -84,6 +84,9 @@ type Options struct {
 	TwoNode bool
 	// Votequorum adds votequorum settings (votequorum.go).
 	Votequorum Votequorum
+	// AllowUsers lists users besides root that may use corosync's IPC
+	// (uidgid sections).
+	AllowUsers []string
 }
 
 // Cluster is a set of corosync nodes.
@@ -246,6 +249,9 @@ logging {
 		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tnodeid: %d\n\t\tname: node%d\n%s\t}\n", n.Addr, n.ID, n.ID, c.opts.Votequorum.nodeKeys(n.ID))
 	}
 	fmt.Fprintf(&b, "}\nsystem {\n\tstate_dir: %s\n}\n", filepath.Join(nd.Dir, "state"))
+	for _, u := range c.opts.AllowUsers {
+		fmt.Fprintf(&b, "uidgid {\n\tuid: %s\n}\n", u)
+	}
 	return b.String()
 }
 
