@@ -20,7 +20,9 @@ type handler interface {
 type conn struct {
 	n       *Node
 	service string
-	h       handler // the service's side; guarded by the cluster mutex
+	h       handler       // the service's side; guarded by the cluster mutex
+	reqs    chan struct{} // one request at a time, as on a real connection
+	held    chan []byte   // set by a handler whose reply comes later; cluster mutex
 
 	qmu     sync.Mutex
 	queue   [][]byte
@@ -69,14 +71,64 @@ func (cn *conn) Request(ctx context.Context, req, resp []byte) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return resp[:0], transport.CtxError(op, err)
 	}
+	select {
+	case cn.reqs <- struct{}{}:
+	case <-ctx.Done():
+		return resp[:0], transport.CtxError(op, ctx.Err())
+	case <-cn.done:
+		return resp[:0], cn.state(op)
+	}
+	release := true
+	defer func() {
+		if release {
+			<-cn.reqs
+		}
+	}()
 	n := cn.n
 	n.c.mu.Lock()
-	defer n.c.mu.Unlock()
 	if n.tryReqs > 0 {
 		n.tryReqs--
+		n.c.mu.Unlock()
 		return wire.AppendReject(resp[:0], corosync.ErrTryAgain), nil
 	}
-	return cn.h.handle(req, resp[:0]), nil
+	out := cn.h.handle(req, resp[:0])
+	held := cn.held
+	cn.held = nil
+	n.c.mu.Unlock()
+	if held == nil {
+		return out, nil
+	}
+	// The daemon holds this reply back until it decides (cfg shutdown).
+	// Like the real connection, a caller that gives up leaves the request
+	// lock held until the reply comes, and the reply is discarded.
+	select {
+	case r := <-held:
+		return append(resp[:0], r...), nil
+	case <-cn.done:
+		select {
+		case r := <-held: // answered just before the daemon stopped
+			return append(resp[:0], r...), nil
+		default:
+		}
+		return resp[:0], cn.state(op)
+	case <-ctx.Done():
+		release = false
+		go func() {
+			select {
+			case <-held:
+			case <-cn.done:
+			}
+			<-cn.reqs
+		}()
+		return resp[:0], transport.CtxError(op, ctx.Err())
+	}
+}
+
+// hold makes the current request's reply come later, through the returned
+// channel. Called by a handler, with the cluster mutex held.
+func (cn *conn) hold() chan []byte {
+	cn.held = make(chan []byte, 1)
+	return cn.held
 }
 
 // ReadEvent implements transport.Conn.

@@ -14,7 +14,16 @@
 //	...
 //	cluster.Partition([]uint32{1}, []uint32{2, 3}) // node 1 loses quorum
 //
-// Daemon behaviour is reproduced where a client can observe it: V0 and V1
+// cfg (cfg.go): local node id, node and link status following membership
+// (one knet link per node at Node.Addr, cut on partition or death), node
+// addresses, ring status, kill node, and shutdown coordination: trackers
+// asked, NO refuses (BUSY), YES or no trackers stops the daemon, IMMEDIATE
+// asks nobody, REGARDLESS stops despite a NO, an unanswered request is
+// refused after WithShutdownTimeout; replies held back until decided, as
+// the daemon does. TestCfgMockEqualsReal keeps these answers equal to real
+// corosync 3.1.7's.
+//
+// Quorum: daemon behaviour is reproduced where a client can observe it: V0 and V1
 // models, the trackstart snapshot queued before its response, CS_ERR_EXIST on
 // a repeated trackstart, trackstop always CS_OK, nodelist-then-quorum on a
 // membership change, a single quorum notification when only quorate flips,
@@ -31,6 +40,7 @@ import (
 	"slices"
 	"sync"
 	"syscall"
+	"time"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/wire"
@@ -44,6 +54,8 @@ type Cluster struct {
 	ids      []uint32 // sorted
 	expected uint32   // 0: the number of nodes
 	free     bool     // no quorum provider (QUORUM_FREE)
+
+	shutdownTimeout time.Duration // cfg.shutdown_timeout
 }
 
 // Option configures NewCluster.
@@ -53,12 +65,16 @@ type Option func(*Cluster)
 // (QUORUM_FREE): always quorate, and only nodelist notifications on changes.
 func WithoutProvider() Option { return func(c *Cluster) { c.free = true } }
 
+// WithShutdownTimeout sets how long a cfg shutdown request waits for the
+// trackers' answers (cfg.shutdown_timeout; default 5s, as corosync).
+func WithShutdownTimeout(d time.Duration) Option { return func(c *Cluster) { c.shutdownTimeout = d } }
+
 // WithExpectedVotes sets the expected votes (default: the number of nodes).
 func WithExpectedVotes(n uint32) Option { return func(c *Cluster) { c.expected = n } }
 
 // NewCluster returns a cluster of nodes 1..n, all running, in one partition.
 func NewCluster(n int, opts ...Option) *Cluster {
-	c := &Cluster{nodes: make(map[uint32]*Node)}
+	c := &Cluster{nodes: make(map[uint32]*Node), shutdownTimeout: 5 * time.Second}
 	for _, o := range opts {
 		o(c)
 	}
@@ -90,6 +106,11 @@ func (c *Cluster) Kill(id uint32) { c.down(id, "corosync killed") }
 func (c *Cluster) down(id uint32, why string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.downLocked(id, why)
+}
+
+// downLocked stops node id's daemon; the caller holds c.mu.
+func (c *Cluster) downLocked(id uint32, why string) {
 	n := c.nodes[id]
 	if n == nil || !n.up {
 		return
@@ -240,6 +261,7 @@ type Node struct {
 	members []uint32
 	quorate bool
 	conns   map[*conn]struct{}
+	pending *shutdown // a cfg shutdown request being decided
 }
 
 // ID returns the node id.
@@ -314,7 +336,7 @@ func (n *Node) Dial(ctx context.Context, service string) (transport.Conn, error)
 	case n.deny:
 		return nil, corosync.NewError(op, corosync.ErrAccess, fmt.Errorf("access denied by the daemon: %w", syscall.EACCES))
 	}
-	cn := &conn{n: n, service: service, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	cn := &conn{n: n, service: service, notify: make(chan struct{}, 1), done: make(chan struct{}), reqs: make(chan struct{}, 1)}
 	cn.h = newHandler(service, cn)
 	n.conns[cn] = struct{}{}
 	return cn, nil
@@ -326,6 +348,8 @@ func newHandler(service string, cn *conn) handler {
 	switch service {
 	case "quorum":
 		return &quorumConn{conn: cn}
+	case "cfg":
+		return &cfgConn{conn: cn}
 	}
 	return nil
 }
