@@ -378,7 +378,7 @@ func (c *Client) iterate(ctx context.Context, prefix string, values bool, yield 
 	// it with no other request in between.
 	c.reqMu.Lock()
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedWait)
-	r, err := c.callHeld(dctx, conn, cmapwire.ReqIterInit, prefix, req, b.resp[:0])
+	r, err := call(dctx, conn, cmapwire.ReqIterInit, prefix, req, b.resp[:0])
 	cancel()
 	if err != nil {
 		c.reqMu.Unlock()
@@ -386,8 +386,11 @@ func (c *Client) iterate(ctx context.Context, prefix string, values bool, yield 
 		return
 	}
 	h := r.Handle
+	if testHookIter != nil {
+		testHookIter(h)
+	}
 	defer c.finalize(conn, h)
-	n, err := c.callHeld(ctx, conn, cmapwire.ReqIterNext, prefix, cmapwire.AppendIterNext(b.req[:0], h), b.resp[:0])
+	n, err := call(ctx, conn, cmapwire.ReqIterNext, prefix, cmapwire.AppendIterNext(b.req[:0], h), b.resp[:0])
 	c.reqMu.Unlock()
 	for {
 		if err != nil {
@@ -420,6 +423,9 @@ func (c *Client) iterate(ctx context.Context, prefix string, values bool, yield 
 	}
 }
 
+// testHookIter, set by tests, sees each iterator handle.
+var testHookIter func(h uint64)
+
 // finalize ends iterator h on conn, whatever the caller's ctx. On a lost
 // connection there is nothing to end.
 func (c *Client) finalize(conn *session.Conn, h uint64) {
@@ -448,17 +454,12 @@ var ops = [...]string{
 func (c *Client) call(ctx context.Context, conn *session.Conn, id int32, key string, req, resp []byte) (cmapwire.Response, error) {
 	c.reqMu.Lock()
 	defer c.reqMu.Unlock()
-	return c.callHeld(ctx, conn, id, key, req, resp)
-}
-
-// callHeld sends one request on conn; the caller holds reqMu or owns conn
-// alone (setup). Errors name the key (or prefix) when there is one. A
-// response that does not decode drops the connection (the session
-// reconnects).
-func (c *Client) callHeld(ctx context.Context, conn *session.Conn, id int32, key string, req, resp []byte) (cmapwire.Response, error) {
 	return call(ctx, conn, id, key, req, resp)
 }
 
+// call sends one request on conn; the caller holds reqMu or owns conn alone
+// (setup). Errors name the key (or prefix) when there is one. A response
+// that does not decode drops the connection (the session reconnects).
 func call(ctx context.Context, conn *session.Conn, id int32, key string, req, resp []byte) (cmapwire.Response, error) {
 	op := ops[id]
 	out, err := conn.Call(ctx, op, req, cmapwire.ResponseFor(id), resp)

@@ -2,6 +2,7 @@ package cmap_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"math"
 	"strings"
@@ -208,4 +209,180 @@ func TestOperations(t *testing.T) {
 	if s, err := c.GetString(ctx, "op.u8"); err != nil || s != "now a string" {
 		t.Fatalf("type change: %q %v", s, err)
 	}
+}
+
+// TestIterMatchesCmapctl reads the whole map through IterValues and
+// through corosync-cmapctl on the same node: same keys in the same order,
+// same types, same values but for counters that move between the reads.
+func TestIterMatchesCmapctl(t *testing.T) {
+	cl := corotest.Start(t, 1, corotest.Options{})
+	node := cl.Nodes[0]
+	c := dial(t, node)
+	ctx := ctxT(t, 30*time.Second)
+	for k, v := range map[string]cmap.Value{
+		"it.i8": cmap.Int8(-8), "it.u16": cmap.Uint16(16), "it.dbl": cmap.Double(-2.5),
+		"it.str": cmap.String("a b=c"), "it.bin": cmap.Binary([]byte{1, 2}), "it.flt": cmap.Float(0.5),
+	} {
+		if err := c.Set(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ours []cmap.Entry
+	for e, err := range c.IterValues(ctx, "") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours = append(ours, e)
+	}
+	text := cmapctl(t, node)
+	if len(ours) != len(text) || len(ours) < 30 {
+		t.Fatalf("ours %d keys, corosync-cmapctl %d", len(ours), len(text))
+	}
+	skipped := 0
+	for i, e := range ours {
+		x := text[i]
+		if e.Key != x.key || e.Type.String() != x.typ || e.Value.Type() != e.Type {
+			t.Fatalf("key %d: ours %s (%s), corosync-cmapctl %s (%s)", i, e.Key, e.Type, x.key, x.typ)
+		}
+		if e.Type != cmap.TypeString && e.Len != uint64(e.Value.Len()) {
+			t.Errorf("%s: ITER_NEXT length %d, value %d bytes", e.Key, e.Len, e.Value.Len())
+		}
+		if e.Type == cmap.TypeBinary {
+			continue // corosync-cmapctl prints binary only with -b
+		}
+		if e.Value.Text() != x.text {
+			if volatile(e.Key) {
+				skipped++
+				continue
+			}
+			t.Errorf("%s: ours %q, corosync-cmapctl %q", e.Key, e.Value.Text(), x.text)
+		}
+	}
+	// A prefix iteration yields the same keys as the full one restricted.
+	var pre []string
+	for e, err := range c.Iter(ctx, "totem.") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		pre = append(pre, e.Key)
+	}
+	var want []string
+	for _, e := range ours {
+		if strings.HasPrefix(e.Key, "totem.") {
+			want = append(want, e.Key)
+		}
+	}
+	if strings.Join(pre, ",") != strings.Join(want, ",") {
+		t.Errorf("prefix totem.: %v, want %v", pre, want)
+	}
+	t.Logf("%d keys equal to corosync-cmapctl (%d counters moved between reads)", len(ours), skipped)
+}
+
+// TestHostile checks that bad arguments fail before anything is sent, with
+// errors that say what was wrong, and that a wrong typed getter says which
+// types differ.
+func TestHostile(t *testing.T) {
+	cl := corotest.Start(t, 1, corotest.Options{})
+	node := cl.Nodes[0]
+	pid := node.Pid()
+	c := dial(t, node)
+	ctx := ctxT(t, 30*time.Second)
+
+	_, err := c.GetUint8(ctx, "totem.cluster_name")
+	var te *cmap.TypeError
+	if !errors.As(err, &te) || te.Have != cmap.TypeString || te.Want != cmap.TypeUint8 ||
+		!errors.Is(err, corosync.ErrInvalidParam) || err.Error() != "cmap: key totem.cluster_name is str, not u8" {
+		t.Errorf("wrong getter: %v", err)
+	}
+	v, err := c.Get(ctx, "totem.cluster_name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Uint32(); err == nil || err.Error() != "cmap: key totem.cluster_name is str, not u32" {
+		t.Errorf("Value.Uint32 on a str: %v", err)
+	}
+
+	long := strings.Repeat("k", cmap.MaxKeyLen+1)
+	checks := []struct {
+		name string
+		err  error
+		code corosync.Error
+		kind any
+		text string
+	}{
+		{"get oversized key", second(c.Get(ctx, long)), corosync.ErrNameTooLong, new(*cmap.KeyError), "256 bytes, at most 255 allowed"},
+		{"set oversized key", c.SetUint32(ctx, long, 1), corosync.ErrNameTooLong, new(*cmap.KeyError), "at most 255"},
+		{"bad key char", c.SetUint32(ctx, "bad key!", 1), corosync.ErrInvalidParam, new(*cmap.KeyError), `byte 3 is ' '`},
+		{"short key", c.Delete(ctx, "ab"), corosync.ErrInvalidParam, new(*cmap.KeyError), "at least 3 needed"},
+		{"inc bad key", c.Inc(ctx, "a\x00b"), corosync.ErrInvalidParam, new(*cmap.KeyError), `byte 1 is '\x00'`},
+		{"string with NUL", c.SetString(ctx, "h.str", "a\x00b"), corosync.ErrInvalidParam, new(*cmap.ValueError), "NUL at byte 1"},
+		{"string too long", c.SetString(ctx, "h.str", strings.Repeat("s", cmap.MaxStringLen+1)), corosync.ErrTooBig, new(*cmap.ValueError), "at most 16383"},
+		{"binary too long", c.SetBinary(ctx, "h.bin", make([]byte, cmap.MaxValueLen+1)), corosync.ErrTooBig, new(*cmap.ValueError), "at most 16384"},
+		{"zero value", c.Set(ctx, "h.none", cmap.Value{}), corosync.ErrInvalidParam, new(*cmap.ValueError), "unknown value type 0"},
+		{"track bad prefix", second(c.Track(ctx, "bad prefix", cmap.TrackChanges|cmap.TrackPrefix)), corosync.ErrInvalidParam, new(*cmap.KeyError), "key prefix"},
+		{"track no flags", second(c.Track(ctx, "h.key", cmap.TrackPrefix)), corosync.ErrInvalidParam, nil, "need add, delete or modify"},
+		{"iter long prefix", iterErr(c, long), corosync.ErrNameTooLong, new(*cmap.KeyError), "key prefix"},
+	}
+	for _, x := range checks {
+		if x.err == nil || !errors.Is(x.err, x.code) || !strings.Contains(x.err.Error(), x.text) {
+			t.Errorf("%s: %v, want %v containing %q", x.name, x.err, x.code, x.text)
+			continue
+		}
+		switch k := x.kind.(type) {
+		case **cmap.KeyError:
+			if !errors.As(x.err, k) {
+				t.Errorf("%s: %T is not a *KeyError", x.name, x.err)
+			}
+		case **cmap.ValueError:
+			if !errors.As(x.err, k) {
+				t.Errorf("%s: %T is not a *ValueError", x.name, x.err)
+			}
+		}
+		t.Logf("%s: %v", x.name, x.err)
+	}
+	// What crashes corosync 3.1.7 is refused on the stats map.
+	st := dial(t, node, cmap.WithMap(cmap.MapStats))
+	var procname string
+	for e, err := range st.Iter(ctx, "stats.ipcs.") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(e.Key, ".procname") {
+			procname = e.Key
+			break
+		}
+	}
+	if procname == "" {
+		t.Fatal("no procname key in the stats map")
+	}
+	_, err = st.Track(ctx, procname, cmap.TrackModify)
+	var de *cmap.DangerError
+	if !errors.As(err, &de) || !errors.Is(err, corosync.ErrInvalidParam) {
+		t.Errorf("exact track of %s: %v", procname, err)
+	} else {
+		t.Logf("exact track of a string stats key: %v", err)
+	}
+	if v, err := st.Get(ctx, procname); err != nil || v.Type() != cmap.TypeString {
+		t.Errorf("stats get %s: %#v %v", procname, v, err)
+	}
+	if _, err := st.GetUint64(ctx, "stats.srp.orf_token_tx"); err != nil {
+		t.Errorf("stats get: %v", err)
+	}
+	if node.Pid() != pid || !node.Running() {
+		t.Fatal("corosync died")
+	}
+	if e := cmapctl(t, node, "-g", "totem.cluster_name"); len(e) != 1 {
+		t.Fatalf("corosync-cmapctl: %v", e)
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func iterErr(c *cmap.Client, prefix string) error {
+	for _, err := range c.Iter(context.Background(), prefix) {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
