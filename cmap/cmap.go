@@ -48,6 +48,9 @@ type Client struct {
 	// (Setup after a reconnect). It is taken before reqMu.
 	trackMu sync.Mutex
 
+	closing   chan struct{} // closed when Close starts: the pump stops waiting for tracks
+	closeOnce sync.Once
+
 	tmu        sync.Mutex // guards the fields below: the pump reads them
 	tracks     map[uint64]*Track
 	nextCookie uint64
@@ -70,7 +73,7 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 	if _, err := cmapwire.AppendSetCurrentMap(nil, cfg.m); err != nil {
 		return nil, corosync.NewError("cmap dial", corosync.ErrInvalidParam, err)
 	}
-	c := &Client{m: cfg.m, rec: cfg.Reconnect, tracks: map[uint64]*Track{}}
+	c := &Client{m: cfg.m, rec: cfg.Reconnect, tracks: map[uint64]*Track{}, closing: make(chan struct{})}
 	s, err := session.Dial(ctx, ServiceName, &service{c: c}, cfg.Options)
 	if err != nil {
 		return nil, err
@@ -87,6 +90,7 @@ func (c *Client) Map() Map { return c.m }
 // goroutines to exit. The daemon drops the connection's trackers and
 // iterators with it. Close is idempotent.
 func (c *Client) Close() error {
+	c.closeOnce.Do(func() { close(c.closing) })
 	err := c.s.Close()
 	c.tmu.Lock()
 	c.closed = true

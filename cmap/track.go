@@ -1,6 +1,7 @@
 package cmap
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -180,6 +181,7 @@ func (t *Track) push(ev Event) {
 	select {
 	case t.in <- ev:
 	case <-t.disp.Done():
+	case <-t.c.closing:
 	}
 }
 
@@ -271,7 +273,7 @@ func (s *service) Setup(ctx context.Context, conn *session.Conn) (Event, error) 
 		ts = append(ts, t)
 	}
 	c.tmu.Unlock()
-	slices.SortFunc(ts, func(a, b *Track) int { return int(a.cookie - b.cookie) })
+	slices.SortFunc(ts, func(a, b *Track) int { return cmp.Compare(a.cookie, b.cookie) })
 	for _, t := range ts {
 		h, err := c.trackAdd(ctx, conn, t, false)
 		switch corosync.Code(err) {
@@ -325,7 +327,7 @@ func (s *service) each(f func(*Track)) {
 		ts = append(ts, t)
 	}
 	c.tmu.Unlock()
-	slices.SortFunc(ts, func(a, b *Track) int { return int(a.cookie - b.cookie) })
+	slices.SortFunc(ts, func(a, b *Track) int { return cmp.Compare(a.cookie, b.cookie) })
 	for _, t := range ts {
 		f(t)
 	}

@@ -308,3 +308,33 @@ func TestTrackMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCloseWithStuckReader: Client.Close returns although a Block track's
+// reader stopped reading and the event pump waits for it.
+func TestCloseWithStuckReader(t *testing.T) {
+	cl := corotest.Start(t, 1, corotest.Options{})
+	c := dial(t, cl.Nodes[0])
+	ctx := ctxT(t, 30*time.Second)
+	stuck := track(t, c, "st.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Block(1))
+	other := track(t, c, "st.", cmap.TrackAdd|cmap.TrackPrefix, cmap.Queue(200))
+	for i := range 100 {
+		if err := c.SetUint32(ctx, "st.k"+string(rune('a'+i%26))+string(rune('a'+i/26)), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ev := next(t, other); ev.Kind != cmap.EventAdd {
+		t.Fatalf("got %v", ev)
+	}
+	done := make(chan struct{})
+	go func() { c.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close hangs behind a stuck Block reader")
+	}
+	for range stuck.C() {
+	}
+	if !errors.Is(stuck.Err(), corosync.ErrBadHandle) {
+		t.Fatalf("stuck track ended with %v", stuck.Err())
+	}
+}
