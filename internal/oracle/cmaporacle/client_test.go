@@ -236,6 +236,16 @@ func BenchmarkIterateAll(b *testing.B) {
 		})
 		b.ReportMetric(float64(keys), "keys")
 	})
+	b.Run("go-keys-only", func(b *testing.B) {
+		runLat(b, 10, func() error {
+			for _, err := range c.Iter(ctx, "") {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
 	b.Run("libcmap", func(b *testing.B) {
 		runLat(b, 10, func() error { _, err := o.All(""); return err })
 	})
