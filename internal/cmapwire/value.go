@@ -333,7 +333,7 @@ func cString(b []byte) string {
 }
 
 // Text formats the value as corosync-cmapctl -b prints it after "= ":
-// decimal integers, "%f" for flt and dbl, a string up to its first NUL, and
+// decimal integers, C's "%f" for flt and dbl ("inf", "nan"), a string up to its first NUL, and
 // binary bytes printable as is, '\' as "\\", others as "\xNN". A value whose
 // length does not fit its type prints as "<N bytes>".
 func (v Value) Text() string {
@@ -359,9 +359,9 @@ func (v Value) Text() string {
 	case TypeUint64:
 		return strconv.FormatUint(le.Uint64(b), 10)
 	case TypeFloat:
-		return fmt.Sprintf("%f", math.Float32frombits(le.Uint32(b)))
+		return cFloat(float64(math.Float32frombits(le.Uint32(b))))
 	case TypeDouble:
-		return fmt.Sprintf("%f", math.Float64frombits(le.Uint64(b)))
+		return cFloat(math.Float64frombits(le.Uint64(b)))
 	case TypeString:
 		return cString(b)
 	}
@@ -377,6 +377,23 @@ func (v Value) Text() string {
 		}
 	}
 	return sb.String()
+}
+
+// cFloat formats f as C's printf("%f") does: "inf", "-inf", "nan" and
+// "-nan" where Go would say "+Inf" or "NaN".
+func cFloat(f float64) string {
+	switch {
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case math.IsNaN(f):
+		if math.Signbit(f) {
+			return "-nan"
+		}
+		return "nan"
+	}
+	return fmt.Sprintf("%f", f)
 }
 
 // GoString renders the value for debugging: "u32(5000)", `str("x")`.

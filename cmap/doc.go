@@ -1,0 +1,102 @@
+// Package cmap is a client of corosync's cmap service, the daemon's
+// configuration and runtime key/value map, in pure Go: read and write keys
+// of every type, iterate over a prefix, and track changes.
+//
+//	c, err := cmap.Dial(ctx)
+//	...
+//	defer c.Close()
+//	name, err := c.GetString(ctx, "totem.cluster_name")
+//	for e, err := range c.IterValues(ctx, "runtime.members.") {
+//		...
+//	}
+//	tr, err := c.Track(ctx, "runtime.members.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
+//	for ev := range tr.C() {
+//		fmt.Println(ev) // e.g. "modify: runtime.members.3.status str("joined") -> str("left")"
+//	}
+//
+// # Values
+//
+// A Value is typed (i8 ... u64, flt, dbl, str, bin). Get returns one; its
+// typed getters (Value.Uint32, Value.String, ...) fail with a *TypeError
+// that names the key and both types when the key holds another type, and
+// the Client's GetUint32, GetString, ... combine the two. Set stores any
+// Value; SetUint32, SetString, ... build it for you. Keys, prefixes and
+// values are checked before anything is sent, with errors that say what is
+// wrong (*KeyError, *ValueError): keys are 3..255 bytes of a-z A-Z 0-9 . _
+// - / :, strings at most MaxStringLen bytes without a NUL byte, binaries at
+// most MaxValueLen bytes.
+//
+// # Iteration
+//
+// Iter and IterValues are range-over-func iterators over the keys with a
+// prefix, one daemon round trip per key (two with the value). The daemon's
+// iterator is always finalised: when the loop ends, breaks, or its ctx ends.
+//
+// # Tracking
+//
+// A client holds any number of tracks. Each Track is one tracker on the
+// daemon with its own delivery: one event pump per client reads the
+// daemon's notifications and routes each to its track, whose dispatcher
+// delivers it under the policy chosen at Track (LatestWins by default;
+// Queue to see every change; Block). A Track is read like a quorum
+// subscription: Next, TryNext, Drain, Run, C, All.
+//
+// # Restarts
+//
+// When the daemon goes away, every track delivers EventDisconnected and
+// requests fail with ErrNotConnected (corosync.ErrLibrary). The client
+// reconnects with backoff, selects its map again, registers every track
+// again, and each track delivers EventReconnected: changes made meanwhile
+// (a restarted daemon rebuilds its whole map) were not seen, so re-read
+// what the track covers. Then changes flow again.
+//
+// # Requests this package never sends
+//
+// Some requests corrupt or crash corosync 3.1.7 (internal/cmapwire/SPEC.md
+// §5): a GET with a buffer smaller than a stats value, a size-only GET of
+// a stats.schedmiss key, exact tracking of a string stats key, and a
+// request between an ITER_INIT and its first ITER_NEXT. Every GET offers a
+// buffer that holds any value, exact tracking of stats.*.procname is
+// refused with a *DangerError, and an ITER_INIT and its first ITER_NEXT are
+// sent back to back.
+//
+// # From libcmap to Go
+//
+//	libcmap                                     corosync-go
+//	------------------------------------------  ----------------------------------------------------
+//	cmap_initialize                             cmap.Dial(ctx, opts...)
+//	cmap_initialize_map(CMAP_MAP_STATS)         cmap.Dial(ctx, cmap.WithMap(cmap.MapStats))
+//	cmap_finalize                               Client.Close()
+//	cmap_get(h, key, buf, &len, &type)          Client.Get(ctx, key) -> Value (Value.Type, Value.Bytes)
+//	cmap_get(h, key, NULL, &len, &type)         (no size-only GET; Get, or Entry.Type/Len from Iter)
+//	cmap_get_uint32 ... cmap_get_double         Client.GetUint32(ctx, key) ... Client.GetDouble
+//	cmap_get_string (malloc'd copy)             Client.GetString(ctx, key)
+//	cmap_set(h, key, value, len, type)          Client.Set(ctx, key, cmap.Uint32(5)) ...
+//	cmap_set_uint32 ... cmap_set_string         Client.SetUint32(ctx, key, v) ... Client.SetString; SetBinary
+//	cmap_delete                                 Client.Delete(ctx, key)
+//	cmap_inc / cmap_dec                         Client.Inc(ctx, key) / Client.Dec(ctx, key)
+//	cmap_iter_init + cmap_iter_next             for e, err := range Client.Iter(ctx, prefix)  (Entry.Key/Type/Len)
+//	  + cmap_get per key                        for e, err := range Client.IterValues(ctx, prefix)  (Entry.Value)
+//	cmap_iter_finalize                          done when the loop ends (break and ctx included)
+//	cmap_track_add(h, key, type, fn, ud, &th)   Client.Track(ctx, key, flags, opts...) -> *Track
+//	  CMAP_TRACK_ADD/DELETE/MODIFY/PREFIX         TrackAdd, TrackDelete, TrackModify, TrackPrefix
+//	cmap_notify_fn(event, key, new, old)        Event{Kind, Key, New, Old}: EventAdd/Delete/Modify
+//	cmap_track_delete                           Track.Close()
+//	cmap_fd_get + poll                          Track.C() in a select
+//	cmap_dispatch(CS_DISPATCH_ONE)              Track.Next(ctx)
+//	cmap_dispatch(CS_DISPATCH_ONE_NONBLOCKING)  Track.TryNext()
+//	cmap_dispatch(CS_DISPATCH_ALL)              Track.Drain()
+//	cmap_dispatch(CS_DISPATCH_BLOCKING)         Track.Run(ctx, fn)
+//	cmap_context_set / _get, user_data          (not needed: closures)
+//	cs_error_t                                  corosync.Error in every error (errors.Is)
+//
+// Differences from the C library: one Track per cmap_track_add, each with
+// its own delivery, instead of one callback dispatch per handle; tracks
+// survive daemon restarts (libcmap's handle dies with the connection);
+// strings are stored with their NUL as cmap_set_string does, and a string
+// with a NUL inside is refused (the C library would cut it there); the
+// ITER_INIT prefix hazard and the crashing stats requests above cannot be
+// sent.
+//
+// Every call takes a context and every error carries a corosync.Error code.
+package cmap

@@ -1,0 +1,70 @@
+package cmap
+
+import (
+	"log/slog"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/dispatch"
+	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/transport"
+)
+
+// Backoff is a capped exponential backoff with jitter (corosync.Backoff).
+type Backoff = corosync.Backoff
+
+// DefaultBackoff is the backoff used unless WithBackoff says otherwise.
+var DefaultBackoff = corosync.DefaultBackoff
+
+type config struct {
+	session.Options
+	m Map
+}
+
+// Option configures Dial.
+type Option func(*config)
+
+// WithDialer replaces the transport: for example a test cluster's nodes, or
+// transport.NewDialer with a non-default transport.Config.
+func WithDialer(d transport.Dialer) Option { return func(c *config) { c.Dialer = d } }
+
+// WithReconnect turns automatic reconnection on (the default) or off. With it
+// off, a lost connection ends every track after an EventDisconnected.
+func WithReconnect(on bool) Option { return func(c *config) { c.Reconnect = on } }
+
+// WithWaitForDaemon makes Dial wait, retrying with backoff, for a daemon that
+// is not running yet, instead of failing at once with corosync.ErrLibrary.
+// Dial then fails only when its ctx ends (or on an error retrying cannot fix,
+// such as corosync.ErrAccess).
+func WithWaitForDaemon() Option { return func(c *config) { c.WaitForDaemon = true } }
+
+// WithBackoff sets the retry backoff for reconnection and TRY_AGAIN.
+func WithBackoff(b Backoff) Option { return func(c *config) { c.Backoff = b } }
+
+// WithLogger makes the client log connection changes and retries. The client
+// is silent by default.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l } }
+
+// WithMap selects the map the client works on (cmap_initialize_map):
+// MapICMap (the default) or MapStats, the read-only statistics. The choice
+// holds for the client's lifetime and is restored after a reconnect.
+func WithMap(m Map) Option { return func(c *config) { c.m = m } }
+
+// SubscribeOption configures a track's delivery policy; see package dispatch
+// for the policies.
+type SubscribeOption = dispatch.SubOption
+
+// LatestWins selects latest-wins delivery (the default): a slow reader skips
+// to the newest change and Event.Skipped says how many it missed. Right for
+// an exact key (the newest value wins); use Queue to see every change of a
+// prefix.
+func LatestWins() SubscribeOption { return dispatch.LatestWins() }
+
+// Queue selects a bounded queue of n events; on overflow the track's
+// delivery ends with dispatch.ErrOverflow (corosync.ErrQueueFull) after the
+// queued events have been read.
+func Queue(n int) SubscribeOption { return dispatch.Queue(n) }
+
+// Block selects blocking delivery: nothing is lost, but while this track's
+// reader does not read, the client's event pump waits, and so does every
+// other track of the client.
+func Block(n int) SubscribeOption { return dispatch.Block(n) }

@@ -1,0 +1,362 @@
+package cmap
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"sync"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/dispatch"
+	"github.com/corosync-go/corosync/internal/cmapwire"
+	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/wire"
+)
+
+// trackBuffer is how many events the client's event pump can hand a track
+// ahead of the track's delivery goroutine.
+const trackBuffer = 64
+
+// Track is one tracker on the daemon (cmap_track_add) and the delivery of
+// its events. A client holds any number of tracks; one event pump per
+// client reads the daemon's notifications and routes each to its track,
+// whose own dispatcher delivers it under the track's policy. Its methods
+// are safe for concurrent use.
+//
+// The track survives reconnects: the client registers it again on the new
+// connection and delivers EventDisconnected, then EventReconnected (changes
+// in between were not seen), then changes again.
+type Track struct {
+	c      *Client
+	cookie uint64 // our track_inst_handle: routes notifications to this track
+	key    string
+	flags  TrackFlags
+
+	disp *dispatch.Dispatcher[Event]
+	sub  *dispatch.Subscription[Event]
+	in   chan Event // from the event pump
+
+	failOnce sync.Once
+	failed   chan struct{}
+	failErr  error
+	endOnce  sync.Once
+
+	// guarded by c.trackMu
+	handle uint64        // the daemon's track handle on conn
+	conn   *session.Conn // the connection the tracker lives on; nil if none
+	closed bool
+}
+
+// Track registers a tracker for key (flags without TrackPrefix) or for
+// every key starting with key (flags with TrackPrefix; "" then tracks every
+// key) and returns it (cmap_track_add). flags need at least one of
+// TrackAdd, TrackDelete, TrackModify. opts choose the delivery policy
+// (default LatestWins; use Queue to see every change of a prefix).
+//
+// Events of changes made after Track returns are delivered; Track does not
+// report the current value (read it with Get or IterValues after Track to
+// start from a consistent state). The key is checked before anything is
+// sent (*KeyError), and exact tracking of a string stats key, which crashes
+// corosync 3.1.7, is refused (*DangerError).
+func (c *Client) Track(ctx context.Context, key string, flags TrackFlags, opts ...SubscribeOption) (*Track, error) {
+	if _, err := cmapwire.AppendTrackAdd(nil, key, flags, 0); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, corosync.NewError("cmap track_add", corosync.ErrTimeout, err)
+	}
+	c.trackMu.Lock()
+	defer c.trackMu.Unlock()
+	conn, err := c.s.Current()
+	if err != nil {
+		return nil, err
+	}
+	c.tmu.Lock()
+	if c.closed {
+		c.tmu.Unlock()
+		return nil, corosync.NewError(ServiceName, corosync.ErrBadHandle, ErrClosed)
+	}
+	c.nextCookie++
+	t := &Track{c: c, cookie: c.nextCookie, key: key, flags: flags,
+		in: make(chan Event, trackBuffer), failed: make(chan struct{})}
+	t.disp = dispatch.Start(context.Background(), t.source, dispatch.WithCoalesce(skip))
+	t.sub, err = t.disp.Subscribe(opts...) // a fresh dispatcher: no event yet, no error
+	if err != nil {
+		c.tmu.Unlock()
+		t.disp.Close()
+		return nil, err
+	}
+	c.tracks[t.cookie] = t // before TRACK_ADD: its first events may follow at once
+	c.tmu.Unlock()
+	// The answer is read whatever ctx says: the tracker must be known to be
+	// deleted later.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedWait)
+	defer cancel()
+	h, err := c.trackAdd(dctx, conn, t, true)
+	if err != nil {
+		c.forget(t)
+		t.end()
+		return nil, err
+	}
+	t.handle, t.conn = h, conn
+	return t, nil
+}
+
+// trackAdd registers t on conn and returns the daemon's handle.
+func (c *Client) trackAdd(ctx context.Context, conn *session.Conn, t *Track, lock bool) (uint64, error) {
+	var buf [cmapwire.TrackAddRequestSize]byte
+	var resp [64]byte
+	req, err := cmapwire.AppendTrackAdd(buf[:0], t.key, t.flags, t.cookie)
+	if err != nil {
+		return 0, err
+	}
+	var r cmapwire.Response
+	if lock {
+		r, err = c.call(ctx, conn, cmapwire.ReqTrackAdd, t.key, req, resp[:0])
+	} else {
+		r, err = call(ctx, conn, cmapwire.ReqTrackAdd, t.key, req, resp[:0])
+	}
+	return r.Handle, err
+}
+
+func (c *Client) forget(t *Track) {
+	c.tmu.Lock()
+	if c.tracks[t.cookie] == t {
+		delete(c.tracks, t.cookie)
+	}
+	c.tmu.Unlock()
+}
+
+// Key returns the tracked key or prefix.
+func (t *Track) Key() string { return t.key }
+
+// Flags returns the track's flags.
+func (t *Track) Flags() TrackFlags { return t.flags }
+
+// Close deletes the tracker on the daemon (cmap_track_delete) and ends the
+// track's delivery: readers see dispatch.ErrClosed (corosync.ErrBadHandle);
+// Run and All just return. It is idempotent and returns nil.
+func (t *Track) Close() error {
+	c := t.c
+	c.trackMu.Lock()
+	if !t.closed {
+		t.closed = true
+		c.forget(t)
+		if t.conn != nil {
+			if cur, err := c.s.Current(); err == nil && cur == t.conn {
+				ctx, cancel := context.WithTimeout(context.Background(), detachedWait)
+				var buf [cmapwire.TrackDeleteRequestSize]byte
+				var resp [64]byte
+				c.call(ctx, t.conn, cmapwire.ReqTrackDelete, t.key, cmapwire.AppendTrackDelete(buf[:0], t.handle), resp[:0])
+				cancel()
+			}
+			t.conn = nil
+		}
+	}
+	c.trackMu.Unlock()
+	t.sub.Close()
+	t.end()
+	return nil
+}
+
+// end stops the track's dispatcher; readers that have not closed see
+// dispatch.ErrDispatcherClosed (corosync.ErrBadHandle).
+func (t *Track) end() { t.endOnce.Do(func() { t.disp.Close() }) }
+
+// fail ends the delivery with err once the events already handed over have
+// been delivered.
+func (t *Track) fail(err error) {
+	t.failOnce.Do(func() {
+		t.failErr = err
+		close(t.failed)
+	})
+}
+
+// push hands ev to the track's dispatcher; it waits only while a Block
+// reader does not read.
+func (t *Track) push(ev Event) {
+	select {
+	case t.in <- ev:
+	case <-t.disp.Done():
+	case <-t.c.closing:
+	}
+}
+
+// source is the track dispatcher's source: what the event pump pushed.
+func (t *Track) source(ctx context.Context) (Event, error) {
+	select {
+	case ev := <-t.in:
+		return ev, nil
+	case <-t.failed:
+		select {
+		case ev := <-t.in:
+			return ev, nil
+		default:
+			return Event{}, t.failErr
+		}
+	case <-ctx.Done():
+		return Event{}, ctx.Err()
+	}
+}
+
+func skip(dropped, next Event) Event {
+	next.Skipped += dropped.Skipped + 1
+	return next
+}
+
+// C returns the channel the track's events arrive on. It is closed when the
+// track ends; Err then says why.
+func (t *Track) C() <-chan Event { return t.sub.C() }
+
+// Next blocks until an event is available, the track ends (its terminal
+// error) or ctx ends (ctx's error). It is CS_DISPATCH_ONE.
+func (t *Track) Next(ctx context.Context) (Event, error) { return t.sub.Next(ctx) }
+
+// TryNext returns a pending event without blocking, or corosync.ErrTryAgain
+// when none is pending. It is CS_DISPATCH_ONE_NONBLOCKING.
+func (t *Track) TryNext() (Event, error) { return t.sub.TryNext() }
+
+// Drain returns every pending event, oldest first, without blocking. It is
+// CS_DISPATCH_ALL.
+func (t *Track) Drain() []Event { return t.sub.Drain() }
+
+// Run calls fn for each event until ctx ends, fn fails, or the track ends
+// (nil after Close). It is CS_DISPATCH_BLOCKING.
+func (t *Track) Run(ctx context.Context, fn func(Event) error) error { return t.sub.Run(ctx, fn) }
+
+// All returns an iterator over the events; see dispatch.Subscription.All.
+func (t *Track) All(ctx context.Context) iter.Seq2[Event, error] { return t.sub.All(ctx) }
+
+// Err returns nil while the track delivers, then why it ended.
+func (t *Track) Err() error { return t.sub.Err() }
+
+// Skipped returns how many events this track's reader has lost so far.
+func (t *Track) Skipped() uint64 { return t.sub.Skipped() }
+
+// service is the cmap service as the session core sees it. Setup, Event,
+// Lost and Reconnected run on one goroutine at a time: Dial's caller, then
+// the client's event pump.
+type service struct {
+	c *Client
+}
+
+var _ session.Service[Event] = (*service)(nil)
+
+// errTrackLost is why a track ends when the daemon refuses to register it
+// again after a reconnect.
+var errTrackLost = errors.New("the daemon refused to register the track again after a reconnect")
+
+// Setup selects the client's map and registers every track on the new
+// connection. A track the daemon now refuses ends with that error; a
+// connection failure fails the setup, which is retried.
+func (s *service) Setup(ctx context.Context, conn *session.Conn) (Event, error) {
+	c := s.c
+	if c.m != MapICMap {
+		var buf [cmapwire.SetMapRequestSize]byte
+		var resp [64]byte
+		req, err := cmapwire.AppendSetCurrentMap(buf[:0], c.m)
+		if err != nil {
+			return Event{}, err
+		}
+		if _, err := call(ctx, conn, cmapwire.ReqSetCurrentMap, "", req, resp[:0]); err != nil {
+			return Event{}, err
+		}
+	}
+	c.trackMu.Lock()
+	defer c.trackMu.Unlock()
+	c.tmu.Lock()
+	ts := make([]*Track, 0, len(c.tracks))
+	for _, t := range c.tracks {
+		ts = append(ts, t)
+	}
+	c.tmu.Unlock()
+	slices.SortFunc(ts, func(a, b *Track) int { return cmp.Compare(a.cookie, b.cookie) })
+	for _, t := range ts {
+		h, err := c.trackAdd(ctx, conn, t, false)
+		switch corosync.Code(err) {
+		case corosync.OK:
+			t.handle, t.conn = h, conn
+		case corosync.ErrInvalidParam, corosync.ErrNotExist, corosync.ErrAccess, corosync.ErrNotSupported,
+			corosync.ErrNameTooLong, corosync.ErrBusy, corosync.ErrNoResources:
+			t.conn = nil
+			c.forget(t)
+			t.fail(corosync.NewError("cmap track "+t.key, corosync.Code(err), fmt.Errorf("%w: %w", errTrackLost, err)))
+		default:
+			return Event{}, err
+		}
+	}
+	return Event{}, nil
+}
+
+// Event routes a notification to its track. Nothing goes to the session's
+// own dispatcher (ok is false).
+func (s *service) Event(msg []byte) (Event, bool, error) {
+	h, err := wire.DecodeResponseHeader(msg)
+	if err != nil {
+		return Event{}, false, corosync.NewError("cmap event", corosync.ErrMessageError, err)
+	}
+	if h.ID != cmapwire.EvNotify {
+		return Event{}, false, nil // an id this client does not know
+	}
+	n, err := cmapwire.DecodeEvent(msg)
+	if err != nil {
+		return Event{}, false, corosync.NewError("cmap event", corosync.ErrMessageError, err)
+	}
+	kind, ok := kindOf(n.Event)
+	if !ok {
+		return Event{}, false, nil
+	}
+	c := s.c
+	c.tmu.Lock()
+	t := c.tracks[n.Cookie]
+	c.tmu.Unlock()
+	if t != nil {
+		t.push(Event{Kind: kind, Key: n.Key, New: n.New, Old: n.Old})
+	}
+	return Event{}, false, nil
+}
+
+func (s *service) each(f func(*Track)) {
+	c := s.c
+	c.tmu.Lock()
+	ts := make([]*Track, 0, len(c.tracks))
+	for _, t := range c.tracks {
+		ts = append(ts, t)
+	}
+	c.tmu.Unlock()
+	slices.SortFunc(ts, func(a, b *Track) int { return cmp.Compare(a.cookie, b.cookie) })
+	for _, t := range ts {
+		f(t)
+	}
+}
+
+// Lost tells every track that the connection is gone; without reconnection
+// the tracks then end with why.
+func (s *service) Lost(why error) Event {
+	ev := Event{Kind: EventDisconnected, Err: why}
+	s.each(func(t *Track) {
+		t.push(ev)
+		if !s.c.rec {
+			t.fail(why)
+		}
+	})
+	return ev
+}
+
+// Reconnected tells every track that it is registered again and that
+// changes may have been missed.
+func (s *service) Reconnected(Event) Event {
+	ev := Event{Kind: EventReconnected}
+	s.each(func(t *Track) { t.push(ev) })
+	return ev
+}
+
+// Snapshot returns the latest event as it is (nothing subscribes to the
+// session's own dispatcher).
+func (*service) Snapshot(ev Event) Event { return ev }
+
+// Skip records a skipped event.
+func (*service) Skip(dropped, next Event) Event { return skip(dropped, next) }
