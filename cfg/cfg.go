@@ -109,17 +109,15 @@ type LinkStatus struct {
 // corosync.ErrFailedOperation. A node that is cut off or dead is reported
 // with Reachable false and its links enabled but not connected.
 func (c *Client) NodeStatus(ctx context.Context, nodeID uint32) (NodeStatus, error) {
-	r, err := c.do(ctx, cfgwire.Request{ID: cfgwire.ReqNodeStatusGet, NodeID: nodeID, Version: cfgwire.NodeStatusV1})
-	if err != nil || r.NodeStatus == nil {
+	conn, err := c.s.Current()
+	if err != nil {
 		return NodeStatus{}, err
 	}
-	ns := r.NodeStatus
-	out := NodeStatus{NodeID: ns.NodeID, Reachable: ns.Reachable, Remote: ns.Remote, External: ns.External,
-		OnwireMin: ns.OnwireMin, OnwireMax: ns.OnwireMax, OnwireVer: ns.OnwireVer}
-	for i, l := range ns.Links {
-		out.Links[i] = LinkStatus(l)
+	var st NodeStatus
+	if err := nodeStatus(ctx, conn, nodeID, &st); err != nil {
+		return NodeStatus{}, err
 	}
-	return out, nil
+	return st, nil
 }
 
 // RingInterface is one entry of RingStatus: on knet, Name is
