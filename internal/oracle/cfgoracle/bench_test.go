@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/internal/cfgwire"
 	"github.com/corosync-go/corosync/internal/corotest"
 	"github.com/corosync-go/corosync/transport"
 )
@@ -80,10 +81,56 @@ func BenchmarkNodeStatus(b *testing.B) {
 	b.Run("go-nospin", func(b *testing.B) {
 		run(b, func() error { _, err := nospin.NodeStatus(ctx, 2); return err })
 	})
+	// The transport alone (same request, no session, no decoding): what
+	// cfg adds on top of it.
+	tc, err := transport.Dial(ctx, "cfg", transport.Config{NetNS: n.NetNSPath()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tc.Close()
+	req, _ := cfgwire.AppendRequest(nil, cfgwire.Request{ID: cfgwire.ReqNodeStatusGet, NodeID: 2, Version: cfgwire.NodeStatusV1})
+	resp := make([]byte, 0, 8192)
+	b.Run("transport", func(b *testing.B) {
+		run(b, func() error { _, err := tc.Request(ctx, req, resp); return err })
+	})
 	b.Run("libcfg", func(b *testing.B) {
 		run(b, func() error { _, err := or.NodeStatusGet(2); return err })
 	})
 	b.Run("libcfg-raw", func(b *testing.B) {
 		run(b, func() error { return or.NodeStatusRaw(2, &buf) })
+	})
+	// Alternating calls, so that all see the same machine load: one op is
+	// one call of each (cfg, the bare transport, libcfg), in an order that
+	// rotates; p50/p99 are reported per side.
+	b.Run("interleaved", func(b *testing.B) {
+		calls := []struct {
+			name string
+			f    func() error
+			lat  []time.Duration
+		}{
+			{"go", func() error { _, err := ours.NodeStatus(ctx, 2); return err }, nil},
+			{"transport", func() error { _, err := tc.Request(ctx, req, resp); return err }, nil},
+			{"libcfg", func() error { return or.NodeStatusRaw(2, &buf) }, nil},
+		}
+		for i := range calls {
+			calls[i].lat = make([]time.Duration, 0, b.N)
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			for j := range calls {
+				c := &calls[(i+j)%len(calls)]
+				t0 := time.Now()
+				if err := c.f(); err != nil {
+					b.Fatal(err)
+				}
+				c.lat = append(c.lat, time.Since(t0))
+			}
+		}
+		b.StopTimer()
+		for _, c := range calls {
+			sort.Slice(c.lat, func(i, j int) bool { return c.lat[i] < c.lat[j] })
+			b.ReportMetric(float64(c.lat[len(c.lat)/2].Nanoseconds()), c.name+"-p50-ns")
+			b.ReportMetric(float64(c.lat[len(c.lat)*99/100].Nanoseconds()), c.name+"-p99-ns")
+		}
 	})
 }
