@@ -201,8 +201,10 @@ func (c *Client) KillNode(ctx context.Context, nodeID uint32, reason string) err
 // request is never answered with an earlier request's reply (if ctx ends,
 // the late reply is read and discarded).
 //
-// If this client is itself a tracker, its subscribers receive the request
-// too and must answer it (ReplyShutdown) from another goroutine.
+// If this client is itself a tracker, corosync neither asks nor counts it:
+// its subscribers get no EventShutdownRequest and the other trackers
+// decide (with none, the shutdown goes ahead at once, per exec/cfg.c). If
+// they stay silent, its subscribers get EventShutdownTimedOut.
 func (c *Client) Shutdown(ctx context.Context, flags ShutdownFlags) error {
 	_, err := c.do(ctx, cfgwire.Request{ID: cfgwire.ReqTryShutdown, Flags: cfgwire.ShutdownFlags(flags)})
 	return err

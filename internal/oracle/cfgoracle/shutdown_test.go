@@ -352,3 +352,102 @@ func sameOutcome(a, b shutdownOutcome) bool {
 	return slices.Equal(a.Requests, b.Requests) && a.Answer == b.Answer && a.Timing == b.Timing &&
 		a.Stopped == b.Stopped && a.Lost == b.Lost
 }
+
+// TestShutdownFromTracker: a tracker that asks for the shutdown itself,
+// once as package cfg (with a libcfg tracker answering) and once as libcfg
+// (with package cfg answering). corosync leaves the requesting connection
+// out: it is not asked and not counted, so the other tracker decides. When
+// the other tracker stays silent, the requester gets BUSY after the
+// timeout and the TIMEOUT notice: package cfg reports it as
+// EventShutdownTimedOut, libcfg calls its shutdown callback with the
+// flags, as for a request (it ignores the notice's error code).
+func TestShutdownFromTracker(t *testing.T) {
+	corotest.Require(t)
+	cl := corotest.Start(t, 1, corotest.Options{})
+	n := cl.Node(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, silent := range []bool{false, true} {
+		// Ours requests, libcfg answers.
+		g := newGoTracker(t, n).(*goTracker)
+		c := newCTracker(t, n)
+		start := time.Now()
+		errc := make(chan error, 1)
+		go func() { errc <- g.c.Shutdown(ctx, cfg.ShutdownRequest) }()
+		f, ok := c.await(10 * time.Second)
+		if !ok || f != cfgwire.ShutdownRequest {
+			t.Fatalf("libcfg tracker: %v %v", f, ok)
+		}
+		if !silent {
+			if err := c.reply(cfgwire.ShutdownNo); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := <-errc
+		goAnswer, goAfter := corosync.Code(err), time.Since(start)
+		var goEvents []cfg.EventKind
+		for quiet := time.After(500 * time.Millisecond); ; {
+			select {
+			case ev := <-g.ch:
+				goEvents = append(goEvents, ev.Kind)
+				continue
+			case <-quiet:
+			}
+			break
+		}
+		cMore, _ := c.settle(500 * time.Millisecond)
+		g.close()
+		c.close()
+
+		// libcfg requests, ours answers.
+		c2 := newCTracker(t, n).(*cTracker)
+		g2 := newGoTracker(t, n).(*goTracker)
+		start = time.Now()
+		errc2 := make(chan error, 1)
+		go func() { errc2 <- c2.or.TryShutdown(cfgwire.ShutdownRequest) }()
+		if f, ok := g2.await(10 * time.Second); !ok || f != cfgwire.ShutdownRequest {
+			t.Fatalf("cfg tracker: %v %v", f, ok)
+		}
+		if !silent {
+			if err := g2.reply(cfgwire.ShutdownNo); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err2 := <-errc2
+		cAnswer, cAfter := corosync.Code(err2), time.Since(start)
+		cOwn, _ := c2.settle(500 * time.Millisecond)
+		g2More, _ := g2.settle(500 * time.Millisecond)
+		g2.close()
+		c2.close()
+
+		t.Logf("silent=%v: cfg requester %v after %v, its events %v, libcfg tracker asked again %v; libcfg requester %v after %v, its callbacks %v, cfg tracker asked again %v",
+			silent, goAnswer, goAfter.Round(time.Millisecond), goEvents, cMore, cAnswer, cAfter.Round(time.Millisecond), cOwn, g2More)
+		if goAnswer != corosync.ErrBusy || cAnswer != corosync.ErrBusy {
+			t.Errorf("answers: cfg %v, libcfg %v, want BUSY", goAnswer, cAnswer)
+		}
+		if len(cMore) != 0 || len(g2More) != 0 {
+			t.Errorf("the answering tracker was asked again: %v %v", cMore, g2More)
+		}
+		if !n.Running() {
+			t.Fatal("daemon stopped")
+		}
+		if !silent {
+			if len(goEvents) != 0 || goAfter > 2*time.Second {
+				t.Errorf("requesting tracker: cfg events %v after %v", goEvents, goAfter)
+			}
+			// OPEN: with libcfg as the requesting tracker, package cfg's NO
+			// (ReplyShutdown returned OK) did not end the wait: libcfg got
+			// BUSY only at the timeout, with the TIMEOUT notice, in every
+			// run so far, whichever tracker connected first. Not explained
+			// yet by exec/cfg.c; recorded, not asserted.
+			if len(cOwn) != 0 || cAfter > 2*time.Second {
+				t.Logf("OPEN: libcfg requesting tracker answered after %v, callbacks %v, although the other tracker said NO", cAfter, cOwn)
+			}
+			continue
+		}
+		if !slices.Equal(goEvents, []cfg.EventKind{cfg.EventShutdownTimedOut}) || !slices.Equal(cOwn, []cfgwire.ShutdownFlags{cfgwire.ShutdownRequest}) ||
+			goAfter < 4500*time.Millisecond || cAfter < 4500*time.Millisecond {
+			t.Errorf("timed out: cfg events %v after %v, libcfg callbacks %v after %v", goEvents, goAfter, cOwn, cAfter)
+		}
+	}
+}
