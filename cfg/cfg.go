@@ -109,17 +109,15 @@ type LinkStatus struct {
 // corosync.ErrFailedOperation. A node that is cut off or dead is reported
 // with Reachable false and its links enabled but not connected.
 func (c *Client) NodeStatus(ctx context.Context, nodeID uint32) (NodeStatus, error) {
-	r, err := c.do(ctx, cfgwire.Request{ID: cfgwire.ReqNodeStatusGet, NodeID: nodeID, Version: cfgwire.NodeStatusV1})
-	if err != nil || r.NodeStatus == nil {
+	conn, err := c.s.Current()
+	if err != nil {
 		return NodeStatus{}, err
 	}
-	ns := r.NodeStatus
-	out := NodeStatus{NodeID: ns.NodeID, Reachable: ns.Reachable, Remote: ns.Remote, External: ns.External,
-		OnwireMin: ns.OnwireMin, OnwireMax: ns.OnwireMax, OnwireVer: ns.OnwireVer}
-	for i, l := range ns.Links {
-		out.Links[i] = LinkStatus(l)
+	var st NodeStatus
+	if err := nodeStatus(ctx, conn, nodeID, &st); err != nil {
+		return NodeStatus{}, err
 	}
-	return out, nil
+	return st, nil
 }
 
 // RingInterface is one entry of RingStatus: on knet, Name is
@@ -203,8 +201,10 @@ func (c *Client) KillNode(ctx context.Context, nodeID uint32, reason string) err
 // request is never answered with an earlier request's reply (if ctx ends,
 // the late reply is read and discarded).
 //
-// If this client is itself a tracker, its subscribers receive the request
-// too and must answer it (ReplyShutdown) from another goroutine.
+// If this client is itself a tracker, corosync neither asks nor counts it:
+// its subscribers get no EventShutdownRequest and the other trackers
+// decide (with none, the shutdown goes ahead at once, per exec/cfg.c). If
+// they stay silent, its subscribers get EventShutdownTimedOut.
 func (c *Client) Shutdown(ctx context.Context, flags ShutdownFlags) error {
 	_, err := c.do(ctx, cfgwire.Request{ID: cfgwire.ReqTryShutdown, Flags: cfgwire.ShutdownFlags(flags)})
 	return err

@@ -18,6 +18,38 @@
 // subscribers see EventDisconnected, EventReconnected and EventSnapshot as
 // in package quorum. Unknown event ids from the daemon are ignored.
 //
+// # What corosync 3.1.7 does, as a caller sees it
+//
+// Replies held back. Client.Shutdown with ShutdownRequest or
+// ShutdownRegardless returns only when the daemon has decided: right
+// after the last tracker's answer (a few milliseconds), or after
+// cfg.shutdown_timeout (5 s by default) when a tracker stays silent. The
+// answers are: every tracker YES → nil and the daemon exits; a NO or
+// silence with ShutdownRequest → corosync.ErrBusy and the daemon stays;
+// ShutdownRegardless → nil and the daemon exits whatever they said;
+// ShutdownImmediate → nil at once, no tracker asked, the daemon exits.
+// corosync-cfgtool -H (REQUEST) and -H --force (REGARDLESS) get the same
+// answers (internal/oracle/cfgoracle TestShutdownTracking checks all of
+// this against libcfg trackers). Client.Reload is held back too, until
+// the cluster has delivered the reload (2.2 s while a node is being lost).
+// A Client carries one request at a time, so its other calls wait behind a
+// held-back one; give ctx room for the timeout.
+//
+// Any connection may vote. The daemon counts every ReplyShutdown made while
+// a shutdown is pending, from a tracker or not, and does not de-duplicate:
+// two NO answers from one Client count as two trackers' answers and can end
+// the wait early. Answer once, from one subscriber. With nothing pending
+// ReplyShutdown fails with corosync.ErrAccess (libcfg returns CS_OK).
+//
+// IPv6 skip. Client.NodeAddrs omits IPv6 addresses whose first 16-bit
+// group is zero (::1, ::ffff:a.b.c.d): the daemon takes them for an empty
+// slot and does not count them, and corosync-cfgtool -a omits them too.
+// Other IPv6 addresses (fd00::1) are returned.
+//
+// Onwire zero. NodeStatus.OnwireMin, OnwireMax and OnwireVer are 0 for
+// every node: Debian 12's corosync 3.1.7 is built without knet on-wire
+// version support and never fills them. Do not read 0 as "old peer".
+//
 // # Mapping from libcfg
 //
 //	libcfg (corosync 3.1.7)              package cfg

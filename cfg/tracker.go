@@ -3,6 +3,7 @@ package cfg
 import (
 	"context"
 	"errors"
+	"sync"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/cfgwire"
@@ -91,16 +92,13 @@ func (*tracker) Skip(dropped, next Event) Event {
 // call encodes r, sends it on conn and decodes the response.
 func call(ctx context.Context, conn *session.Conn, r cfgwire.Request) (cfgwire.Response, error) {
 	op := opName(r.ID)
-	req, err := cfgwire.AppendRequest(make([]byte, 0, cfgwire.RequestSize(r.ID)), r)
+	bufs := getBufs()
+	defer bufPool.Put(bufs)
+	out, err := send(ctx, conn, op, r, bufs)
 	if err != nil {
 		return cfgwire.Response{}, err
 	}
-	size := cfgwire.ResponseSize(cfgwire.ResponseFor(r.ID))
-	out, err := conn.Call(ctx, op, req, cfgwire.ResponseFor(r.ID), make([]byte, 0, size))
-	if err != nil {
-		return cfgwire.Response{}, err
-	}
-	resp, err := cfgwire.DecodeResponse(out, r.ID)
+	resp, err := cfgwire.DecodeResponse(out, r.ID) // copies what it keeps
 	if err != nil {
 		conn.Close() // the session reconnects
 		return resp, corosync.NewError(op, corosync.ErrMessageError, err)
@@ -110,6 +108,70 @@ func call(ctx context.Context, conn *session.Conn, r cfgwire.Request) (cfgwire.R
 	}
 	return resp, nil
 }
+
+// send encodes r into bufs, sends it on conn and returns the response, in
+// bufs.resp's memory.
+func send(ctx context.Context, conn *session.Conn, op string, r cfgwire.Request, bufs *callBufs) ([]byte, error) {
+	req, err := cfgwire.AppendRequest(bufs.req[:0], r)
+	if err != nil {
+		return nil, err
+	}
+	want := cfgwire.ResponseFor(r.ID)
+	if size := cfgwire.ResponseSize(want); cap(bufs.resp) < size {
+		bufs.resp = make([]byte, 0, size)
+	}
+	out, err := conn.Call(ctx, op, req, want, bufs.resp[:0])
+	if cap(out) > cap(bufs.resp) && cap(out) <= maxPooledResp {
+		bufs.resp = out[:0] // a get_node_addrs answer larger than usual
+	}
+	return out, err
+}
+
+// nodeStatus asks for node nodeID's status and decodes it into a pooled
+// cfgwire.NodeStatus, whose link address strings carry over from the last
+// call that used the same buffers: a steady-state call allocates nothing
+// here.
+func nodeStatus(ctx context.Context, conn *session.Conn, nodeID uint32, out *NodeStatus) error {
+	const op = "cfg node_status_get"
+	bufs := getBufs()
+	defer bufPool.Put(bufs)
+	b, err := send(ctx, conn, op, cfgwire.Request{ID: cfgwire.ReqNodeStatusGet, NodeID: nodeID, Version: cfgwire.NodeStatusV1}, bufs)
+	if err != nil {
+		return err
+	}
+	ns := &bufs.status
+	code, err := cfgwire.DecodeNodeStatusInto(b, ns)
+	if err != nil {
+		*ns = cfgwire.NodeStatus{} // may be half written
+		conn.Close()               // the session reconnects
+		return corosync.NewError(op, corosync.ErrMessageError, err)
+	}
+	if code != corosync.OK { // Call returns these; kept for safety
+		return corosync.NewError(op, code, errors.New("daemon refused"))
+	}
+	*out = NodeStatus{NodeID: ns.NodeID, Reachable: ns.Reachable, Remote: ns.Remote, External: ns.External,
+		OnwireMin: ns.OnwireMin, OnwireMax: ns.OnwireMax, OnwireVer: ns.OnwireVer}
+	for i, l := range ns.Links {
+		out.Links[i] = LinkStatus(l)
+	}
+	return nil
+}
+
+// callBufs holds one call's request and response, and the last node status
+// decoded with them; pooled so that a call allocates (almost) nothing.
+type callBufs struct {
+	req    [cfgwire.MaxRequestSize]byte
+	resp   []byte
+	status cfgwire.NodeStatus
+}
+
+// maxPooledResp bounds the response buffer kept in the pool (the largest
+// regular answer is ringstatusget's 10272 bytes).
+const maxPooledResp = 16 << 10
+
+var bufPool = sync.Pool{New: func() any { return new(callBufs) }}
+
+func getBufs() *callBufs { return bufPool.Get().(*callBufs) }
 
 func opName(id int32) string {
 	switch id {

@@ -74,6 +74,8 @@ const (
 const (
 	RequestHeaderSize  = wire.RequestHeaderSize
 	ResponseHeaderSize = wire.ResponseHeaderSize
+	// MaxRequestSize is the size of the largest request (kill_node).
+	MaxRequestSize = killNodeRequestSize
 
 	killNodeRequestSize   = 288
 	argRequestSize        = 24 // tryshutdown, replytoshutdown, get_node_addrs, trackstart

@@ -418,3 +418,71 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeNodeStatusInto checks the reusing decoder against
+// DecodeResponse on the captured node statuses, and that decoding the same
+// status again into the same value allocates nothing.
+func TestDecodeNodeStatusInto(t *testing.T) {
+	n := 0
+	for _, s := range loadSeeds(t, "FuzzDecodeResponse") {
+		if s.req != ReqNodeStatusGet {
+			continue
+		}
+		n++
+		checkNodeStatusInto(t, s.b)
+	}
+	if n == 0 {
+		t.Fatal("no nodestatus seeds")
+	}
+	b := seedByName(t, "FuzzDecodeResponse", "nodestatus-healthy-2").b
+	var ns NodeStatus
+	if code, err := DecodeNodeStatusInto(b, &ns); code != corosync.OK || err != nil || ns.Links[0].Src == "" {
+		t.Fatalf("%v %v %+v", code, err, ns)
+	}
+	if a := testing.AllocsPerRun(100, func() { DecodeNodeStatusInto(b, &ns) }); a != 0 {
+		t.Errorf("decoding the same status again: %v allocations", a)
+	}
+}
+
+func checkNodeStatusInto(t *testing.T, b []byte) {
+	t.Helper()
+	r, err := DecodeResponse(b, ReqNodeStatusGet)
+	// Decode into a value holding other strings: none may survive.
+	ns := NodeStatus{NodeID: 77}
+	for i := range ns.Links {
+		ns.Links[i].Src, ns.Links[i].Dst = "stale", "stale"
+	}
+	before := ns
+	code, err2 := DecodeNodeStatusInto(b, &ns)
+	if (err == nil) != (err2 == nil) || (err2 != nil && !errors.Is(err2, corosync.ErrMessageError)) {
+		t.Fatalf("errors: DecodeResponse %v, DecodeNodeStatusInto %v", err, err2)
+	}
+	if err != nil {
+		return
+	}
+	if code != r.Error {
+		t.Fatalf("code %v, DecodeResponse %v", code, r.Error)
+	}
+	if code != corosync.OK {
+		if ns != before {
+			t.Fatalf("%v answer changed ns: %+v", code, ns)
+		}
+		return
+	}
+	if ns != *r.NodeStatus {
+		t.Fatalf("into %+v\nDecodeResponse %+v", ns, *r.NodeStatus)
+	}
+	again := ns
+	if code, err := DecodeNodeStatusInto(b, &again); code != corosync.OK || err != nil || again != ns {
+		t.Fatalf("second decode: %v %v %+v", code, err, again)
+	}
+}
+
+func FuzzDecodeNodeStatusInto(f *testing.F) {
+	for _, s := range loadSeeds(f, "FuzzDecodeResponse") {
+		if s.req == ReqNodeStatusGet {
+			f.Add(s.b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkNodeStatusInto(t, b) })
+}

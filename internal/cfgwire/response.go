@@ -241,32 +241,75 @@ func decodeRings(b []byte, msg string) ([]RingInterface, error) {
 }
 
 func decodeNodeStatus(b []byte, msg string) (*NodeStatus, error) {
-	s := b[nodeStatusOff:]
-	ns := &NodeStatus{
-		Version:   le.Uint32(s[0:]),
-		NodeID:    le.Uint32(s[4:]),
-		Reachable: s[8] != 0,
-		Remote:    s[9] != 0,
-		External:  s[10] != 0,
-		OnwireMin: s[11],
-		OnwireMax: s[12],
-		OnwireVer: s[13],
-	}
-	if ns.Version != NodeStatusV1 {
-		return nil, derr(msg, "version", "%d, want %d", ns.Version, NodeStatusV1)
-	}
-	for i := range ns.Links {
-		l := b[linkStatusOff+i*linkStatusSize:][:linkStatusSize]
-		ns.Links[i] = LinkStatus{
-			Enabled:      l[0] != 0,
-			Connected:    l[1] != 0,
-			DynConnected: l[2] != 0,
-			MTU:          le.Uint32(l[4:]),
-			Src:          cstring(l[8 : 8+HostLen]),
-			Dst:          cstring(l[8+HostLen : 8+2*HostLen]),
-		}
+	ns := new(NodeStatus)
+	if err := decodeNodeStatusInto(b, msg, ns); err != nil {
+		return nil, err
 	}
 	return ns, nil
+}
+
+// DecodeNodeStatusInto decodes a nodestatusget response into ns without
+// allocating a Response. It returns the daemon's code: when it is not
+// CS_OK (including a generic reject) ns is left unchanged. A link address
+// equal to the one already in ns at the same place keeps ns's string, so
+// decoding repeatedly into the same ns allocates nothing while the
+// addresses stay the same. On a decode error ns may be partly written.
+func DecodeNodeStatusInto(b []byte, ns *NodeStatus) (corosync.Error, error) {
+	const msg = "nodestatusget response"
+	h, err := wire.DecodeResponseHeader(b)
+	if err != nil {
+		return h.Error, err
+	}
+	if h.ID == 0 && len(b) == ResponseHeaderSize && h.Error != corosync.OK {
+		return h.Error, nil
+	}
+	if h.ID != ResNodeStatusGet {
+		return h.Error, derr(msg, "id", "got %d, want %d", h.ID, ResNodeStatusGet)
+	}
+	if h.Error != corosync.OK {
+		return h.Error, nil
+	}
+	if len(b) < nodeStatusResponseSize {
+		return h.Error, derr(msg, "size", "need %d bytes, have %d", nodeStatusResponseSize, len(b))
+	}
+	return h.Error, decodeNodeStatusInto(b, msg, ns)
+}
+
+// decodeNodeStatusInto decodes the body of a CS_OK nodestatusget response
+// of at least nodeStatusResponseSize bytes, reusing ns's strings.
+func decodeNodeStatusInto(b []byte, msg string, ns *NodeStatus) error {
+	s := b[nodeStatusOff:]
+	if v := le.Uint32(s[0:]); v != NodeStatusV1 {
+		return derr(msg, "version", "%d, want %d", v, NodeStatusV1)
+	}
+	ns.Version = NodeStatusV1
+	ns.NodeID = le.Uint32(s[4:])
+	ns.Reachable, ns.Remote, ns.External = s[8] != 0, s[9] != 0, s[10] != 0
+	ns.OnwireMin, ns.OnwireMax, ns.OnwireVer = s[11], s[12], s[13]
+	for i := range ns.Links {
+		l := b[linkStatusOff+i*linkStatusSize:][:linkStatusSize]
+		ls := &ns.Links[i]
+		ls.Enabled, ls.Connected, ls.DynConnected = l[0] != 0, l[1] != 0, l[2] != 0
+		ls.MTU = le.Uint32(l[4:])
+		ls.Src = reuseCString(l[8:8+HostLen], ls.Src)
+		ls.Dst = reuseCString(l[8+HostLen:8+2*HostLen], ls.Dst)
+	}
+	return nil
+}
+
+// reuseCString is cstring(b), returning prev when it holds the same bytes.
+func reuseCString(b []byte, prev string) string {
+	n := len(b)
+	for i, c := range b {
+		if c == 0 {
+			n = i
+			break
+		}
+	}
+	if string(b[:n]) == prev { // compared without a copy
+		return prev
+	}
+	return string(b[:n])
 }
 
 func decodeAddrs(b []byte, msg string) (*NodeAddrs, error) {

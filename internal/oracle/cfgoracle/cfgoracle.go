@@ -242,3 +242,14 @@ func (c *Client) Finalize() error {
 	regMu.Unlock()
 	return err
 }
+
+// NodeStatusRaw calls corosync_cfg_node_status_get(V1) into st and returns
+// only its result: the C call alone, with no Go conversion (for benchmarks).
+func (c *Client) NodeStatusRaw(nodeid uint32, st *NodeStatusBuf) error {
+	return code(C.corosync_cfg_node_status_get(c.h, C.uint(nodeid), C.CFG_NODE_STATUS_V1, unsafe.Pointer(&st.s)))
+}
+
+// NodeStatusBuf is a reusable C struct corosync_cfg_node_status_v1.
+type NodeStatusBuf struct {
+	s C.struct_corosync_cfg_node_status_v1
+}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/internal/cfgwire"
 	"github.com/corosync-go/corosync/internal/corotest"
 	"github.com/corosync-go/corosync/transport"
@@ -56,10 +57,11 @@ func errOf(r cfgwire.Response) error {
 
 var ids = []uint32{1, 2, 3}
 
-// compareStatus reads node status for every node through cfgwire, libcfg
-// and corosync-cfgtool -s / -n, until all four agree and check accepts
-// them (knet's view moves while a membership settles).
-func compareStatus(t *testing.T, phase string, n *corotest.Node, o ours, or *Client, check func(map[uint32]cfgwire.NodeStatus) error) {
+// compareStatus reads node status for every node through cfgwire, the
+// public cfg.Client, libcfg and corosync-cfgtool -s / -n, and the ring
+// status through cfgwire, cfg.Client and libcfg, until all agree and check
+// accepts them (knet's view moves while a membership settles).
+func compareStatus(t *testing.T, phase string, n *corotest.Node, o ours, pub *cfg.Client, or *Client, check func(map[uint32]cfgwire.NodeStatus) error) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	var diffs []string
@@ -73,6 +75,9 @@ func compareStatus(t *testing.T, phase string, n *corotest.Node, o ours, or *Cli
 				continue
 			}
 			got[id] = *r.NodeStatus
+			if ps, err := publicStatus(pub, id); err != nil || ps != *r.NodeStatus {
+				diffs = append(diffs, fmt.Sprintf("node %d: cfgwire %+v, cfg.Client %+v %v", id, *r.NodeStatus, ps, err))
+			}
 			cs, err := or.NodeStatusGet(id)
 			if err != nil {
 				diffs = append(diffs, fmt.Sprintf("libcfg node %d: %v", id, err))
@@ -80,7 +85,20 @@ func compareStatus(t *testing.T, phase string, n *corotest.Node, o ours, or *Cli
 				diffs = append(diffs, fmt.Sprintf("node %d: ours %+v, libcfg %+v", id, *r.NodeStatus, cs))
 			}
 		}
+		rings := o.do(cfgwire.Request{ID: cfgwire.ReqRingStatusGet}).Rings
+		if orings, err := or.RingStatusGet(); err != nil || !reflect.DeepEqual(orings, rings) {
+			diffs = append(diffs, fmt.Sprintf("rings: cfgwire %+v, libcfg %+v %v", rings, orings, err))
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if prings, err := pub.RingStatus(ctx); err != nil || len(prings) != len(rings) {
+			diffs = append(diffs, fmt.Sprintf("rings: cfgwire %+v, cfg.Client %+v %v", rings, prings, err))
+		} else {
+			for i := range prings {
+				if prings[i].Name != rings[i].Name || prings[i].Status != rings[i].Status {
+					diffs = append(diffs, fmt.Sprintf("ring %d: cfgwire %+v, cfg.Client %+v", i, rings[i], prings[i]))
+				}
+			}
+		}
 		outS, errS := n.Exec(ctx, "corosync-cfgtool", "-s")
 		outN, errN := n.Exec(ctx, "corosync-cfgtool", "-n")
 		cancel()
@@ -102,7 +120,7 @@ func compareStatus(t *testing.T, phase string, n *corotest.Node, o ours, or *Cli
 			}
 		}
 		if len(diffs) == 0 {
-			t.Logf("%s: cfgwire, libcfg and corosync-cfgtool -s/-n agree:\n-s:\n%s-n:\n%s", phase, outS, outN)
+			t.Logf("%s: cfgwire, cfg.Client, libcfg and corosync-cfgtool -s/-n agree (rings %q):\n-s:\n%s-n:\n%s", phase, rings, outS, outN)
 			return
 		}
 		if time.Now().After(deadline) {
@@ -110,6 +128,22 @@ func compareStatus(t *testing.T, phase string, n *corotest.Node, o ours, or *Cli
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+}
+
+// publicStatus is cfg.Client.NodeStatus in cfgwire's type.
+func publicStatus(c *cfg.Client, id uint32) (cfgwire.NodeStatus, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := c.NodeStatus(ctx, id)
+	if err != nil {
+		return cfgwire.NodeStatus{}, err
+	}
+	w := cfgwire.NodeStatus{Version: cfgwire.NodeStatusV1, NodeID: st.NodeID, Reachable: st.Reachable, Remote: st.Remote,
+		External: st.External, OnwireMin: st.OnwireMin, OnwireMax: st.OnwireMax, OnwireVer: st.OnwireVer}
+	for i, l := range st.Links {
+		w.Links[i] = cfgwire.LinkStatus(l)
+	}
+	return w, nil
 }
 
 func reachability(up ...uint32) func(map[uint32]cfgwire.NodeStatus) error {
@@ -197,6 +231,10 @@ func compareOther(t *testing.T, o ours, or *Client) {
 	}
 }
 
+// TestDifferentialNodeStatus compares, on node 1 of a 3-node cluster, the
+// node and ring status read through cfgwire, package cfg, libcfg and
+// corosync-cfgtool -s/-n, healthy, with node 3 cut off, healed, and with
+// node 3's daemon killed; it also compares the other calls once.
 func TestDifferentialNodeStatus(t *testing.T) {
 	corotest.Require(t)
 	cl := corotest.Start(t, 3, corotest.Options{})
@@ -214,8 +252,13 @@ func TestDifferentialNodeStatus(t *testing.T) {
 	}
 	defer or.Finalize()
 	o := ours{t, c}
+	pub, err := cfg.Dial(ctx, cfg.WithDialer(n1.Dialer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
 
-	compareStatus(t, "healthy", n1, o, or, reachability(1, 2, 3))
+	compareStatus(t, "healthy", n1, o, pub, or, reachability(1, 2, 3))
 	compareOther(t, o, or)
 
 	if err := cl.Node(3).Unplug(); err != nil {
@@ -224,7 +267,7 @@ func TestDifferentialNodeStatus(t *testing.T) {
 	if err := n1.WaitMembers(ctx, 1, 2); err != nil {
 		t.Fatal(err)
 	}
-	compareStatus(t, "node 3 cut off", n1, o, or, reachability(1, 2))
+	compareStatus(t, "node 3 cut off", n1, o, pub, or, reachability(1, 2))
 
 	if err := cl.Heal(); err != nil {
 		t.Fatal(err)
@@ -234,7 +277,7 @@ func TestDifferentialNodeStatus(t *testing.T) {
 	if err := n1.WaitMembers(ctx2, 1, 2, 3); err != nil {
 		t.Fatal(err)
 	}
-	compareStatus(t, "healed", n1, o, or, reachability(1, 2, 3))
+	compareStatus(t, "healed", n1, o, pub, or, reachability(1, 2, 3))
 
 	if err := cl.Node(3).Kill(); err != nil {
 		t.Fatal(err)
@@ -242,5 +285,5 @@ func TestDifferentialNodeStatus(t *testing.T) {
 	if err := n1.WaitMembers(ctx2, 1, 2); err != nil {
 		t.Fatal(err)
 	}
-	compareStatus(t, "node 3 dead", n1, o, or, reachability(1, 2))
+	compareStatus(t, "node 3 dead", n1, o, pub, or, reachability(1, 2))
 }
