@@ -11,12 +11,18 @@ type Votequorum struct {
 	// ExpectedVotes sets quorum.expected_votes (0: not set).
 	ExpectedVotes int
 	WaitForAll    bool
+	// NoWaitForAll writes an explicit wait_for_all: 0 (which otherwise
+	// follows two_node).
+	NoWaitForAll bool
 	// LastManStanding enables last_man_standing, with
 	// LastManStandingWindowMS as its window (0: corosync's default).
 	LastManStanding         bool
 	LastManStandingWindowMS int
 	AutoTieBreaker          bool
-	AllowDownscale          bool
+	// AutoTieBreakerNode sets auto_tie_breaker_node ("lowest", "highest"
+	// or node ids separated by spaces; "": not set).
+	AutoTieBreakerNode string
+	AllowDownscale     bool
 	// Votes sets nodelist.node.quorum_votes per node id (absent: 1).
 	Votes map[uint32]int
 	// Device, when set, adds a quorum.device section. No qdevice daemon is
@@ -39,6 +45,8 @@ func (v Votequorum) writeQuorum(b *strings.Builder) {
 	}
 	if v.WaitForAll {
 		b.WriteString("\twait_for_all: 1\n")
+	} else if v.NoWaitForAll {
+		b.WriteString("\twait_for_all: 0\n")
 	}
 	if v.LastManStanding {
 		b.WriteString("\tlast_man_standing: 1\n")
@@ -48,6 +56,9 @@ func (v Votequorum) writeQuorum(b *strings.Builder) {
 	}
 	if v.AutoTieBreaker {
 		b.WriteString("\tauto_tie_breaker: 1\n")
+		if v.AutoTieBreakerNode != "" {
+			fmt.Fprintf(b, "\tauto_tie_breaker_node: %s\n", v.AutoTieBreakerNode)
+		}
 	}
 	if v.AllowDownscale {
 		b.WriteString("\tallow_downscale: 1\n")
