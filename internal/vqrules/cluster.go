@@ -463,3 +463,45 @@ func (c *Cluster) nextTimer(limit time.Duration) (at time.Duration, id uint32, l
 	}
 	return at, id, lms, ok
 }
+
+// Restore returns a simulation of a running cluster whose daemons have the
+// given states, all in one partition, for what-if questions. e.Votes must
+// name every configured node (the states' nodes are added). The quorum
+// devices are taken to keep polling until Advance passes their timeout
+// from now (0).
+func Restore(e Effective, states ...State) (*Cluster, error) {
+	if e.Votes == nil {
+		e.Votes = map[uint32]uint32{}
+	}
+	for _, s := range states {
+		for _, n := range s.Nodes {
+			if _, ok := e.Votes[n.ID]; !ok {
+				e.Votes[n.ID] = n.Votes
+			}
+		}
+	}
+	if e.LMSWindow == 0 {
+		e.LMSWindow = DefaultLastManStandingWindow
+	}
+	if e.QdeviceTimeout == 0 {
+		e.QdeviceTimeout = DefaultQdeviceTimeout
+	}
+	c := &Cluster{eff: e, nodes: map[uint32]*simNode{}, ids: e.nodeIDs()}
+	for _, id := range c.ids {
+		c.nodes[id] = &simNode{}
+	}
+	for _, s := range states {
+		n := c.nodes[s.ID]
+		if n == nil || s.us() == nil {
+			return nil, fmt.Errorf("state of node %d: %w", s.ID, ErrUnknownNode)
+		}
+		if n.running {
+			return nil, fmt.Errorf("two states of node %d: %w", s.ID, ErrInvalid)
+		}
+		n.running, n.state, n.barrier = true, s.Clone(), s.EVTrackingBarrier
+		if n.state.us().Flags&NodeQdeviceAlive != 0 && n.state.QdeviceDeadline == 0 {
+			n.state.QdeviceDeadline = e.QdeviceTimeout
+		}
+	}
+	return c, nil
+}
