@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -27,4 +28,61 @@ func TestRealDaemon(t *testing.T) {
 	if code, _, _ := runQW(t, ctx, "-once", "-timeout", "500ms", "-netns", n.NetNSPath()); code != 1 {
 		t.Fatalf("stopped daemon: exit %d", code)
 	}
+}
+
+// TestStatusMatchesQuorumtool compares -status with corosync-quorumtool -s
+// line by line (but the Date line), and -status -json with it field by
+// field, on every node of a cluster, also after a node is lost.
+func TestStatusMatchesQuorumtool(t *testing.T) {
+	cl := corotest.Start(t, 3, corotest.Options{Votequorum: corotest.Votequorum{WaitForAll: true}})
+	ctx := context.Background()
+	compare := func(step string, ids ...uint32) {
+		for _, id := range ids {
+			n := cl.Node(id)
+			quorate, tool, err := n.QuorumTool(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, l := range strings.Split(tool, "\n") {
+				if !strings.HasPrefix(l, "Date:") {
+					want = append(want, l)
+				}
+			}
+			code, out, errOut := runQW(t, ctx, "-status", "-netns", n.NetNSPath())
+			if wantCode := map[bool]int{true: 0, false: 2}[quorate]; code != wantCode {
+				t.Errorf("%s: node %d: exit %d, want %d (%s)", step, id, code, wantCode, errOut)
+			}
+			got := strings.Split(out, "\n")
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("%s: node %d:\n-status:\n%s\ncorosync-quorumtool -s:\n%s", step, id, out, strings.Join(want, "\n"))
+			}
+			_, js, _ := runQW(t, ctx, "-status", "-json", "-netns", n.NetNSPath())
+			var st status
+			if err := json.Unmarshal([]byte(js), &st); err != nil {
+				t.Fatalf("%s: %v: %q", step, err, js)
+			}
+			if st.text() != strings.Join(want, "\n") {
+				t.Errorf("%s: node %d: JSON %s renders as\n%s", step, id, js, st.text())
+			}
+		}
+	}
+	compare("formed", 1, 2, 3)
+	_, sample, _ := runQW(t, ctx, "-status", "-netns", cl.Node(1).NetNSPath())
+	_, sampleJSON, _ := runQW(t, ctx, "-status", "-json", "-netns", cl.Node(1).NetNSPath())
+	t.Logf("-status:\n%s\n-status -json: %s", sample, sampleJSON)
+	if err := cl.Node(3).Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Node(1).WaitMembers(ctx, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	compare("node 3 lost", 1, 2)
+	if err := cl.Node(2).Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Node(1).WaitMembers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	compare("node 1 alone", 1)
 }
