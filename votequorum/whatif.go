@@ -16,8 +16,8 @@ type Change struct {
 	StopNodes []uint32
 	// FailNodes are nodes that crash or are cut off without a word.
 	FailNodes []uint32
-	// RemoveQdevice: the quorum device stops casting its vote everywhere
-	// (qnetd is gone, or the device stopped).
+	// RemoveQdevice: the quorum device stops casting its vote everywhere,
+	// as corosync-qdevice does when qnetd goes away (it stays alive).
 	RemoveQdevice bool
 }
 
@@ -184,9 +184,11 @@ func predict(local Info, members []uint32, table []vqrules.Node, ch Change) (Out
 		}
 	}
 	if ch.RemoveQdevice {
+		// corosync-qdevice that lost qnetd stays alive and polls
+		// without casting its vote (measured: within milliseconds).
 		for _, id := range sim.IDs() {
 			if sim.Running(id) {
-				sim.QdeviceLost(id)
+				sim.QdevicePoll(id, false)
 			}
 		}
 	}

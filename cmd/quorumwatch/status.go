@@ -240,10 +240,10 @@ func (st status) text() string {
 		pad(&b, "0")
 		if q.CastVote {
 			pad(&b, strconv.FormatUint(uint64(q.Votes), 10))
-			fmt.Fprintf(&b, "          %s\n", q.Name)
+			fmt.Fprintf(&b, "           %s\n", q.Name)
 		} else {
 			pad(&b, "0")
-			fmt.Fprintf(&b, "          %s (votes %d)\n", q.Name, q.Votes)
+			fmt.Fprintf(&b, "           %s (votes %d)\n", q.Name, q.Votes)
 		}
 	}
 	return b.String()

@@ -36,6 +36,15 @@ type Device struct {
 	Model         string // quorum.device.model (default "net")
 	TimeoutMS     int    // quorum.device.timeout (0: corosync's 10000)
 	SyncTimeoutMS int    // quorum.device.sync_timeout (0: corosync's 30000)
+	// Net, when set, adds the quorum.device.net section (model net).
+	Net *DeviceNet
+}
+
+// DeviceNet is a quorum.device.net section.
+type DeviceNet struct {
+	Host      string // qnetd's address
+	Algorithm string // "ffsplit" (default) or "lms"
+	TLS       string // "on" (default), "off" or "required"
 }
 
 // writeQuorum writes the votequorum keys into an open quorum section.
@@ -77,6 +86,16 @@ func (v Votequorum) writeQuorum(b *strings.Builder) {
 		}
 		if d.SyncTimeoutMS > 0 {
 			fmt.Fprintf(b, "\t\tsync_timeout: %d\n", d.SyncTimeoutMS)
+		}
+		if n := d.Net; n != nil {
+			fmt.Fprintf(b, "\t\tnet {\n\t\t\thost: %s\n", n.Host)
+			if n.Algorithm != "" {
+				fmt.Fprintf(b, "\t\t\talgorithm: %s\n", n.Algorithm)
+			}
+			if n.TLS != "" {
+				fmt.Fprintf(b, "\t\t\ttls: %s\n", n.TLS)
+			}
+			b.WriteString("\t\t}\n")
 		}
 		b.WriteString("\t}\n")
 	}
