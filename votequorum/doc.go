@@ -46,6 +46,18 @@
 // could not). A device that stops polling is marked not alive and its votes
 // are withdrawn; it stays registered until QdeviceUnregister.
 //
+// # What if
+//
+// Client.WhatIf predicts this node's quorum after nodes stop or fail or the
+// quorum device stops voting, from the live state (Info of every node the
+// daemon knows and the current membership) run through a model of
+// corosync 3.1.7's votequorum rules (internal/vqrules, checked against real
+// daemons). With last_man_standing, Outcome.AfterWindow is the state once
+// the window has elapsed.
+//
+//	o, err := c.WhatIf(ctx, votequorum.Change{StopNodes: []uint32{3}})
+//	if !o.Quorate { refuseMaintenance() }
+//
 // # From libvotequorum to Go
 //
 //	libvotequorum                               corosync-go

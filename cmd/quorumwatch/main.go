@@ -6,6 +6,8 @@
 //	quorumwatch -once           print the state; exit 0 quorate, 2 not quorate, 1 error
 //	quorumwatch -exec CMD       run CMD (via /bin/sh -c) whenever quorate changes
 //	quorumwatch -sim            watch a simulated cluster (no corosync needed)
+//	quorumwatch -status         print what corosync-quorumtool -s prints; exit as -once
+//	quorumwatch -status -json   the same as one JSON object
 //
 // Exit codes follow corosync-quorumtool: 0 quorate (or a clean stop of watch
 // mode by SIGINT/SIGTERM), 2 not quorate (-once), 1 error.
@@ -22,6 +24,27 @@
 // false: a node that cannot reach corosync must not act as quorate);
 // "skipped" counts events this watcher missed because it was too slow;
 // "simulated": true marks every line of -sim.
+//
+// # Status
+//
+// -status prints corosync-quorumtool -s's report in its layout (without the
+// Date line), from the quorum, votequorum, cfg and cmap services. With -json
+// it prints one object instead:
+//
+//	{"quorum_provider":"corosync_votequorum","nodes":3,"node_id":1,
+//	 "ring_id":"1.10","quorate":true,
+//	 "votequorum":{"expected_votes":3,"highest_expected":3,"total_votes":3,
+//	   "quorum":2,"flags":["Quorate","Qdevice"]},
+//	 "membership":[{"nodeid":1,"votes":1,"qdevice":"A,V,NMW","name":"node1","local":true}],
+//	 "qdevice":{"name":"Qdevice","votes":1,"cast_vote":true}}
+//
+// votequorum is absent when the provider is not corosync_votequorum; flags
+// are quorumtool's names (2Node Quorate WaitForAll LastManStanding
+// AutoTieBreaker AllowDownscale Qdevice); a member's qdevice is "" when no
+// member has a quorum device, "NR" when that node has none registered, else
+// alive (A/NA), casting its vote (V/NV) and master wins (MW/NMW); qdevice is
+// absent without a device, and cast_vote says whether this node counts its
+// votes (quorumtool then shows 0 votes and "(votes N)").
 //
 // # Hooks
 //
@@ -75,6 +98,7 @@ const (
 type options struct {
 	json        bool
 	once        bool
+	status      bool
 	exec        string
 	execTimeout time.Duration
 	sim         bool
@@ -90,6 +114,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.json, "json", false, "print JSON lines")
 	fs.BoolVar(&o.once, "once", false, "print the current state and exit: 0 quorate, 2 not quorate, 1 error")
+	fs.BoolVar(&o.status, "status", false, "print what corosync-quorumtool -s prints (votequorum) and exit: 0 quorate, 2 not quorate, 1 error")
 	fs.StringVar(&o.exec, "exec", "", "run this shell command whenever quorate changes (see the package doc)")
 	fs.DurationVar(&o.execTimeout, "exec-timeout", 10*time.Second, "kill a hook that runs longer than this")
 	fs.BoolVar(&o.sim, "sim", false, "watch a simulated cluster instead of the local corosync")
@@ -123,6 +148,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	out := &printer{w: stdout, json: o.json, sim: o.sim}
+	if o.status {
+		d := testDialer
+		if d == nil {
+			d = transport.NewDialer(transport.Config{NetNS: o.netns})
+		}
+		code, err := runStatus(ctx, o, stdout, d)
+		if err != nil {
+			out.errorf("%v", err)
+		}
+		return code
+	}
 	dialOpts := []quorum.Option{}
 	if o.model == "v0" {
 		dialOpts = append(dialOpts, quorum.WithModel(quorum.ModelV0))

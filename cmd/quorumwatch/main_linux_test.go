@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/corosync-go/corosync/internal/corotest"
 )
@@ -27,4 +29,103 @@ func TestRealDaemon(t *testing.T) {
 	if code, _, _ := runQW(t, ctx, "-once", "-timeout", "500ms", "-netns", n.NetNSPath()); code != 1 {
 		t.Fatalf("stopped daemon: exit %d", code)
 	}
+}
+
+// TestStatusMatchesQuorumtool compares -status with corosync-quorumtool -s
+// line by line (but the Date line), and -status -json with it field by
+// field, on every node of a cluster, also after a node is lost.
+func TestStatusMatchesQuorumtool(t *testing.T) {
+	cl := corotest.Start(t, 3, corotest.Options{Votequorum: corotest.Votequorum{WaitForAll: true}})
+	ctx := context.Background()
+	compare := func(step string, ids ...uint32) { compareStatus(t, cl, step, ids...) }
+	compare("formed", 1, 2, 3)
+	_, sample, _ := runQW(t, ctx, "-status", "-netns", cl.Node(1).NetNSPath())
+	_, sampleJSON, _ := runQW(t, ctx, "-status", "-json", "-netns", cl.Node(1).NetNSPath())
+	t.Logf("-status:\n%s\n-status -json: %s", sample, sampleJSON)
+	if err := cl.Node(3).Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Node(1).WaitMembers(ctx, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	compare("node 3 lost", 1, 2)
+	if err := cl.Node(2).Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Node(1).WaitMembers(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	compare("node 1 alone", 1)
+}
+
+// compareStatus compares -status and -status -json with
+// corosync-quorumtool -s on nodes ids.
+func compareStatus(t *testing.T, cl *corotest.Cluster, step string, ids ...uint32) {
+	t.Helper()
+	ctx := context.Background()
+	for _, id := range ids {
+		n := cl.Node(id)
+		quorate, tool, err := n.QuorumTool(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, l := range strings.Split(tool, "\n") {
+			if !strings.HasPrefix(l, "Date:") {
+				want = append(want, l)
+			}
+		}
+		code, out, errOut := runQW(t, ctx, "-status", "-netns", n.NetNSPath())
+		if wantCode := map[bool]int{true: 0, false: 2}[quorate]; code != wantCode {
+			t.Errorf("%s: node %d: exit %d, want %d (%s)", step, id, code, wantCode, errOut)
+		}
+		got := strings.Split(out, "\n")
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: node %d:\n-status:\n%s\ncorosync-quorumtool -s:\n%s", step, id, out, strings.Join(want, "\n"))
+		}
+		_, js, _ := runQW(t, ctx, "-status", "-json", "-netns", n.NetNSPath())
+		var st status
+		if err := json.Unmarshal([]byte(js), &st); err != nil {
+			t.Fatalf("%s: %v: %q", step, err, js)
+		}
+		if st.text() != strings.Join(want, "\n") {
+			t.Errorf("%s: node %d: JSON %s renders as\n%s", step, id, js, st.text())
+		}
+	}
+}
+
+// TestStatusQdevice compares -status with corosync-quorumtool -s with a
+// real quorum device (qnetd), before and after qnetd is killed.
+func TestStatusQdevice(t *testing.T) {
+	cl := corotest.Start(t, 2, corotest.Options{Votequorum: corotest.Votequorum{Device: &corotest.Device{
+		Votes: 1, Net: &corotest.DeviceNet{Host: corotest.QnetdAddr}}}})
+	q := corotest.StartQnetd(t, cl)
+	ctx := context.Background()
+	if err := q.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range cl.Nodes {
+		if err := q.StartQdevice(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitTool := func(want string) {
+		t.Helper()
+		for range 300 {
+			if _, out, _ := cl.Node(1).QuorumTool(ctx); strings.Contains(out, want) {
+				if _, out, _ := cl.Node(2).QuorumTool(ctx); strings.Contains(out, want) {
+					return
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("quorumtool never showed %q\n%s", want, q.Log())
+	}
+	waitTool("Total votes:      3")
+	compareStatus(t, cl, "with qnetd", 1, 2)
+	if err := q.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	waitTool("(votes 1)")
+	compareStatus(t, cl, "qnetd killed", 1, 2)
 }
