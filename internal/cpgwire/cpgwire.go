@@ -41,44 +41,44 @@ var le = binary.LittleEndian
 
 // Request ids (enum req_cpg_types).
 const (
-	ReqJoin              int32 = 0
-	ReqLeave             int32 = 1
-	ReqMcast             int32 = 2
-	ReqMembership        int32 = 3
-	ReqLocalGet          int32 = 4
-	ReqIterInitialize    int32 = 5
-	ReqIterNext          int32 = 6
-	ReqIterFinalize      int32 = 7
-	ReqFinalize          int32 = 8
-	ReqZCAlloc           int32 = 9
-	ReqZCFree            int32 = 10
-	ReqZCExecute         int32 = 11
-	ReqPartialMcast      int32 = 12
+	ReqJoin           int32 = 0
+	ReqLeave          int32 = 1
+	ReqMcast          int32 = 2
+	ReqMembership     int32 = 3
+	ReqLocalGet       int32 = 4
+	ReqIterInitialize int32 = 5
+	ReqIterNext       int32 = 6
+	ReqIterFinalize   int32 = 7
+	ReqFinalize       int32 = 8
+	ReqZCAlloc        int32 = 9
+	ReqZCFree         int32 = 10
+	ReqZCExecute      int32 = 11
+	ReqPartialMcast   int32 = 12
 )
 
 // Response and event ids (enum res_cpg_types). A request the daemon rejects
 // before its handler runs (unknown id, TRY_AGAIN during a sync) is answered
 // with id 0 (ResJoin's value).
 const (
-	ResJoin              int32 = 0
-	ResLeave             int32 = 1
-	ResMcast             int32 = 2 // only the answer of ZC_EXECUTE
-	ResMembership        int32 = 3
-	EvConfchg            int32 = 4
-	EvDeliver            int32 = 5
-	EvFlowControlState   int32 = 6 // defined, never sent by corosync 3.x
-	ResLocalGet          int32 = 7
-	EvFlowControl        int32 = 8 // defined, never sent by corosync 3.x
-	ResIterInitialize    int32 = 9
-	ResIterNext          int32 = 10
-	ResIterFinalize      int32 = 11
-	ResFinalize          int32 = 12
-	EvTotemConfchg       int32 = 13
-	ResZCAlloc           int32 = 14 // defined, not used by the 3.1.7 daemon
-	ResZCFree            int32 = 15 // defined, not used by the 3.1.7 daemon
-	ResZCExecute         int32 = 16 // defined, not used by the 3.1.7 daemon
-	EvPartialDeliver     int32 = 17
-	ResPartialSend       int32 = 18
+	ResJoin            int32 = 0
+	ResLeave           int32 = 1
+	ResMcast           int32 = 2 // only the answer of ZC_EXECUTE
+	ResMembership      int32 = 3
+	EvConfchg          int32 = 4
+	EvDeliver          int32 = 5
+	EvFlowControlState int32 = 6 // defined, never sent by corosync 3.x
+	ResLocalGet        int32 = 7
+	EvFlowControl      int32 = 8 // defined, never sent by corosync 3.x
+	ResIterInitialize  int32 = 9
+	ResIterNext        int32 = 10
+	ResIterFinalize    int32 = 11
+	ResFinalize        int32 = 12
+	EvTotemConfchg     int32 = 13
+	ResZCAlloc         int32 = 14 // defined, not used by the 3.1.7 daemon
+	ResZCFree          int32 = 15 // defined, not used by the 3.1.7 daemon
+	ResZCExecute       int32 = 16 // defined, not used by the 3.1.7 daemon
+	EvPartialDeliver   int32 = 17
+	ResPartialSend     int32 = 18
 	// ResReject is the id of the daemon's generic answer to a request it
 	// refuses before the handler (CS_ERR_INVALID_PARAM, CS_ERR_TRY_AGAIN).
 	ResReject int32 = 0
