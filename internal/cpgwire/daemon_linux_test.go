@@ -193,11 +193,14 @@ func (c *conn) want(d time.Duration, seed, what string, ok func(Event) bool) Eve
 	c.t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		e, err := c.event(time.Until(deadline), seed)
+		e, err := c.event(time.Until(deadline), "")
 		if err != nil {
 			c.t.Fatalf("%s: waiting for %s: %v", c.name, what, err)
 		}
 		if ok(e) {
+			if seed != "" {
+				capture(c.t, "FuzzDecodeEvent", seed, c.lastRaw, 0)
+			}
 			return e
 		}
 		c.t.Logf("%s: skipped %v while waiting for %s", c.name, e, what)
@@ -237,20 +240,4 @@ func expect(t testing.TB, what string, got, want corosync.Error) {
 	} else {
 		t.Logf("%s -> %s", what, got.Name())
 	}
-}
-
-// rawNameReq builds a join/membership-like request with an arbitrary name
-// length field, which AppendRequest refuses to encode.
-func rawNameReq(id int32, size int, nameLen uint32, pid uint32) []byte {
-	b := make([]byte, size)
-	le.PutUint32(b[0:], uint32(id))
-	le.PutUint32(b[8:], uint32(size))
-	le.PutUint32(b[16:], nameLen)
-	for i := 0; i < MaxNameLen; i++ {
-		b[24+i] = 'x'
-	}
-	if size > 152 {
-		le.PutUint32(b[152:], pid)
-	}
-	return b
 }
