@@ -287,3 +287,60 @@ func TestInterop(t *testing.T) {
 	}
 	t.Logf("%d messages delivered in the same order to 3 libcpg clients and the Go receiver", total)
 }
+
+// TestOversizedDeliver: a raw MCAST of 1048393 bytes (one more than a
+// DELIVER event of 1 MiB carries) reaches a libcpg receiver's event ring
+// anyway; what does libcpg's dispatch do with it? (cpgwire's
+// TestDaemonTraits: our transport drops the connection.)
+func TestOversizedDeliver(t *testing.T) {
+	cl := corotest.Start(t, 1, corotest.Options{})
+	g := cpgwire.Name("oracle-big")
+	c, err := Open(cl.Node(1).NetNSPath(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Finalize()
+	if err := c.Join(g); err != nil {
+		t.Fatal(err)
+	}
+	waitConfchg(t, c, 1)
+	r := dial(t, cl.Node(1))
+	if res := r.do(cpgwire.Request{ID: cpgwire.ReqJoin, Group: g, PID: 77}); res.Error != corosync.OK {
+		t.Fatal(res.Error)
+	}
+	waitConfchg(t, c, 2)
+	n := 1048576 - cpgwire.DeliverEventSize + 1
+	req := make([]byte, cpgwire.McastHeaderSize+n)
+	copy(req, []byte{2, 0, 0, 0})
+	req[8], req[9], req[10], req[11] = byte(len(req)), byte(len(req)>>8), byte(len(req)>>16), byte(len(req)>>24)
+	req[32], req[33], req[34], req[35] = byte(n), byte(n>>8), byte(n>>16), byte(n>>24)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	r.c.Request(ctx, req, nil)
+	cancel()
+	before := len(c.Events())
+	ctx, cancel = context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	evs, err := c.WaitEvents(ctx, before+1)
+	t.Logf("libcpg after a %d-byte DELIVER event: %v, %d new events", cpgwire.DeliverEventSize+n, err, len(evs)-before)
+	for _, e := range evs[before:] {
+		t.Logf("  %v", e)
+	}
+	if _, err := c.LocalGet(); err != nil {
+		t.Errorf("cpg_local_get afterwards: %v", err)
+	}
+	if len(evs) != before {
+		t.Errorf("libcpg delivered something: %v", evs[before:])
+	}
+	// Later events stay behind the oversized one: the receiver is stuck.
+	r2 := dial(t, cl.Node(1))
+	if res := r2.do(cpgwire.Request{ID: cpgwire.ReqJoin, Group: g, PID: 78}); res.Error != corosync.OK {
+		t.Fatal(res.Error)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel2()
+	evs, err = c.WaitEvents(ctx2, before+1)
+	t.Logf("libcpg after a later join: %v, %d new events", err, len(evs)-before)
+	if len(evs) != before {
+		t.Errorf("libcpg got events after the oversized one: %v", evs[before:])
+	}
+}
