@@ -38,7 +38,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./dispatch/
 	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -run '^$$' -bench . ./internal/oracle/
 
-FUZZ_PKGS := ./internal/wire/ ./internal/vqwire/ ./internal/cfgwire/ ./internal/cmapwire/
+FUZZ_PKGS := ./internal/wire/ ./internal/vqwire/ ./internal/cfgwire/ ./internal/cmapwire/ ./internal/cpgwire/
 
 fuzz:
 	for p in $(FUZZ_PKGS); do for f in FuzzDecodeEvent FuzzDecodeResponse FuzzDecodeRequest; do \
