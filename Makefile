@@ -49,4 +49,4 @@ fuzz:
 # Opt-in soak: 100 daemon restarts (alternating kill -9 and SIGTERM) under a
 # client with subscribers; prints recovery p50/p99 and checks for leaks.
 soak: deps
-	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_SOAK=1 $(GO) test -count=1 -run 'TestSoak$$' -v -timeout 60m ./quorum/ 2>&1 | tee soak.log | grep -E 'restarts|^(---|ok|FAIL)'
+	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_SOAK=1 $(GO) test -count=1 -run 'TestSoak$$' -v -timeout 60m ./quorum/ ./votequorum/ 2>&1 | tee soak.log | grep -E 'restarts|^(---|ok|FAIL)'
