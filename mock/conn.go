@@ -2,6 +2,7 @@ package mock
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	corosync "github.com/corosync-go/corosync"
@@ -122,6 +123,41 @@ func (cn *conn) Request(ctx context.Context, req, resp []byte) ([]byte, error) {
 		}()
 		return resp[:0], transport.CtxError(op, ctx.Err())
 	}
+}
+
+// Send implements transport.Conn. Only a service with messages that get no
+// response (cpg's mcast) takes them; the others refuse with
+// CS_ERR_INVALID_PARAM, where the real daemon would answer into a ring that
+// nobody reads.
+func (cn *conn) Send(ctx context.Context, msg []byte) error {
+	op := cn.service + " request"
+	if err := cn.state(op); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return transport.CtxError(op, err)
+	}
+	select {
+	case cn.reqs <- struct{}{}:
+	case <-ctx.Done():
+		return transport.CtxError(op, ctx.Err())
+	case <-cn.done:
+		return cn.state(op)
+	}
+	defer func() { <-cn.reqs }()
+	n := cn.n
+	n.c.mu.Lock()
+	defer n.c.mu.Unlock()
+	s, ok := cn.h.(oneWay)
+	if !ok {
+		return corosync.NewError(op, corosync.ErrInvalidParam, errors.New("the "+cn.service+" service has no one-way messages"))
+	}
+	return s.send(msg)
+}
+
+// oneWay is a handler that takes messages without a response.
+type oneWay interface {
+	send(msg []byte) error
 }
 
 // hold makes the current request's reply come later, through the returned

@@ -39,18 +39,8 @@ func (c *IPCConn) Request(ctx context.Context, req, resp []byte) (out []byte, er
 	}()
 	defer c.killOnRingError(op, &err)
 	defer faultGuard(debug.SetPanicOnFault(true), &err)
-	if len(req) == 0 || len(req) > c.maxMsg {
-		return resp[:0], dialErr(op, corosync.ErrTooBig, "request of %d bytes (max %d)", len(req), c.maxMsg)
-	}
-	if err := ctx.Err(); err != nil {
-		return resp[:0], CtxError(op, err) // nothing sent
-	}
-	select {
-	case c.lock <- struct{}{}:
-	case <-ctx.Done():
-		return resp[:0], CtxError(op, ctx.Err())
-	case <-c.closing:
-		return resp[:0], ClosedError(op)
+	if err := c.post(ctx, op, req); err != nil {
+		return resp[:0], err
 	}
 	unlock := true
 	defer func() {
@@ -58,28 +48,6 @@ func (c *IPCConn) Request(ctx context.Context, req, resp []byte) (out []byte, er
 			<-c.lock
 		}
 	}()
-	if c.broken.Load() {
-		return resp[:0], c.stateErr(op)
-	}
-	// Liveness and flow control (libqb's fc_get): the daemon zeroes
-	// ref_count when it closes the connection.
-	if rc := c.req.refCount(); rc != 2 {
-		return resp[:0], c.markDead(op, fmt.Sprintf("the daemon closed the connection (ref_count %d)", rc), nil)
-	}
-	if fc := c.req.flowControl(); fc > 0 && fc <= flowControlStop {
-		return resp[:0], dialErr(op, corosync.ErrTryAgain, "the daemon applies flow control (%d): %w", fc, syscall.EAGAIN)
-	}
-	if err := c.req.write(req); err != nil {
-		if errors.Is(err, errRingFull) {
-			return resp[:0], dialErr(op, corosync.ErrTryAgain, "%w: %w", err, syscall.EAGAIN)
-		}
-		return resp[:0], err
-	}
-	// The notification byte. It must follow the post, whatever ctx says: a
-	// post without its byte can block corosync's main loop.
-	if err := c.sendByte(byte(len(req))); err != nil {
-		return resp[:0], c.markDead(op, "send the request notification byte", err)
-	}
 	if ctx.Done() != nil {
 		stopWake := context.AfterFunc(ctx, c.resp.sem.wake)
 		defer stopWake()
@@ -105,6 +73,75 @@ func (c *IPCConn) Request(ctx context.Context, req, resp []byte) (out []byte, er
 			return resp[:0], c.markDead(op, fmt.Sprintf("the daemon closed the connection (ref_count %d)", rc), nil)
 		}
 	}
+}
+
+// Send implements Conn: the request path without a response.
+func (c *IPCConn) Send(ctx context.Context, msg []byte) (err error) {
+	op := c.reqOp
+	if err := c.enter(op); err != nil {
+		return err
+	}
+	defer c.active.Done()
+	defer c.killOnRingError(op, &err)
+	defer faultGuard(debug.SetPanicOnFault(true), &err)
+	if err := c.post(ctx, op, msg); err != nil {
+		return err
+	}
+	<-c.lock
+	return nil
+}
+
+// post takes the request lock and writes one message: ring chunk,
+// semaphore post and notification byte. On success it returns with the
+// lock held; on error the lock is free. The caller is inside an operation
+// (enter) and guards against faults.
+func (c *IPCConn) post(ctx context.Context, op string, req []byte) error {
+	if len(req) == 0 || len(req) > c.maxMsg {
+		return dialErr(op, corosync.ErrTooBig, "request of %d bytes (max %d)", len(req), c.maxMsg)
+	}
+	if err := ctx.Err(); err != nil {
+		return CtxError(op, err) // nothing sent
+	}
+	select {
+	case c.lock <- struct{}{}:
+	case <-ctx.Done():
+		return CtxError(op, ctx.Err())
+	case <-c.closing:
+		return ClosedError(op)
+	}
+	err := c.write(op, req)
+	if err != nil {
+		<-c.lock
+	}
+	return err
+}
+
+// write is post's work under the lock.
+func (c *IPCConn) write(op string, req []byte) error {
+	if c.broken.Load() {
+		return c.stateErr(op)
+	}
+	// Liveness and flow control (libqb's fc_get): the daemon zeroes
+	// ref_count when it closes the connection, and raises the flow-control
+	// word while it cannot take more.
+	if rc := c.req.refCount(); rc != 2 {
+		return c.markDead(op, fmt.Sprintf("the daemon closed the connection (ref_count %d)", rc), nil)
+	}
+	if fc := c.req.flowControl(); fc > 0 && fc <= flowControlStop {
+		return dialErr(op, corosync.ErrTryAgain, "the daemon applies flow control (%d): %w", fc, syscall.EAGAIN)
+	}
+	if err := c.req.write(req); err != nil {
+		if errors.Is(err, errRingFull) {
+			return dialErr(op, corosync.ErrTryAgain, "%w: %w", err, syscall.EAGAIN)
+		}
+		return err
+	}
+	// The notification byte. It must follow the post, whatever ctx says: a
+	// post without its byte can block corosync's main loop.
+	if err := c.sendByte(byte(len(req))); err != nil {
+		return c.markDead(op, "send the request notification byte", err)
+	}
+	return nil
 }
 
 // drainAbandoned waits for the response of a request whose caller gave up,

@@ -36,6 +36,12 @@ type Conn interface {
 	// discarded, never returned to a later call.
 	Request(ctx context.Context, req, resp []byte) ([]byte, error)
 
+	// Send sends one message that the daemon does not answer (cpg's mcast)
+	// and returns once it is written. Messages and requests keep their
+	// order. While the daemon applies flow control it fails with
+	// corosync.ErrTryAgain and sends nothing.
+	Send(ctx context.Context, msg []byte) error
+
 	// ReadEvent blocks until the next event arrives and returns it. The slice
 	// is owned by the Conn and valid until the next ReadEvent call. If ctx
 	// ends first, the Conn stays usable.

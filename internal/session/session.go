@@ -151,6 +151,16 @@ func (s *Session[E]) Call(ctx context.Context, op string, req []byte, want int32
 	return c.Call(ctx, op, req, want, resp)
 }
 
+// Send sends a message without response on the current connection; see
+// Conn.Send. While reconnecting it fails at once with ErrNotConnected.
+func (s *Session[E]) Send(ctx context.Context, op string, msg []byte) error {
+	c, err := s.Current()
+	if err != nil {
+		return err
+	}
+	return c.Send(ctx, op, msg)
+}
+
 // Subscribe adds a subscription whose first event is the current state,
 // from the dispatcher's cache.
 func (s *Session[E]) Subscribe(ctx context.Context, opts ...dispatch.SubOption) (*dispatch.Subscription[E], error) {
@@ -360,6 +370,16 @@ func (c *Conn) Call(ctx context.Context, op string, req []byte, want int32, resp
 			return resp[:0], corosync.NewError(op, corosync.ErrTryAgain, werr)
 		}
 	}
+}
+
+// Send sends msg, a message the daemon does not answer (cpg's mcast), on
+// this connection. corosync.ErrTryAgain (flow control) is returned to the
+// caller, who decides whether to wait: a message is never sent twice.
+func (c *Conn) Send(ctx context.Context, op string, msg []byte) error {
+	if err := c.t.Send(ctx, msg); err != nil {
+		return wrapOp(op, err)
+	}
+	return nil
 }
 
 // ReadEvent reads the next notification (for a setup that reads the

@@ -47,6 +47,11 @@ func (f *fakeConn) Request(ctx context.Context, req, resp []byte) ([]byte, error
 	return append(resp[:0], a...), nil
 }
 
+func (f *fakeConn) Send(ctx context.Context, msg []byte) error {
+	_, err := f.Request(ctx, msg, nil)
+	return err
+}
+
 func (f *fakeConn) ReadEvent(ctx context.Context) ([]byte, error) {
 	select {
 	case ev := <-f.events:
