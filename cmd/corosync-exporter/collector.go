@@ -11,7 +11,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
 	"github.com/corosync-go/corosync/votequorum"
@@ -46,6 +48,37 @@ var (
 	descFlag           = own("quorum_flag", "votequorum's flags for this node (1 set, 0 not): two_node, quorate, wait_for_all, last_man_standing, auto_tie_breaker, allow_downscale.", []string{"flag"})
 	descRingSeq        = own("ring_sequence", "The sequence number of the current ring (membership).", []string{"ring_id"})
 	descQuorumRequired = own("quorum_votes_required", "Votes needed for quorum.", nil)
+
+	linkLabels     = []string{"node_id", "node", "link"}
+	descLatencyAvg = own("knet_link_latency_average_seconds", "knet's average latency of the link (stats.knet.nodeN.linkL.latency_ave).", linkLabels)
+	descLatencyMin = own("knet_link_latency_min_seconds", "knet's minimum latency of the link (latency_min).", linkLabels)
+	descLatencyMax = own("knet_link_latency_max_seconds", "knet's maximum latency of the link (latency_max).", linkLabels)
+	descLinkUps    = own("knet_link_up_total", "Times the link came up (up_count).", linkLabels)
+	descLinkDowns  = own("knet_link_down_total", "Times the link went down (down_count).", linkLabels)
+	descRxPackets  = own("knet_link_rx_data_packets_total", "Data packets received on the link.", linkLabels)
+	descTxPackets  = own("knet_link_tx_data_packets_total", "Data packets sent on the link.", linkLabels)
+	descRxBytes    = own("knet_link_rx_data_bytes_total", "Data bytes received on the link.", linkLabels)
+	descTxBytes    = own("knet_link_tx_data_bytes_total", "Data bytes sent on the link.", linkLabels)
+	descTxErrors   = own("knet_link_tx_errors_total", "Send errors on the link (tx_total_errors).", linkLabels)
+	descIPCActive  = own("ipc_connections", "IPC connections corosync holds now (stats.ipcs.global.active).", nil)
+	descIPCClosed  = own("ipc_connections_closed_total", "IPC connections corosync has closed (stats.ipcs.global.closed).", nil)
+	knetStats      = []struct {
+		key   string
+		desc  *prometheus.Desc
+		kind  prometheus.ValueType
+		scale float64
+	}{
+		{"latency_ave", descLatencyAvg, prometheus.GaugeValue, 1e-6},
+		{"latency_min", descLatencyMin, prometheus.GaugeValue, 1e-6},
+		{"latency_max", descLatencyMax, prometheus.GaugeValue, 1e-6},
+		{"up_count", descLinkUps, prometheus.CounterValue, 1},
+		{"down_count", descLinkDowns, prometheus.CounterValue, 1},
+		{"rx_data_packets", descRxPackets, prometheus.CounterValue, 1},
+		{"tx_data_packets", descTxPackets, prometheus.CounterValue, 1},
+		{"rx_data_bytes", descRxBytes, prometheus.CounterValue, 1},
+		{"tx_data_bytes", descTxBytes, prometheus.CounterValue, 1},
+		{"tx_total_errors", descTxErrors, prometheus.CounterValue, 1},
+	}
 )
 
 func compat(name, help string, labels []string) *prometheus.Desc {
@@ -68,7 +101,8 @@ type Collector struct {
 	q         *quorum.Client
 	vq        *votequorum.Client
 	cf        *cfg.Client
-	names     nameSource
+	stats     *cmap.Client
+	names     *names
 	qChanges  uint64
 	mChanges  uint64
 	lastEvent time.Time
@@ -78,9 +112,6 @@ type Collector struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 }
-
-// nameSource returns node names by node id (cmap's nodelist), or nil.
-type nameSource func(ctx context.Context) map[uint32]string
 
 // NewCollector starts connecting to corosync through dialer (nil: the local
 // daemon) in the background; it keeps retrying until Close.
@@ -103,11 +134,14 @@ func (c *Collector) Close() {
 	<-c.done
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, cl := range []interface{ Close() error }{c.q, c.vq, c.cf} {
-		if cl != nil {
-			cl.Close()
-		}
+	if c.q == nil {
+		return // never connected: run closed what it had
 	}
+	c.q.Close()
+	c.vq.Close()
+	c.cf.Close()
+	c.stats.Close()
+	c.names.c.Close()
 }
 
 // run connects every client (each waits for the daemon and reconnects by
@@ -134,15 +168,37 @@ func (c *Collector) run(ctx context.Context, d transport.Dialer) {
 		vq.Close()
 		return
 	}
-	names := cmapNames(d)
+	cm, err := dialRetry(ctx, func() (*cmap.Client, error) {
+		return cmap.Dial(ctx, cmap.WithDialer(d), cmap.WithWaitForDaemon())
+	}, backoff)
+	if err != nil {
+		q.Close()
+		vq.Close()
+		cf.Close()
+		return
+	}
+	st, err := dialRetry(ctx, func() (*cmap.Client, error) {
+		return cmap.Dial(ctx, cmap.WithDialer(d), cmap.WithWaitForDaemon(), cmap.WithMap(cmap.MapStats))
+	}, backoff)
+	if err != nil {
+		q.Close()
+		vq.Close()
+		cf.Close()
+		cm.Close()
+		return
+	}
+	nm := &names{c: cm}
 	sub, err := q.Subscribe(ctx, quorum.Queue(1024))
 	c.mu.Lock()
-	c.q, c.vq, c.cf, c.names = q, vq, cf, names
+	c.q, c.vq, c.cf, c.stats, c.names = q, vq, cf, st, nm
 	c.mu.Unlock()
 	if err != nil {
 		return
 	}
 	defer sub.Close()
+	watched := make(chan struct{})
+	go func() { defer close(watched); nm.watch(ctx) }()
+	defer func() { <-watched }()
 	sub.Run(ctx, func(ev quorum.Event) error {
 		c.observe(ev)
 		return nil
@@ -209,8 +265,12 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descQuorate, descRings, descRingErrors, descMemberVotes, descQuorumVotes,
 		descScrapeDur, descScrapeOK, descUp, descPartOK, descQuorumChanges, descMemberChanges, descLastChange,
 		descNodeVotes, descNodeState, descNodeExpected, descQdevice, descQdeviceVotes, descNodeReachable,
-		descLinkConnected, descLinkEnabled, descLinkMTU, descFlag, descRingSeq, descQuorumRequired} {
+		descLinkConnected, descLinkEnabled, descLinkMTU, descFlag, descRingSeq, descQuorumRequired,
+		descIPCActive, descIPCClosed} {
 		ch <- d
+	}
+	for _, k := range knetStats {
+		ch <- k.desc
 	}
 }
 
@@ -234,7 +294,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	c.mu.Lock()
-	q, vq, cf, names := c.q, c.vq, c.cf, c.names
+	q, vq, cf, st, nm := c.q, c.vq, c.cf, c.stats, c.names
 	qChanges, mChanges, last := c.qChanges, c.mChanges, c.lastEvent
 	c.mu.Unlock()
 
@@ -243,10 +303,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- gauge(descUp, b2f(up))
 	ok := up
 	if up {
-		s := &scrape{ctx: ctx, ch: ch, q: q, vq: vq, cf: cf}
-		if names != nil {
-			s.names = names(ctx)
-		}
+		s := &scrape{ctx: ctx, ch: ch, q: q, vq: vq, cf: cf, stats: st, nm: nm}
 		ok = s.collect()
 		ch <- prometheus.MustNewConstMetric(descQuorumChanges, prometheus.CounterValue, float64(qChanges))
 		ch <- prometheus.MustNewConstMetric(descMemberChanges, prometheus.CounterValue, float64(mChanges))
@@ -267,8 +324,11 @@ type scrape struct {
 	q     *quorum.Client
 	vq    *votequorum.Client
 	cf    *cfg.Client
+	stats *cmap.Client
+	nm    *names
 	names map[uint32]string
 	local uint32
+	links map[uint32][]int // enabled links of each node, from cfg
 }
 
 func (s *scrape) name(id uint32) string {
@@ -289,8 +349,14 @@ func (s *scrape) collect() bool {
 	ringID := fmt.Sprintf("%x.%x", qs.Ring.NodeID, qs.Ring.Seq)
 	s.ch <- gauge(descQuorate, b2f(qs.Quorate))
 	s.ch <- gauge(descRingSeq, float64(qs.Ring.Seq), ringID)
-	ok := s.part("votequorum", func() error { return s.votes(qs) })
-	ok = s.part("cfg", func() error { return s.links(ringID) }) && ok
+	ok := s.part("cmap", func() error {
+		var err error
+		s.names, err = s.nm.get(s.ctx)
+		return err
+	})
+	ok = s.part("votequorum", func() error { return s.votes(qs) }) && ok
+	ok = s.part("cfg", func() error { return s.linkStatus(ringID) }) && ok
+	ok = s.part("stats", s.knet) && ok
 	return ok
 }
 
@@ -368,7 +434,7 @@ func (s *scrape) votes(qs quorum.Event) error {
 // links sends the per-node, per-link status of every node the daemon knows,
 // and the compatible rings / ring_errors built from it: one ring row per
 // enabled link of this node and node, 1 when connected.
-func (s *scrape) links(ringID string) error {
+func (s *scrape) linkStatus(ringID string) error {
 	local, err := s.cf.LocalNodeID(s.ctx)
 	if err != nil {
 		return err
@@ -392,6 +458,7 @@ func (s *scrape) links(ringID string) error {
 		return err
 	}
 	errs := 0
+	s.links = map[uint32][]int{}
 	for _, id := range ids {
 		st := self
 		if id != local {
@@ -409,6 +476,7 @@ func (s *scrape) links(ringID string) error {
 				continue // not a link of this cluster
 			}
 			link := strconv.Itoa(l)
+			s.links[id] = append(s.links[id], l)
 			s.ch <- gauge(descLinkEnabled, b2f(ls.Enabled), nid, name, link)
 			s.ch <- gauge(descLinkConnected, b2f(ls.Connected), nid, name, link)
 			s.ch <- gauge(descLinkMTU, float64(ls.MTU), nid, name, link)
@@ -424,5 +492,45 @@ func (s *scrape) links(ringID string) error {
 		}
 	}
 	s.ch <- gauge(descRingErrors, float64(errs))
+	return nil
+}
+
+// knet sends the selected knet link statistics of every node's links, and
+// the IPC connection counts, from the stats map: one GET per value.
+func (s *scrape) knet() error {
+	for id, links := range s.links {
+		if id == s.local {
+			continue // knet keeps no statistics of the loopback link
+		}
+		nid, name := strconv.FormatUint(uint64(id), 10), s.name(id)
+		for _, l := range links {
+			link := strconv.Itoa(l)
+			for _, k := range knetStats {
+				v, err := s.stats.Get(s.ctx, knetKey(id, l, k.key))
+				if errors.Is(err, corosync.ErrNotExist) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if x, ok := number(v); ok {
+					s.ch <- prometheus.MustNewConstMetric(k.desc, k.kind, x*k.scale, nid, name, link)
+				}
+			}
+		}
+	}
+	for _, k := range []struct {
+		key  string
+		desc *prometheus.Desc
+		kind prometheus.ValueType
+	}{{"stats.ipcs.global.active", descIPCActive, prometheus.GaugeValue}, {"stats.ipcs.global.closed", descIPCClosed, prometheus.CounterValue}} {
+		v, err := s.stats.Get(s.ctx, k.key)
+		if err != nil {
+			return err
+		}
+		if x, ok := number(v); ok {
+			s.ch <- prometheus.MustNewConstMetric(k.desc, k.kind, x)
+		}
+	}
 	return nil
 }

@@ -18,6 +18,7 @@ type toolState struct {
 	quorate  bool
 	votes    map[string]float64 // expected_votes, highest_expected, total_votes, quorum
 	members  map[string]float64 // node id -> votes
+	names    map[string]string  // node id -> name
 	local    string
 	links    map[string]float64 // "node/link" -> 1 connected or localhost, 0 disconnected
 	linkErrs float64
@@ -36,7 +37,7 @@ func readTools(t *testing.T, n *corotest.Node) toolState {
 	defer cancel()
 	q, _ := n.Exec(ctx, "corosync-quorumtool", "-p")
 	c, _ := n.Exec(ctx, "corosync-cfgtool", "-s")
-	st := toolState{votes: map[string]float64{}, members: map[string]float64{}, links: map[string]float64{}}
+	st := toolState{votes: map[string]float64{}, members: map[string]float64{}, names: map[string]string{}, links: map[string]float64{}}
 	st.quorate = strings.Contains(string(q), "Quorate:          Yes")
 	names := map[string]string{"Expected votes": "expected_votes", "Highest expected": "highest_expected", "Total votes": "total_votes", "Quorum": "quorum"}
 	for _, m := range reVote.FindAllStringSubmatch(string(q), -1) {
@@ -47,6 +48,7 @@ func readTools(t *testing.T, n *corotest.Node) toolState {
 		for _, m := range reMember.FindAllStringSubmatch(string(q)[i:], -1) {
 			v, _ := strconv.ParseFloat(m[2], 64)
 			st.members[m[1]] = v
+			st.names[m[1]] = m[4]
 			if m[5] != "" {
 				st.local = m[1]
 			}
@@ -86,8 +88,8 @@ func compare(t *testing.T, step string, got map[string][]series, want toolState)
 	}
 	for id, w := range want.members {
 		local := strconv.FormatBool(id == want.local)
-		if v, ok := find(got, "ha_cluster_corosync_member_votes", map[string]string{"node_id": id, "local": local}); !ok || v != w {
-			return fmt.Errorf("%s: member_votes{node_id=%s,local=%s} %v (present %v), quorumtool %v", step, id, local, v, ok, w)
+		if v, ok := find(got, "ha_cluster_corosync_member_votes", map[string]string{"node_id": id, "local": local, "node": want.names[id]}); !ok || v != w {
+			return fmt.Errorf("%s: member_votes{node_id=%s,node=%s,local=%s} %v (present %v), quorumtool %v", step, id, want.names[id], local, v, ok, w)
 		}
 	}
 	for key, w := range want.links {
@@ -132,6 +134,19 @@ func TestRealCluster(t *testing.T) {
 	got := settle(t, coll, n, "all up")
 	if v, _ := find(got, "ha_cluster_corosync_ring_errors", nil); v != 0 {
 		t.Fatalf("healthy cluster reports %v ring errors", v)
+	}
+	// knet statistics of the links to the other nodes, from the stats map.
+	for _, id := range []string{"2", "3"} {
+		want := map[string]string{"node_id": id, "node": "node" + id, "link": "0"}
+		if v, ok := find(got, "corosync_knet_link_latency_average_seconds", want); !ok || v <= 0 || v > 1 {
+			t.Fatalf("latency of link 0 to node %s: %v (present %v)", id, v, ok)
+		}
+		if v, ok := find(got, "corosync_knet_link_rx_data_packets_total", want); !ok || v <= 0 {
+			t.Fatalf("rx packets of link 0 to node %s: %v (present %v)", id, v, ok)
+		}
+	}
+	if v, ok := find(got, "corosync_ipc_connections", nil); !ok || v < 5 {
+		t.Fatalf("ipc connections %v (present %v); the exporter alone holds 5", v, ok)
 	}
 	ctx := context.Background()
 	if err := cl.Node(3).Kill(); err != nil {

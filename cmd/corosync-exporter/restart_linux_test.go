@@ -168,10 +168,10 @@ func TestRealNonRoot(t *testing.T) {
 }
 
 // BenchmarkScrape measures one whole scrape through the HTTP handler (all
-// reads and the encoding) against a real daemon; BenchmarkToolsExec runs
+// reads and the encoding) against node 1 of a real 3-node cluster; BenchmarkToolsExec runs
 // the two tools ha_cluster_exporter runs per scrape, for comparison.
 func BenchmarkScrape(b *testing.B) {
-	cl := corotest.Start(b, 1, corotest.Options{})
+	cl := corotest.Start(b, 3, corotest.Options{})
 	coll := NewCollector(cl.Node(1).Dialer(), time.Second, nil)
 	defer coll.Close()
 	reg := prometheus.NewRegistry()
@@ -201,7 +201,7 @@ func BenchmarkScrape(b *testing.B) {
 }
 
 func BenchmarkToolsExec(b *testing.B) {
-	cl := corotest.Start(b, 1, corotest.Options{})
+	cl := corotest.Start(b, 3, corotest.Options{})
 	n := cl.Node(1)
 	lat := make([]time.Duration, 0, b.N)
 	for b.Loop() {
