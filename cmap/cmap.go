@@ -55,6 +55,7 @@ type Client struct {
 	tracks     map[uint64]*Track
 	nextCookie uint64
 	closed     bool
+	endErr     error // why the connection is gone for good (service.End)
 }
 
 // Dial connects to the local corosync cmap service (cmap_initialize, or

@@ -50,6 +50,15 @@
 // (a restarted daemon rebuilds its whole map) were not seen, so re-read
 // what the track covers. Then changes flow again.
 //
+// # Testing
+//
+// Package mock serves cmap: hand a mock node to WithDialer and the client
+// talks to a fake daemon whose map has corosync 3.1.7's keys and types
+// (configuration, runtime.members.*, runtime.votequorum.*, the stats map),
+// whose runtime keys and track events follow the fake cluster's kills,
+// restarts and partitions, and whose answers (read-only keys, error codes)
+// are the daemon's. The examples of this package run against it.
+//
 // # Requests this package never sends
 //
 // Some requests corrupt or crash corosync 3.1.7 (internal/cmapwire/SPEC.md

@@ -8,13 +8,30 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/mock"
 )
 
-// Read a few keys. These examples need a running corosync; they are
-// compiled, not run, by go test.
+// Connect to the local corosync. (Compiled, not run: it needs a daemon.
+// The other examples run against package mock's fake cluster; drop the
+// WithDialer option to run them against the local daemon.)
+func ExampleDial() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := cmap.Dial(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	name, err := c.GetString(ctx, "totem.cluster_name")
+	fmt.Println(name, err)
+}
+
+// Read a few keys.
 func ExampleClient_Get() {
 	ctx := context.Background()
-	c, err := cmap.Dial(ctx)
+	cluster := mock.NewCluster(3)
+	c, err := cmap.Dial(ctx, cmap.WithDialer(cluster.Node(2)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -36,12 +53,17 @@ func ExampleClient_Get() {
 	}
 	id, err := v.Uint32() // a *cmap.TypeError if the key is not a u32
 	fmt.Println(name, id, err)
+	_, err = c.Get(ctx, "no.such.key")
+	fmt.Println(errors.Is(err, corosync.ErrNotExist))
+	// Output:
+	// mock 2 <nil>
+	// true
 }
 
 // Store a value of each kind.
 func ExampleClient_Set() {
 	ctx := context.Background()
-	c, err := cmap.Dial(ctx)
+	c, err := cmap.Dial(ctx, cmap.WithDialer(mock.NewCluster(1).Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -56,13 +78,43 @@ func ExampleClient_Set() {
 	if err := c.Inc(ctx, "myapp.retries"); err != nil {
 		fmt.Println(err)
 	}
+	n, _ := c.GetUint32(ctx, "myapp.retries")
+	fmt.Println("retries:", n)
+	err = c.SetString(ctx, "totem.cluster_name", "other")
+	fmt.Println(errors.Is(err, corosync.ErrAccess))
+	// Output:
+	// retries: 4
+	// true
+}
+
+// List the keys of a prefix with their types.
+func ExampleClient_Iter() {
+	ctx := context.Background()
+	c, err := cmap.Dial(ctx, cmap.WithDialer(mock.NewCluster(3).Node(1)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	for e, err := range c.Iter(ctx, "runtime.members.3.") {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println(e.Key, e.Type)
+	}
+	// Output:
+	// runtime.members.3.config_version u64
+	// runtime.members.3.ip str
+	// runtime.members.3.join_count u32
+	// runtime.members.3.status str
 }
 
 // List the cluster's nodes as corosync-cmapctl nodelist. does.
 func ExampleClient_IterValues() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := cmap.Dial(ctx)
+	c, err := cmap.Dial(ctx, cmap.WithDialer(mock.NewCluster(2).Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -75,13 +127,24 @@ func ExampleClient_IterValues() {
 		}
 		fmt.Printf("%s (%s) = %s\n", e.Key, e.Value.Type(), e.Value.Text())
 	}
+	// Output:
+	// nodelist.local_node_pos (u32) = 0
+	// nodelist.node.0.name (str) = node1
+	// nodelist.node.0.nodeid (u32) = 1
+	// nodelist.node.0.ring0_addr (str) = 192.0.2.1
+	// nodelist.node.1.name (str) = node2
+	// nodelist.node.1.nodeid (u32) = 2
+	// nodelist.node.1.ring0_addr (str) = 192.0.2.2
 }
 
-// Follow membership: every change of runtime.members.*, and a resync after
-// the daemon restarted.
+// Follow membership: every change of runtime.members.*. In the fake
+// cluster node 3 crashes and comes back; with a real daemon the same
+// changes arrive when a node leaves and joins.
 func ExampleClient_Track() {
-	ctx := context.Background()
-	c, err := cmap.Dial(ctx, cmap.WithWaitForDaemon())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cluster := mock.NewCluster(3)
+	c, err := cmap.Dial(ctx, cmap.WithDialer(cluster.Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -93,16 +156,24 @@ func ExampleClient_Track() {
 		return
 	}
 	defer tr.Close()
-	err = tr.Run(ctx, func(ev cmap.Event) error {
+
+	cluster.Kill(3)
+	cluster.Start(3)
+	for range 3 {
+		ev, err := tr.Next(ctx)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
 		switch ev.Kind {
 		case cmap.EventReconnected:
 			// Changes were missed: read runtime.members. again with IterValues.
-		case cmap.EventModify:
-			if s, err := ev.New.String(); err == nil && s == "left" {
-				fmt.Println(ev.Key, "left")
-			}
+		default:
+			fmt.Println(ev)
 		}
-		return nil
-	})
-	fmt.Println(err)
+	}
+	// Output:
+	// modify: runtime.members.3.status str("joined") -> str("left")
+	// modify: runtime.members.3.join_count u32(1) -> u32(2)
+	// modify: runtime.members.3.status str("left") -> str("joined")
 }

@@ -70,6 +70,12 @@ func (c *Client) Track(ctx context.Context, key string, flags TrackFlags, opts .
 	}
 	c.trackMu.Lock()
 	defer c.trackMu.Unlock()
+	c.tmu.Lock()
+	endErr := c.endErr
+	c.tmu.Unlock()
+	if endErr != nil {
+		return nil, endErr
+	}
 	conn, err := c.s.Current()
 	if err != nil {
 		return nil, err
@@ -344,6 +350,32 @@ func (s *service) Lost(why error) Event {
 		}
 	})
 	return ev
+}
+
+// sessionEnd is the hook cmap needs from the session core (internal/session)
+// and does not have yet: when the connection is gone for good (a reconnect
+// that fails with an error retrying cannot fix, such as corosync.ErrAccess,
+// or an ended session for any reason but Close), the session's event pump
+// must call End with that error before it stops. Without it, tracks see
+// EventDisconnected and then nothing, forever. The session would call it
+// through an optional interface of its Service:
+//
+//	if e, ok := p.svc.(interface{ End(error) }); ok { e.End(err) }
+var _ sessionEnd = (*service)(nil)
+
+type sessionEnd interface{ End(err error) }
+
+// End ends every track with err, once the events already handed over have
+// been delivered, and makes later Track calls fail with it: the client will
+// not reconnect. Close needs no End.
+func (s *service) End(err error) {
+	c := s.c
+	c.tmu.Lock()
+	if c.endErr == nil {
+		c.endErr = err
+	}
+	c.tmu.Unlock()
+	s.each(func(t *Track) { t.fail(err) })
 }
 
 // Reconnected tells every track that it is registered again and that

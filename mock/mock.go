@@ -228,6 +228,7 @@ func (c *Cluster) recompute() {
 			joined, left := diff(members, n.members), diff(n.members, members)
 			n.members, n.ring, n.lastSeq = slices.Clone(members), ring, ring.Seq
 			n.quorate = c.quorateFor(members)
+			n.cmapMembership(joined, left) // cmap.go
 			n.notifyNodelist(joined, left)
 			if !c.free {
 				n.notifyQuorum()
@@ -262,6 +263,7 @@ type Node struct {
 	quorate bool
 	conns   map[*conn]struct{}
 	pending *shutdown // a cfg shutdown request being decided
+	cmap    *cmapNode // the daemon's cmap maps (cmap.go)
 }
 
 // ID returns the node id.
@@ -350,6 +352,8 @@ func newHandler(service string, cn *conn) handler {
 		return &quorumConn{conn: cn}
 	case "cfg":
 		return &cfgConn{conn: cn}
+	case "cmap":
+		return &cmapConn{conn: cn}
 	}
 	return nil
 }

@@ -113,7 +113,7 @@ func TestClosedAndKilledConns(t *testing.T) {
 	if _, err := tc.ReadEvent(context.Background()); !errors.Is(err, corosync.ErrBadHandle) {
 		t.Fatalf("ReadEvent after Close: %v", err)
 	}
-	if _, err := cl.Node(1).Dial(context.Background(), "cmap"); !errors.Is(err, corosync.ErrLibrary) {
+	if _, err := cl.Node(1).Dial(context.Background(), "nosuchservice"); !errors.Is(err, corosync.ErrLibrary) {
 		t.Fatalf("unknown service: %v", err)
 	}
 }
