@@ -10,11 +10,6 @@ import (
 	"github.com/corosync-go/corosync/mock"
 )
 
-// sessionCallsEnd says whether internal/session calls the Service's End
-// when its connection is gone for good (see sessionEnd in track.go). Set it
-// to true once the session core does.
-const sessionCallsEnd = false
-
 var fastBackoff = WithBackoff(Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 2})
 
 // End fails every track with the terminal error after the events already
@@ -50,9 +45,6 @@ func TestEndFailsTracks(t *testing.T) {
 // A reconnect that fails for good (the daemon now refuses this user) ends
 // the tracks with that error instead of leaving them silent.
 func TestTrackEndsWhenReconnectFails(t *testing.T) {
-	if !sessionCallsEnd {
-		t.Skip("internal/session does not call Service.End yet (cmap/track.go sessionEnd); set sessionCallsEnd when it does")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cl := mock.NewCluster(1)

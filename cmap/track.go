@@ -352,18 +352,11 @@ func (s *service) Lost(why error) Event {
 	return ev
 }
 
-// sessionEnd is the hook cmap needs from the session core (internal/session)
-// and does not have yet: when the connection is gone for good (a reconnect
-// that fails with an error retrying cannot fix, such as corosync.ErrAccess,
-// or an ended session for any reason but Close), the session's event pump
-// must call End with that error before it stops. Without it, tracks see
-// EventDisconnected and then nothing, forever. The session would call it
-// through an optional interface of its Service:
-//
-//	if e, ok := p.svc.(interface{ End(error) }); ok { e.End(err) }
-var _ sessionEnd = (*service)(nil)
-
-type sessionEnd interface{ End(err error) }
+// The session core calls End when the connection is gone for good (a
+// reconnect that fails with an error retrying cannot fix, such as
+// corosync.ErrAccess): without it, tracks would see EventDisconnected and
+// then nothing.
+var _ session.Ender = (*service)(nil)
 
 // End ends every track with err, once the events already handed over have
 // been delivered, and makes later Track calls fail with it: the client will

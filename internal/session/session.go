@@ -85,6 +85,15 @@ type Service[E any] interface {
 	Skip(dropped, next E) E
 }
 
+// Ender is implemented by a Service that must hear when its session ends
+// for good (reconnecting failed with an error retrying cannot fix, such as
+// access denied), for example to end streams it delivers outside the
+// session's dispatcher. End is called once, on the dispatcher goroutine,
+// before the subscriptions end with err; not when the client is closed.
+type Ender interface {
+	End(err error)
+}
+
 // Session is one service client's connection, reconnected as needed, with
 // its dispatcher.
 type Session[E any] struct {
@@ -270,6 +279,9 @@ func (p *pump[E]) next(ctx context.Context) (E, error) {
 		}
 		if conn == nil {
 			if err := p.reconnect(ctx); err != nil {
+				if e, ok := p.svc.(Ender); ok && ctx.Err() == nil {
+					e.End(err)
+				}
 				return zero, err
 			}
 			continue
