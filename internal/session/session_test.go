@@ -258,3 +258,67 @@ func TestNoReconnect(t *testing.T) {
 		t.Fatalf("subscription end: %v", err)
 	}
 }
+
+// endSvc records End.
+type endSvc struct {
+	svc
+	ended chan error
+}
+
+func (e *endSvc) End(err error) { e.ended <- err }
+
+// When reconnecting fails with an error retrying cannot fix, an Ender hears
+// it before the subscriptions end; Close does not call it.
+func TestEnderOnPermanentFailure(t *testing.T) {
+	c1 := newFakeConn(respMsg(1, corosync.OK))
+	d := &deniedDialer{fakeDialer: fakeDialer{conns: []*fakeConn{c1}}}
+	e := &endSvc{ended: make(chan error, 1)}
+	s, err := Dial(context.Background(), "test", e, opts(d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sub, _ := s.Subscribe(context.Background())
+	next(t, sub)
+	c1.Close()
+	if ev := next(t, sub); ev.kind != "lost" {
+		t.Fatalf("%+v", ev)
+	}
+	select {
+	case err := <-e.ended:
+		if !errors.Is(err, corosync.ErrAccess) {
+			t.Fatalf("End(%v), want the access error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("End was not called")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := sub.Next(ctx); !errors.Is(err, corosync.ErrAccess) {
+		t.Fatalf("subscription end: %v", err)
+	}
+
+	// Close is not an end for good.
+	e2 := &endSvc{ended: make(chan error, 1)}
+	s2, err := Dial(context.Background(), "test", e2, opts(&fakeDialer{conns: []*fakeConn{newFakeConn(respMsg(1, corosync.OK))}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	select {
+	case err := <-e2.ended:
+		t.Fatalf("End(%v) on Close", err)
+	default:
+	}
+}
+
+// deniedDialer hands out its connections, then refuses access.
+type deniedDialer struct{ fakeDialer }
+
+func (d *deniedDialer) Dial(ctx context.Context, service string) (transport.Conn, error) {
+	c, err := d.fakeDialer.Dial(ctx, service)
+	if err != nil {
+		return nil, corosync.NewError("dial", corosync.ErrAccess, errors.New("denied"))
+	}
+	return c, nil
+}
