@@ -299,13 +299,24 @@ func (c *Cluster) ConfigureExpected(on, n uint32) error {
 		return err
 	}
 	s := &nd.state
-	old := s.us().Expected
+	old, oldVotes := s.us().Expected, s.us().Votes
+	s.us().Votes = c.eff.Votes[on]
 	if c.eff.EVTracking && s.EVTrackingBarrier > 0 {
 		n = s.EVTrackingBarrier
 	}
 	s.us().Expected = n
 	s.EVBarrier = n
+	// The configuration read again sets the device's votes: 0 without a
+	// quorum.device section, its votes if configured.
+	if !c.eff.Qdevice {
+		s.QdeviceVotes = 0
+	} else if c.eff.QdeviceVotes > 0 {
+		s.QdeviceVotes = c.eff.QdeviceVotes
+	}
 	c.multicast(on, []nodeinfo{s.snapshot(on), s.snapshot(0)})
+	if v := c.eff.Votes[on]; v != oldVotes {
+		c.reconfigureVotes(on, on, v)
+	}
 	if s.us().Expected != old {
 		c.reconfigureExpected(on, s.us().Expected)
 	}
@@ -335,6 +346,13 @@ func (c *Cluster) SetVotes(on, target, votes uint32) error {
 	if q < total/2 || q > total {
 		return fmt.Errorf("setvotes %d on node %d (quorum %d, total %d): %w", votes, target, q, total, ErrInvalid)
 	}
+	c.reconfigureVotes(on, target, votes)
+	return nil
+}
+
+// reconfigureVotes delivers a reconfigure message setting target's votes
+// from node on to its partition.
+func (c *Cluster) reconfigureVotes(on, target, votes uint32) {
 	for _, id := range c.Membership(on) {
 		t := &c.nodes[id].state
 		if target == 0 {
@@ -346,7 +364,6 @@ func (c *Cluster) SetVotes(on, target, votes uint32) error {
 		}
 		t.recalculate(&c.eff, true, false)
 	}
-	return nil
 }
 
 // QdeviceRegister registers a quorum device on node on: its flag is set and
