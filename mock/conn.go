@@ -95,9 +95,6 @@ func (cn *conn) Request(ctx context.Context, req, resp []byte) ([]byte, error) {
 	held := cn.held
 	cn.held = nil
 	n.c.mu.Unlock()
-	if err := cn.state(op); err != nil { // the request brought the daemon down
-		return resp[:0], err
-	}
 	if held == nil {
 		return out, nil
 	}

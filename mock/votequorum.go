@@ -335,6 +335,7 @@ func (v *vqConn) handle(req, out []byte) []byte {
 		if r.ID == vqwire.ReqQdeviceRegister && !n.qdeviceRegistered() {
 			// A name without its NUL trips an assertion: the daemon
 			// aborts (measured, TestDaemonTraitsUnterminatedName).
+			v.hold() // never answered: the connection is lost
 			c.downLocked(n.id, "corosync aborted: votequorum_exec_send_qdevice_reg assertion", false)
 			return out
 		}

@@ -57,6 +57,8 @@ type observer struct {
 	q    *quorum.Client
 	qs   *quorum.Subscription
 	dial func(id uint32) transport.Dialer
+
+	vqLast, qLast lastState
 }
 
 func observe(t *testing.T, dial func(id uint32) transport.Dialer) *observer {
@@ -88,18 +90,32 @@ func observe(t *testing.T, dial func(id uint32) transport.Dialer) *observer {
 // with their state (ring ids without their sequence, which differs).
 func (o *observer) events() (vq, q []string) {
 	for _, ev := range o.vqs.Drain() {
-		s := fmt.Sprintf("%v quorate=%v nodes=%v members=%v ring=%d expected=%d",
-			ev.Kind, ev.Quorate, ev.Nodes, ev.Members, ev.Ring.NodeID, ev.ExpectedVotes)
-		vq = append(vq, s)
+		s := fmt.Sprintf("quorate=%v nodes=%v members=%v ring=%d expected=%d",
+			ev.Quorate, ev.Nodes, ev.Members, ev.Ring.NodeID, ev.ExpectedVotes)
+		vq = o.vqLast.add(vq, ev.Kind == votequorum.EventNodelist || ev.Kind == votequorum.EventQuorum, ev.Kind.String(), s)
 	}
 	for _, ev := range o.qs.Drain() {
-		s := fmt.Sprintf("%v quorate=%v members=%v", ev.Kind, ev.Quorate, ev.Members)
+		s := fmt.Sprintf("quorate=%v members=%v", ev.Quorate, ev.Members)
 		if ev.Nodelist != nil {
 			s += fmt.Sprintf(" nodelist=%v joined=%v left=%v", ev.Nodelist.Members, ev.Nodelist.Joined, ev.Nodelist.Left)
 		}
-		q = append(q, s)
+		q = o.qLast.add(q, ev.Kind == quorum.EventNodelist || ev.Kind == quorum.EventQuorum, ev.Kind.String(), s)
 	}
 	return vq, q
+}
+
+// lastState drops ring events that change nothing: real corosync sometimes
+// forms a second ring with the same members right after a heal (a
+// nodelist and a quorum notification whose state equals the one before,
+// but for the ring's sequence, which is not compared).
+type lastState string
+
+func (l *lastState) add(out []string, ring bool, kind, state string) []string {
+	if ring && string(*l) == state {
+		return out
+	}
+	*l = lastState(state)
+	return append(out, kind+" "+state)
 }
 
 // infos is getinfo of every node 1..n (and 0) on node on, errors as codes.
