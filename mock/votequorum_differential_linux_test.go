@@ -139,14 +139,13 @@ func infos(ctx context.Context, d transport.Dialer, n int) (map[uint32]string, e
 
 // vqPair plays one scenario on a real cluster and on the mock.
 type vqPair struct {
-	t          *testing.T
-	n          int
-	real       *corotest.Cluster
-	fake       *mock.Cluster
-	running    map[uint32]bool
-	groups     [][]uint32 // nil: healed
-	ro, fo     *observer
-	lastQuorum []string
+	t       *testing.T
+	n       int
+	real    *corotest.Cluster
+	fake    *mock.Cluster
+	running map[uint32]bool
+	groups  [][]uint32 // nil: healed
+	ro, fo  *observer
 }
 
 func newVQPair(t *testing.T, n int, o corotest.Options) *vqPair {
@@ -287,10 +286,7 @@ func (p *vqPair) heal() {
 // sameAnswer runs a request on node 1 of both and compares the codes.
 func (p *vqPair) sameAnswer(what string, f func(c *votequorum.Client) error) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	r, m := corosync.Code(f(p.ro.vq)), corosync.Code(f(p.fo.vq))
-	_ = ctx
 	if r != m {
 		p.t.Fatalf("%s: real %v, mock %v", what, r, m)
 	}
