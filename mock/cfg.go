@@ -115,7 +115,7 @@ func (c *cfgConn) handle(req, out []byte) []byte {
 		if target == nil || !n.reachable(r.NodeID) {
 			return cfgErr(out, id, corosync.ErrNotExist)
 		}
-		n.c.downLocked(r.NodeID, "killed by node "+fmt.Sprint(n.id)+": "+r.Reason)
+		n.c.downLocked(r.NodeID, "killed by node "+fmt.Sprint(n.id)+": "+r.Reason, false)
 		return cfgErr(out, id, corosync.OK)
 	case cfgwire.ReqTryShutdown:
 		return c.tryShutdown(out, r.Flags)
@@ -215,5 +215,5 @@ func (n *Node) decideShutdown(timedOut bool) {
 		return
 	}
 	p.reply <- cfgErr(nil, cfgwire.ResTryShutdown, corosync.OK)
-	n.c.downLocked(n.id, "shut down by cfg")
+	n.c.downLocked(n.id, "shut down by cfg", true)
 }

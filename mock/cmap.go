@@ -189,10 +189,10 @@ func (n *Node) cmapBoot() *kvmap {
 	}
 	if !c.free {
 		set("quorum.provider", cmapwire.String("corosync_votequorum"))
-		if c.expected != 0 {
-			set("quorum.expected_votes", cmapwire.Uint32(c.expected))
+		if c.vq.ExpectedVotes != 0 {
+			set("quorum.expected_votes", cmapwire.Uint32(c.vq.ExpectedVotes))
 		}
-		ev := c.expected
+		ev := c.vq.ExpectedVotes
 		if ev == 0 {
 			ev = uint32(len(c.ids))
 		}
@@ -247,7 +247,7 @@ func (n *Node) cmapMembership(joined, left []uint32) {
 		steps = steps[1:]
 	}
 	for _, members := range steps {
-		if len(members) == 0 || !n.c.quorateFor(members) {
+		if len(members) == 0 || !n.c.quorateWith(n.id, members) {
 			continue
 		}
 		n.cmapSet("runtime.votequorum.lowest_node_id", cmapwire.Uint32(slices.Min(members)))
@@ -629,4 +629,21 @@ func (n *Node) cmapStats() *kvmap {
 		}
 	}
 	return m
+}
+
+// quorateWith reports whether the votes of members reach node id's current
+// quorum threshold: votequorum's view while it learns joined nodes one by
+// one, for the lowest and highest node ids it keeps in cmap.
+func (c *Cluster) quorateWith(id uint32, members []uint32) bool {
+	s, err := c.sim.State(id)
+	if err != nil || s.Quorum == 0 {
+		return false
+	}
+	votes := uint32(0)
+	for _, nd := range s.Nodes {
+		if slices.Contains(members, nd.ID) {
+			votes += nd.Votes
+		}
+	}
+	return votes >= s.Quorum
 }

@@ -4,15 +4,30 @@
 // (quorum.go, ...) over the generic connection in conn.go.
 //
 // A Cluster holds nodes that start, stop, crash, partition and heal, and
-// computes quorum like votequorum (one vote per node; quorate while the
-// partition holds more than half of the expected votes). Each Node is a
-// transport.Dialer: hand it to quorum.WithDialer and the real quorum client
-// talks to it in corosync's wire format, exactly as it would to a daemon:
+// decides quorum as corosync 3.1.7's votequorum does (internal/vqrules):
+// votes per node, expected votes, two_node, wait_for_all,
+// last_man_standing, auto_tie_breaker, allow_downscale and a quorum device
+// (see the With options). Each Node is a transport.Dialer: hand it to
+// quorum.WithDialer (or votequorum.WithDialer, cfg.WithDialer) and the
+// real client talks to it in corosync's wire format, exactly as it would to
+// a daemon:
 //
 //	cluster := mock.NewCluster(3)
 //	c, err := quorum.Dial(ctx, quorum.WithDialer(cluster.Node(1)))
 //	...
 //	cluster.Partition([]uint32{1}, []uint32{2, 3}) // node 1 loses quorum
+//
+// votequorum (votequorum.go): getinfo (NOT_EXIST for an unknown node),
+// setexpected and setvotes with the daemon's refusals, trackstart and
+// trackstop, the nodelist, expected-votes and quorum notifications in the
+// daemon's order (node list in its insertion order, dead nodes kept, the
+// device as node 0), and quorum devices: registered by a program through
+// the API (register, unregister, update, poll with the ring id,
+// master_wins, with the daemon's error codes) or by the mock's own
+// Cluster.QdeviceVote. Time passes only in Cluster.Advance (the
+// last_man_standing window, device timeouts). The quorum service reports
+// the same quorate flag as votequorum. TestVotequorumMockEqualsReal keeps
+// the decisions and event sequences equal to real corosync 3.1.7's.
 //
 // cfg (cfg.go): local node id, node and link status following membership
 // (one knet link per node at Node.Addr, cut on partition or death), node
@@ -43,17 +58,21 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/vqrules"
+	"github.com/corosync-go/corosync/internal/vqwire"
 	"github.com/corosync-go/corosync/internal/wire"
 	"github.com/corosync-go/corosync/transport"
 )
 
 // Cluster is a fake corosync cluster. Its methods are safe for concurrent use.
 type Cluster struct {
-	mu       sync.Mutex
-	nodes    map[uint32]*Node
-	ids      []uint32 // sorted
-	expected uint32   // 0: the number of nodes
-	free     bool     // no quorum provider (QUORUM_FREE)
+	mu    sync.Mutex
+	nodes map[uint32]*Node
+	ids   []uint32 // sorted
+	free  bool     // no quorum provider (QUORUM_FREE)
+
+	vq  vqrules.Config   // the quorum section and nodelist
+	sim *vqrules.Cluster // every daemon's votequorum state
 
 	shutdownTimeout time.Duration // cfg.shutdown_timeout
 }
@@ -63,27 +82,36 @@ type Option func(*Cluster)
 
 // WithoutProvider makes the cluster run with no quorum provider
 // (QUORUM_FREE): always quorate, and only nodelist notifications on changes.
+// Such a cluster has no votequorum service.
 func WithoutProvider() Option { return func(c *Cluster) { c.free = true } }
 
 // WithShutdownTimeout sets how long a cfg shutdown request waits for the
 // trackers' answers (cfg.shutdown_timeout; default 5s, as corosync).
 func WithShutdownTimeout(d time.Duration) Option { return func(c *Cluster) { c.shutdownTimeout = d } }
 
-// WithExpectedVotes sets the expected votes (default: the number of nodes).
-func WithExpectedVotes(n uint32) Option { return func(c *Cluster) { c.expected = n } }
-
 // NewCluster returns a cluster of nodes 1..n, all running, in one partition.
+// It panics if the options make a configuration corosync refuses to start
+// with (two_node with a quorum device, for example).
 func NewCluster(n int, opts ...Option) *Cluster {
 	c := &Cluster{nodes: make(map[uint32]*Node), shutdownTimeout: 5 * time.Second}
+	for i := 1; i <= n; i++ {
+		c.vq.Nodes = append(c.vq.Nodes, vqrules.NodeConfig{ID: uint32(i)})
+	}
 	for _, o := range opts {
 		o(c)
 	}
+	sim, err := vqrules.NewCluster(c.vq)
+	if err != nil {
+		panic("mock.NewCluster: " + err.Error())
+	}
+	c.sim = sim
 	for i := 1; i <= n; i++ {
 		id := uint32(i)
 		c.nodes[id] = &Node{c: c, id: id, up: true, ready: true, conns: make(map[*conn]struct{})}
 		c.ids = append(c.ids, id)
 	}
 	c.mu.Lock()
+	c.sim.Start(c.ids...)
 	c.recompute()
 	c.mu.Unlock()
 	return c
@@ -97,23 +125,28 @@ func (c *Cluster) Node(id uint32) *Node {
 }
 
 // Stop stops node id's daemon gracefully: its clients are disconnected and
-// the other nodes see it leave.
-func (c *Cluster) Stop(id uint32) { c.down(id, "corosync stopped") }
+// the other nodes see it leave (with allow_downscale, announced as leaving).
+func (c *Cluster) Stop(id uint32) { c.down(id, "corosync stopped", true) }
 
 // Kill crashes node id's daemon (kill -9). To a client this looks like Stop.
-func (c *Cluster) Kill(id uint32) { c.down(id, "corosync killed") }
+func (c *Cluster) Kill(id uint32) { c.down(id, "corosync killed", false) }
 
-func (c *Cluster) down(id uint32, why string) {
+func (c *Cluster) down(id uint32, why string, graceful bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.downLocked(id, why)
+	c.downLocked(id, why, graceful)
 }
 
 // downLocked stops node id's daemon; the caller holds c.mu.
-func (c *Cluster) downLocked(id uint32, why string) {
+func (c *Cluster) downLocked(id uint32, why string, graceful bool) {
 	n := c.nodes[id]
 	if n == nil || !n.up {
 		return
+	}
+	if graceful {
+		c.sim.Stop(id)
+	} else {
+		c.sim.Kill(id)
 	}
 	n.up = false
 	for cn := range n.conns {
@@ -121,6 +154,7 @@ func (c *Cluster) downLocked(id uint32, why string) {
 	}
 	clear(n.conns)
 	n.members, n.ring, n.quorate = nil, wire.RingID{}, false
+	n.order, n.qdName = nil, ""
 	c.recompute()
 }
 
@@ -130,6 +164,7 @@ func (c *Cluster) Start(id uint32) {
 	defer c.mu.Unlock()
 	if n := c.nodes[id]; n != nil && !n.up {
 		n.up = true
+		c.sim.Start(id)
 		c.recompute()
 	}
 }
@@ -157,6 +192,7 @@ func (c *Cluster) Partition(groups ...[]uint32) {
 		}
 		next++
 	}
+	c.sim.Partition(groups...)
 	c.recompute()
 }
 
@@ -167,41 +203,34 @@ func (c *Cluster) Heal() {
 	for _, n := range c.nodes {
 		n.group = 0
 	}
+	c.sim.Heal()
 	c.recompute()
 }
 
-// SetExpectedVotes changes the expected votes at runtime (like
-// corosync-cmapctl -s quorum.expected_votes). Nodes whose quorate flag flips
-// send a single quorum notification with an unchanged ring.
+// SetExpectedVotes changes quorum.expected_votes at runtime, as
+// corosync-cmapctl -s quorum.expected_votes u32 n on one node of every
+// partition would: votequorum takes it without the checks of
+// votequorum.Client.SetExpected and quorum may fall. Nodes whose quorate
+// flag flips send a single quorum notification with an unchanged ring.
 func (c *Cluster) SetExpectedVotes(n uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.expected = n
+	done := map[uint32]bool{}
 	for _, id := range c.ids {
-		nd := c.nodes[id]
-		if !nd.up {
+		if done[id] || !c.nodes[id].up {
 			continue
 		}
-		if q := c.quorateFor(nd.members); q != nd.quorate {
-			nd.quorate = q
-			nd.notifyQuorum()
+		for _, m := range c.sim.Membership(id) {
+			done[m] = true
 		}
+		c.sim.ConfigureExpected(id, n)
 	}
+	c.deliver()
 }
 
-func (c *Cluster) quorateFor(members []uint32) bool {
-	if c.free {
-		return true
-	}
-	exp := c.expected
-	if exp == 0 {
-		exp = uint32(len(c.ids))
-	}
-	return uint32(len(members)) >= exp/2+1
-}
-
-// recompute forms new rings for every partition whose membership changed and
-// notifies trackers: nodelist (V1) first, then quorum. Caller holds c.mu.
+// recompute forms new rings for every partition whose membership changed
+// (the votequorum model has already synchronised them) and notifies the
+// trackers of every service. Caller holds c.mu.
 func (c *Cluster) recompute() {
 	groups := map[int][]uint32{}
 	for _, id := range c.ids {
@@ -209,6 +238,7 @@ func (c *Cluster) recompute() {
 			groups[n.group] = append(groups[n.group], id)
 		}
 	}
+	var changedNodes []*Node
 	for _, members := range groups {
 		changed := false
 		var seq uint64
@@ -225,12 +255,41 @@ func (c *Cluster) recompute() {
 		ring := wire.RingID{NodeID: members[0], Seq: seq + 4}
 		for _, id := range members {
 			n := c.nodes[id]
-			joined, left := diff(members, n.members), diff(n.members, members)
+			n.joined, n.left = diff(members, n.members), diff(n.members, members)
 			n.members, n.ring, n.lastSeq = slices.Clone(members), ring, ring.Seq
-			n.quorate = c.quorateFor(members)
-			n.cmapMembership(joined, left) // cmap.go
-			n.notifyNodelist(joined, left)
-			if !c.free {
+			if c.free {
+				n.notifyNodelist(n.joined, n.left)
+			}
+			changedNodes = append(changedNodes, n)
+		}
+		c.syncQdeviceNames(members)
+	}
+	c.deliver()
+	for _, n := range changedNodes {
+		n.cmapMembership(n.joined, n.left) // cmap.go
+	}
+}
+
+// deliver turns the votequorum model's notifications into the events of
+// every service's trackers, in the daemons' order. Caller holds c.mu.
+func (c *Cluster) deliver() {
+	for _, id := range c.ids {
+		n := c.nodes[id]
+		for _, nt := range c.sim.Notifications(id) {
+			if !n.up || c.free {
+				continue
+			}
+			switch nt.Kind {
+			case vqrules.NotifyExpectedVotes:
+				n.vqNotify(vqwire.Event{ID: vqwire.EvExpectedVotes, ExpectedVotes: nt.ExpectedVotes})
+			case vqrules.NotifyNodelist:
+				n.vqNotify(vqwire.Event{ID: vqwire.EvNodelist, Ring: vqwire.RingID(n.ring), Members: n.members})
+			case vqrules.NotifyQuorum:
+				n.quorate = nt.Quorate
+				n.vqNotify(n.vqQuorumEvent(nt))
+				if nt.InSync {
+					n.notifyNodelist(n.joined, n.left)
+				}
 				n.notifyQuorum()
 			}
 		}
@@ -264,6 +323,10 @@ type Node struct {
 	conns   map[*conn]struct{}
 	pending *shutdown // a cfg shutdown request being decided
 	cmap    *cmapNode // the daemon's cmap maps (cmap.go)
+
+	joined, left []uint32 // of the last membership change
+	order        []uint32 // votequorum's node list order
+	qdName       string   // votequorum's qdevice_name
 }
 
 // ID returns the node id.
@@ -330,7 +393,7 @@ func (n *Node) Dial(ctx context.Context, service string) (transport.Conn, error)
 	n.c.mu.Lock()
 	defer n.c.mu.Unlock()
 	switch {
-	case newHandler(service, nil) == nil || !n.up:
+	case newHandler(service, nil) == nil || !n.up || (service == "votequorum" && n.c.free):
 		return nil, corosync.NewError(op, corosync.ErrLibrary,
 			fmt.Errorf("corosync is not running (or has no %q service): %w", service, syscall.ECONNREFUSED))
 	case !n.ready:
@@ -352,6 +415,8 @@ func newHandler(service string, cn *conn) handler {
 		return &quorumConn{conn: cn}
 	case "cfg":
 		return &cfgConn{conn: cn}
+	case "votequorum":
+		return &vqConn{conn: cn}
 	case "cmap":
 		return &cmapConn{conn: cn}
 	}

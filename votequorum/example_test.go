@@ -7,15 +7,17 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/votequorum"
 )
 
 // Print this node's votes and the cluster's quorum, as corosync-quorumtool
-// -s does. These examples need a running corosync; they are compiled, not
-// run, by go test.
+// -s does. Against a running corosync, dial with votequorum.Dial(ctx); here
+// a mock cluster of 3 nodes stands in for it.
 func ExampleClient_Info() {
 	ctx := context.Background()
-	c, err := votequorum.Dial(ctx)
+	cluster := mock.NewCluster(3)
+	c, err := votequorum.Dial(ctx, votequorum.WithDialer(cluster.Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -28,6 +30,11 @@ func ExampleClient_Info() {
 	}
 	fmt.Printf("node %d: %d votes, expected %d, total %d, quorum %d, flags %v\n",
 		info.NodeID, info.NodeVotes, info.NodeExpectedVotes, info.TotalVotes, info.Quorum, info.Flags)
+	_, err = c.Info(ctx, 9)
+	fmt.Println(errors.Is(err, corosync.ErrNotExist))
+	// Output:
+	// node 1: 1 votes, expected 3, total 3, quorum 2, flags Quorate
+	// true
 }
 
 // Watch quorum and votes: the first event is the current state; while the
@@ -55,22 +62,65 @@ func ExampleClient_Subscribe() {
 	}
 }
 
-// Give the quorum device 2 votes and raise the cluster's expected votes.
-// The target is explicit: votequorum.Node(id) or votequorum.QuorumDevice().
+// Give a node 2 votes and raise the cluster's expected votes. The target is
+// explicit: votequorum.Node(id) or votequorum.QuorumDevice(). The daemon
+// refuses expected votes that would make a quorate cluster inquorate.
+// (Against a running corosync, dial with votequorum.Dial(ctx).)
 func ExampleClient_SetVotes() {
 	ctx := context.Background()
-	c, err := votequorum.Dial(ctx)
+	cluster := mock.NewCluster(3)
+	c, err := votequorum.Dial(ctx, votequorum.WithDialer(cluster.Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer c.Close()
-	if err := c.SetVotes(ctx, votequorum.QuorumDevice(), 2); err != nil {
+	if err := c.SetVotes(ctx, votequorum.Node(2), 2); err != nil {
 		fmt.Println(err)
 	}
-	if err := c.SetExpected(ctx, 5); errors.Is(err, corosync.ErrInvalidParam) {
-		fmt.Println("the daemon refused 5 expected votes:", err)
+	if err := c.SetExpected(ctx, 9); errors.Is(err, corosync.ErrInvalidParam) {
+		fmt.Println("the daemon refused 9 expected votes")
 	}
+	info, _ := c.Info(ctx, 2)
+	fmt.Println(info)
+	// Output:
+	// the daemon refused 9 expected votes
+	// node 2 member votes 2 expected 3 highest 4 total 4 quorum 3 flags [Quorate] qdevice 0 ""
+}
+
+// A two-node cluster (two_node: 1) stays quorate when one node fails: ask
+// WhatIf first, then watch it happen.
+func Example_twoNode() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cluster := mock.NewCluster(2, mock.WithTwoNode())
+	c, err := votequorum.Dial(ctx, votequorum.WithDialer(cluster.Node(1)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	sub, err := c.Subscribe(ctx, votequorum.Queue(8))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer sub.Close()
+	ev, _ := sub.Next(ctx)
+	fmt.Println(ev)
+	out, _ := c.WhatIf(ctx, votequorum.Change{FailNodes: []uint32{2}})
+	fmt.Println("if node 2 fails:", out)
+
+	cluster.Kill(2)
+	for range 2 { // a nodelist notification, then a quorum notification
+		ev, _ := sub.Next(ctx)
+		fmt.Println(ev)
+	}
+	// Output:
+	// snapshot: quorate ring 1.4 members [1 2] nodes [2:member 1:member] expected 2
+	// if node 2 fails: quorate: node 1 members [1] quorum 1 total 1 expected 2 highest 2 flags [2Node Quorate WaitForAll]
+	// nodelist: ring 1.8 members [1]
+	// quorum: quorate ring 1.8 members [1] nodes [2:dead 1:member] expected 2
 }
 
 // A quorum device in Go: register, then poll with the current ring at least

@@ -243,7 +243,7 @@ func (c *Cluster) sync(m []uint32) {
 		}
 	}
 	for _, id := range m {
-		c.nodes[id].state.recalculate(e, false, false)
+		c.nodes[id].state.syncActivate(e)
 	}
 }
 
@@ -269,14 +269,56 @@ func (c *Cluster) SetExpected(on, n uint32) error {
 		return fmt.Errorf("setexpected %d (total votes %d, quorum %d): %w", n, total, q, ErrInvalid)
 	}
 	s.setExpected(n)
+	c.reconfigureExpected(on, n)
+	return nil
+}
+
+// reconfigureExpected delivers a reconfigure message setting the expected
+// votes to n from node on to its partition.
+func (c *Cluster) reconfigureExpected(on, n uint32) {
 	for _, id := range c.Membership(on) {
 		t := &c.nodes[id].state
 		t.setExpected(n)
+		t.note(NotifyExpectedVotes)
 		t.EVBarrier = n
 		if c.eff.EVTracking {
 			t.us().Expected = max(t.us().Expected, t.EVTrackingBarrier)
 		}
 		t.recalculate(&c.eff, true, false)
+	}
+}
+
+// ConfigureExpected is quorum.expected_votes set to n at runtime in node
+// on's configuration (corosync-cmapctl -s quorum.expected_votes): unlike
+// SetExpected nothing is refused. The node takes n as its expected votes,
+// multicasts its nodeinfo and, if that changed its expected votes, a
+// reconfigure message to its partition.
+func (c *Cluster) ConfigureExpected(on, n uint32) error {
+	nd, err := c.get(on)
+	if err != nil {
+		return err
+	}
+	s := &nd.state
+	old, oldVotes := s.us().Expected, s.us().Votes
+	s.us().Votes = c.eff.Votes[on]
+	if c.eff.EVTracking && s.EVTrackingBarrier > 0 {
+		n = s.EVTrackingBarrier
+	}
+	s.us().Expected = n
+	s.EVBarrier = n
+	// The configuration read again sets the device's votes: 0 without a
+	// quorum.device section, its votes if configured.
+	if !c.eff.Qdevice {
+		s.QdeviceVotes = 0
+	} else if c.eff.QdeviceVotes > 0 {
+		s.QdeviceVotes = c.eff.QdeviceVotes
+	}
+	c.multicast(on, []nodeinfo{s.snapshot(on), s.snapshot(0)})
+	if v := c.eff.Votes[on]; v != oldVotes {
+		c.reconfigureVotes(on, on, v)
+	}
+	if s.us().Expected != old {
+		c.reconfigureExpected(on, s.us().Expected)
 	}
 	return nil
 }
@@ -304,6 +346,13 @@ func (c *Cluster) SetVotes(on, target, votes uint32) error {
 	if q < total/2 || q > total {
 		return fmt.Errorf("setvotes %d on node %d (quorum %d, total %d): %w", votes, target, q, total, ErrInvalid)
 	}
+	c.reconfigureVotes(on, target, votes)
+	return nil
+}
+
+// reconfigureVotes delivers a reconfigure message setting target's votes
+// from node on to its partition.
+func (c *Cluster) reconfigureVotes(on, target, votes uint32) {
 	for _, id := range c.Membership(on) {
 		t := &c.nodes[id].state
 		if target == 0 {
@@ -315,7 +364,6 @@ func (c *Cluster) SetVotes(on, target, votes uint32) error {
 		}
 		t.recalculate(&c.eff, true, false)
 	}
-	return nil
 }
 
 // QdeviceRegister registers a quorum device on node on: its flag is set and
@@ -325,9 +373,8 @@ func (c *Cluster) QdeviceRegister(on uint32) error {
 	if err != nil {
 		return err
 	}
-	if !c.eff.Qdevice {
-		return fmt.Errorf("no quorum.device configured: %w", ErrInvalid)
-	}
+	// Without a quorum.device section corosync still accepts a device
+	// (qdevice_can_operate starts at 1); its votes are then 0.
 	s := &nd.state
 	if s.us().Flags&NodeQdeviceRegistered != 0 {
 		return nil

@@ -24,7 +24,8 @@
 //     (the step function) for the time-dependent rules: the
 //     last_man_standing window elapsing and the quorum device timing out.
 //     Info(on, nodeid) answers as the daemon on node on would answer
-//     votequorum_getinfo.
+//     votequorum_getinfo, and Notifications(on) returns the notifications
+//     it sent its trackers (expected votes, nodelist, quorum), in order.
 //
 // A membership change is synchronised as corosync does: every member marks
 // the nodes that left as dead and arms the last_man_standing timer if it

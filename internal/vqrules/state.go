@@ -112,6 +112,12 @@ type State struct {
 	// QdeviceDeadline is when this node's quorum device times out unless
 	// it polls (valid while the device is alive).
 	QdeviceDeadline time.Duration
+
+	// syncing is corosync's sync_in_progress: quorum flips are not
+	// notified until the synchronisation ends.
+	syncing bool
+	// notes are the notifications sent and not yet taken.
+	notes []Notification
 }
 
 // Clone returns a deep copy.
@@ -119,6 +125,7 @@ func (s State) Clone() State {
 	s.Nodes = slices.Clone(s.Nodes)
 	s.Members = slices.Clone(s.Members)
 	s.PreviousMembers = slices.Clone(s.PreviousMembers)
+	s.notes = nil
 	return s
 }
 
@@ -296,6 +303,7 @@ func (s *State) recalculate(e *Effective, allowDecrease, byCurrentNodes bool) {
 	us := s.us()
 	if total > us.Expected {
 		us.Expected = total
+		s.note(NotifyExpectedVotes)
 	}
 	if e.EVTracking && us.Expected > s.EVTrackingBarrier {
 		s.EVTrackingBarrier = us.Expected
@@ -361,6 +369,7 @@ func (s *State) areWeQuorate(e *Effective, total uint32) {
 			}
 		}
 	}
+	changed := s.Quorate != quorate
 	s.Quorate = quorate
 	if quorate {
 		us.Flags |= NodeQuorate
@@ -369,6 +378,9 @@ func (s *State) areWeQuorate(e *Effective, total uint32) {
 	}
 	if e.WaitForAll {
 		s.setWaitForAll(!quorate)
+	}
+	if changed && !s.syncing {
+		s.note(NotifyQuorum)
 	}
 }
 
@@ -497,6 +509,17 @@ func (s *State) syncInit(e *Effective, members []uint32, now time.Duration) {
 	}
 	s.PreviousMembers = s.Members
 	s.Members = slices.Clone(members)
+	s.syncing = true
+	// sync_process: this node's nodeinfo goes out, then the nodelist
+	// notification, before any nodeinfo is delivered.
+	s.note(NotifyNodelist)
+}
+
+// syncActivate is votequorum_sync_activate.
+func (s *State) syncActivate(e *Effective) {
+	s.recalculate(e, false, false)
+	s.note(NotifyQuorum)
+	s.syncing = false
 }
 
 // lmsFire is votequorum_last_man_standing_timer_fn.

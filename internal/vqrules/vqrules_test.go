@@ -2,6 +2,8 @@ package vqrules
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -369,5 +371,44 @@ func TestUnknown(t *testing.T) {
 	}
 	if err := c.Start(9); !errors.Is(err, ErrUnknownNode) {
 		t.Errorf("%v", err)
+	}
+}
+
+// The notifications a daemon sends, in its order (checked against real
+// daemons by mock's TestVotequorumMockEqualsReal).
+func TestNotifications(t *testing.T) {
+	c := newCluster(t, Config{Nodes: nodes(3)})
+	for _, id := range c.IDs() {
+		c.Notifications(id)
+	}
+	kinds := func(id uint32) []string {
+		var out []string
+		for _, n := range c.Notifications(id) {
+			s := n.Kind.String()
+			if n.Kind == NotifyQuorum {
+				s += fmt.Sprintf(" %v sync=%v", n.Quorate, n.InSync)
+			}
+			if n.Kind == NotifyExpectedVotes {
+				s += fmt.Sprint(" ", n.ExpectedVotes)
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	c.Kill(2)
+	c.Kill(3)
+	if got := kinds(1); !slices.Equal(got, []string{"nodelist", "quorum true sync=true", "nodelist", "quorum false sync=true"}) {
+		t.Errorf("kills: %v", got)
+	}
+	c.ConfigureExpected(1, 1) // quorum.expected_votes: 1 at runtime
+	if got := kinds(1); !slices.Equal(got, []string{"expectedvotes 1", "quorum true sync=false"}) {
+		t.Errorf("expected_votes 1: %v", got)
+	}
+	c.Start(2)
+	if got := kinds(1); !slices.Equal(got, []string{"nodelist", "expectedvotes 2", "quorum true sync=true"}) {
+		t.Errorf("node 2 back: %v", got)
+	}
+	if c.Notifications(3) != nil {
+		t.Error("a stopped daemon notified")
 	}
 }
