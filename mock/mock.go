@@ -234,6 +234,7 @@ func (c *Cluster) recompute() {
 			}
 		}
 	}
+	c.cpgMembershipChanged()
 }
 
 // diff returns the ids in a that are not in b.
@@ -350,6 +351,8 @@ func newHandler(service string, cn *conn) handler {
 		return &quorumConn{conn: cn}
 	case "cfg":
 		return &cfgConn{conn: cn}
+	case "cpg":
+		return &cpgConn{conn: cn}
 	}
 	return nil
 }
