@@ -327,6 +327,7 @@ func (g *Group) Close() error {
 	g.closeConn()
 	g.sub.Close()
 	g.disp.Close()
+	g.sub.Drain() // what was buffered is dropped, as documented
 	g.c.mu.Lock()
 	delete(g.c.groups, g)
 	g.c.mu.Unlock()

@@ -1,7 +1,9 @@
 package cpg_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/transport"
 )
@@ -99,15 +102,20 @@ func synchrony(t *testing.T, dialers map[uint32]transport.Dialer, victim uint32,
 			survivors++
 		}
 	}
-	// Readers: survivors read until they have every survivor's messages and
-	// the victim's departure; the victim reads until its stream ends.
+	// Readers: survivors read until every survivor's "end" message (sent
+	// once it saw the victim depart); the victim reads until its stream
+	// ends or the others leave its view.
+	departed := map[uint32]chan struct{}{}
+	for _, id := range ids {
+		departed[id] = make(chan struct{})
+	}
 	for _, id := range ids {
 		g := groups[id]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var seq []string
-			got := map[uint32]int{}
+			ends := 0
 			left := false
 			for {
 				ev, err := g.Next(ctx)
@@ -123,15 +131,14 @@ func synchrony(t *testing.T, dialers map[uint32]transport.Dialer, victim uint32,
 				if k := key(ev); k != "" {
 					seq = append(seq, k)
 				}
-				if ev.Kind == cpg.EventMessage && ev.Sender.NodeID != victim {
-					got[ev.Sender.NodeID]++
+				if ev.Kind == cpg.EventMessage && strings.HasSuffix(string(ev.Data), ":end") {
+					ends++
 				}
-				if ev.Kind == cpg.EventConfchg && slices.ContainsFunc(ev.Left, func(m cpg.Member) bool { return m.NodeID == victim }) {
+				if !left && ev.Kind == cpg.EventConfchg && slices.ContainsFunc(ev.Left, func(m cpg.Member) bool { return m.NodeID == victim }) {
 					left = true
+					close(departed[id])
 				}
-				if id != victim && left && len(got) == survivors && !slices.ContainsFunc(ids, func(s uint32) bool {
-					return s != victim && got[s] < perNode
-				}) {
+				if id != victim && ends == survivors {
 					break
 				}
 			}
@@ -140,20 +147,38 @@ func synchrony(t *testing.T, dialers map[uint32]transport.Dialer, victim uint32,
 			smu.Unlock()
 		}()
 	}
-	// Senders.
+	// Senders: the victim disrupts half-way through its perNode messages;
+	// the survivors send until they see it depart, then "end".
 	for _, id := range ids {
 		g := groups[id]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range perNode {
+			for i := 0; ; i++ {
 				if id == victim && i == perNode/2 {
 					disrupt()
 				}
-				if err := g.Send(ctx, fmt.Appendf(nil, "%d:%d", id, i), cpg.Agreed); err != nil {
+				msg := fmt.Appendf(nil, "%d:%d", id, i)
+				if id == victim && i == perNode {
+					return
+				}
+				if id != victim {
+					select {
+					case <-departed[id]:
+						msg = fmt.Appendf(nil, "%d:end", id)
+					default:
+						if i >= perNode {
+							time.Sleep(time.Millisecond) // pace while waiting for the departure
+						}
+					}
+				}
+				if err := g.Send(ctx, msg, cpg.Agreed); err != nil {
 					if id != victim {
 						t.Errorf("node %d send %d: %v", id, i, err)
 					}
+					return
+				}
+				if bytes.HasSuffix(msg, []byte(":end")) {
 					return
 				}
 			}
@@ -201,6 +226,9 @@ func synchrony(t *testing.T, dialers map[uint32]transport.Dialer, victim uint32,
 		}
 		f := strings.Fields(k)
 		var node, n int
+		if strings.HasSuffix(f[2], ":end") {
+			continue
+		}
 		fmt.Sscanf(f[2], "%d:%d", &node, &n)
 		if n != next[f[1]] {
 			t.Errorf("%s: message %d, want %d", f[1], n, next[f[1]])
@@ -210,5 +238,198 @@ func synchrony(t *testing.T, dialers map[uint32]transport.Dialer, victim uint32,
 	t.Logf("%d events, victim's departure at %d; victim saw %d", len(ref), pos, len(streams[victim]))
 	for _, g := range groups {
 		g.Close()
+	}
+}
+
+// rejoined reads a WithRejoin group through a daemon restart.
+func rejoined(t *testing.T, ctx context.Context, g *cpg.Group) {
+	t.Helper()
+	var kinds []cpg.EventKind
+	for {
+		ev, err := g.Next(ctx)
+		if err != nil {
+			t.Fatalf("rejoining group: %v after %v", err, kinds)
+		}
+		kinds = append(kinds, ev.Kind)
+		if ev.Kind == cpg.EventDisconnected && ev.Err == nil {
+			t.Error("EventDisconnected without Err")
+		}
+		if ev.Kind == cpg.EventConfchg && slices.Contains(kinds, cpg.EventRejoined) {
+			if !slices.Contains(ev.Members, g.Self()) {
+				t.Errorf("confchg after rejoin without self: %v", ev)
+			}
+			break
+		}
+	}
+	i, j := slices.Index(kinds, cpg.EventDisconnected), slices.Index(kinds, cpg.EventRejoined)
+	if i < 0 || j < i {
+		t.Errorf("events %v: want disconnected, rejoined, confchg", kinds)
+	}
+}
+
+// groupOps checks join, the daemon's codes, queries, large messages, leave
+// and an immediate rejoin, and the stream's end after Leave.
+func groupOps(t *testing.T, dialers map[uint32]transport.Dialer) {
+	ctx := ctxT(t, 60*time.Second)
+	c1, c2 := dialT(t, dialers[1]), dialT(t, dialers[2])
+	id, err := c1.LocalNodeID(ctx)
+	if err != nil || id != 1 {
+		t.Fatalf("LocalNodeID = %d, %v", id, err)
+	}
+	if _, err := c1.Join(ctx, string(bytes.Repeat([]byte("x"), 129))); !errors.Is(err, corosync.ErrNameTooLong) {
+		t.Errorf("Join with a 129-byte name: %v, want NAME_TOO_LONG", err)
+	}
+	a, err := c1.Join(ctx, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	first := waitMembers(t, ctx, a, 1)
+	if ev := first[0]; ev.Kind != cpg.EventConfchg || !slices.Equal(ev.Joined, []cpg.Member{{NodeID: 1, PID: a.PID(), Reason: cpg.ReasonJoin}}) {
+		t.Errorf("first event %v, want own join", ev)
+	}
+	if ev, err := a.Next(ctx); err != nil || ev.Kind != cpg.EventTotem || len(ev.Nodes) != 3 {
+		t.Errorf("second event %v %v, want the initial totem", ev, err)
+	}
+	if _, err := c1.Join(ctx, "ops"); !errors.Is(err, corosync.ErrExist) {
+		t.Errorf("second Join of the same pid and group: %v, want EXIST", err)
+	}
+	b, err := c2.Join(ctx, "ops", cpg.WithPID(4242))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	waitMembers(t, ctx, a, 2)
+	waitMembers(t, ctx, b, 2)
+	want := []cpg.Member{{NodeID: 1, PID: a.PID()}, {NodeID: 2, PID: 4242}}
+	for _, c := range []*cpg.Client{c1, c2} {
+		if m, err := c.Members(ctx, "ops"); err != nil || !slices.Equal(m, want) {
+			t.Errorf("Members = %v, %v; want %v", m, err, want)
+		}
+	}
+	if m, err := a.Members(ctx); err != nil || !slices.Equal(m, want) {
+		t.Errorf("Group.Members = %v, %v", m, err)
+	}
+	gs, err := c2.Groups(ctx)
+	if err != nil || !slices.Contains(gs, cpg.GroupMember{Group: "ops", Member: cpg.Member{NodeID: 2, PID: 4242}}) {
+		t.Errorf("Groups = %v, %v", gs, err)
+	}
+	names, err := c2.GroupNames(ctx)
+	if err != nil || !slices.Contains(names, "ops") {
+		t.Errorf("GroupNames = %v, %v", names, err)
+	}
+
+	// Messages: empty, the largest atomic, and fragmented ones.
+	sizes := []int{0, 64, cpg.MaxAtomicMessage, cpg.MaxAtomicMessage + 1, 3<<20 + 5}
+	for i, n := range sizes {
+		msg := bytes.Repeat([]byte{byte(i + 1)}, n)
+		if err := b.Send(ctx, msg, cpg.Agreed); err != nil {
+			t.Fatalf("Send %d bytes: %v", n, err)
+		}
+	}
+	for _, g := range []*cpg.Group{a, b} {
+		for i, n := range sizes {
+			ev, err := g.Next(ctx)
+			for err == nil && ev.Kind == cpg.EventTotem {
+				ev, err = g.Next(ctx)
+			}
+			if err != nil || ev.Kind != cpg.EventMessage || len(ev.Data) != n || (n > 0 && ev.Data[n-1] != byte(i+1)) || ev.Sender != (cpg.Member{NodeID: 2, PID: 4242}) {
+				t.Fatalf("message %d (%d bytes): %v %v", i, n, ev, err)
+			}
+		}
+	}
+
+	// Leave: both see it; the leaver's stream ends with ErrLeft.
+	if err := a.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	left := []cpg.Member{{NodeID: 1, PID: a.PID(), Reason: cpg.ReasonLeave}}
+	for _, g := range []*cpg.Group{a, b} {
+		ev, err := g.Next(ctx)
+		if err != nil || ev.Kind != cpg.EventConfchg || !slices.Equal(ev.Left, left) {
+			t.Errorf("after Leave: %v %v", ev, err)
+		}
+	}
+	if _, err := a.Next(ctx); !errors.Is(err, cpg.ErrLeft) {
+		t.Errorf("after the leave confchg: %v, want ErrLeft", err)
+	}
+	if err := a.Send(ctx, []byte("x"), cpg.Agreed); err == nil {
+		t.Error("Send after Leave succeeded")
+	}
+	if err := a.Leave(ctx); err == nil {
+		t.Error("second Leave succeeded")
+	}
+	// Rejoin at once, same pid: a new connection.
+	a2, err := c1.Join(ctx, "ops")
+	if err != nil {
+		t.Fatalf("rejoin after Leave: %v", err)
+	}
+	defer a2.Close()
+	waitMembers(t, ctx, a2, 2)
+	ev, err := b.Next(ctx)
+	if err != nil || ev.Kind != cpg.EventConfchg || len(ev.Joined) != 1 || ev.Joined[0].NodeID != 1 {
+		t.Errorf("rejoin seen by the other member: %v %v", ev, err)
+	}
+	// Close without Leave: procdown.
+	a2.Close()
+	ev, err = b.Next(ctx)
+	if err != nil || ev.Kind != cpg.EventConfchg || len(ev.Left) != 1 || ev.Left[0].Reason != cpg.ReasonProcDown {
+		t.Errorf("Close seen by the other member: %v %v", ev, err)
+	}
+	if _, err := a2.Next(ctx); !errors.Is(err, corosync.ErrBadHandle) {
+		t.Errorf("Next after Close: %v", err)
+	}
+}
+
+// overflow: a Queue member that does not read fails with ErrOverflow after
+// its queue, and the others see it go (procdown) after the messages it
+// could take.
+func overflow(t *testing.T, dialers map[uint32]transport.Dialer) {
+	ctx := ctxT(t, 30*time.Second)
+	c1, c2 := dialT(t, dialers[1]), dialT(t, dialers[2])
+	slow, err := c1.Join(ctx, "overflow", cpg.Queue(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	s, err := c2.Join(ctx, "overflow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waitMembers(t, ctx, s, 2)
+	for i := range 20 {
+		if err := s.Send(ctx, fmt.Appendf(nil, "%d", i), cpg.Agreed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n int
+	for {
+		ev, err := slow.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, cpg.ErrOverflow) || !errors.Is(err, corosync.ErrQueueFull) {
+				t.Errorf("slow reader ended with %v, want ErrOverflow", err)
+			}
+			break
+		}
+		n++
+		_ = ev
+	}
+	// 3 confchg/totem events and 20 messages; the reader starts while
+	// deliveries still arrive, so it may free room before the overflow.
+	if n < 8 || n >= 23 {
+		t.Errorf("slow reader got %d events before ErrOverflow, want at least its queue of 8 and not all 23", n)
+	}
+	for {
+		ev, err := s.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == cpg.EventConfchg && len(ev.Left) == 1 {
+			if ev.Left[0].Reason != cpg.ReasonProcDown {
+				t.Errorf("overflowed member left with %v", ev.Left[0])
+			}
+			break
+		}
 	}
 }

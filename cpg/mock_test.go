@@ -25,3 +25,13 @@ func TestMockSynchronyPartition(t *testing.T) {
 	c := mock.NewCluster(3)
 	synchrony(t, mockDialers(c, 1, 2, 3), 3, cpg.ReasonNodeDown, 200, func() { c.Partition([]uint32{1, 2}, []uint32{3}) })
 }
+
+func TestMockGroup(t *testing.T) {
+	c := mock.NewCluster(3)
+	groupOps(t, mockDialers(c, 1, 2, 3))
+}
+
+func TestMockOverflow(t *testing.T) {
+	c := mock.NewCluster(3)
+	overflow(t, mockDialers(c, 1, 2, 3))
+}

@@ -71,7 +71,8 @@ func Block(n int) JoinOption {
 }
 
 // Queue selects a bounded queue of n events. When an event arrives with n
-// events unread, the group fails: the reader gets the n queued events, then
+// events queued (besides up to 2 in delivery), the group fails: the reader
+// gets every event before that one, in order, then
 // ErrOverflow (corosync.ErrQueueFull); the connection is closed, so the
 // other members see this process leave (reason procdown) right after the
 // last event it could take. A member never stays in the group with a gap in
