@@ -65,4 +65,3 @@ func TestReal(t *testing.T) {
 		rejoined(t, ctx, rj)
 	})
 }
-
