@@ -98,6 +98,7 @@ func (c *Client) Join(ctx context.Context, group string, opts ...JoinOption) (*G
 	g.disp = dispatch.Start(context.Background(), g.source)
 	g.sub, _ = g.disp.Subscribe(dispatch.Block(1)) // a fresh dispatcher: no error
 	sopts := c.cfg.Options
+	sopts.Backoff = flowBackoff(sopts.Backoff)
 	sopts.Reconnect = cfg.rejoin
 	sopts.WaitForDaemon = false
 	s, err := session.Dial(ctx, ServiceName, &groupService{g: g}, sopts)
@@ -200,10 +201,25 @@ func (g *Group) Send(ctx context.Context, msg []byte, guarantee Guarantee) error
 	return g.sendFragments(ctx, conn, msg, guarantee)
 }
 
+// flowBackoff is b for a group's connection: flow control (TRY_AGAIN on
+// mcast and fragments) lifts within a millisecond or so, as libcpg's own
+// retry loop assumes, so retries start at 1ms and are capped at 100ms
+// (rejoining after a restart is paced the same way).
+func flowBackoff(b Backoff) Backoff {
+	b.Initial = time.Millisecond
+	if b.Max <= 0 || b.Max > 100*time.Millisecond {
+		b.Max = 100 * time.Millisecond
+	}
+	if b.Multiplier < 1 {
+		b.Multiplier = 2
+	}
+	return b
+}
+
 // wait sleeps the backoff of a flow-controlled attempt.
 func (g *Group) wait(ctx context.Context, op string, attempt int) error {
 	g.fc.Store(true)
-	t := time.NewTimer(g.c.cfg.Backoff.Delay(attempt))
+	t := time.NewTimer(flowBackoff(g.c.cfg.Backoff).Delay(attempt))
 	defer t.Stop()
 	select {
 	case <-t.C:
