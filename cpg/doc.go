@@ -81,7 +81,7 @@
 // The zero-copy calls are not offered (Send does the same job; see
 // internal/cpgwire/SPEC.md for why the client never sends them). An mcast
 // larger than 1048392 bytes would break every receiver's connection (the
-// daemon writes an event over the negotiated 1 MiB; libcpg wedges): Send
+// daemon writes an event over the negotiated 1 MiB; libcpg wedges, our transport delivers it): Send
 // fragments at MaxAtomicMessage like libcpg, so it never produces one, and
 // such an event from another client is still delivered here (the transport
 // takes events up to its ring's size).
