@@ -268,6 +268,7 @@ func (c *Cluster) recompute() {
 	for _, n := range changedNodes {
 		n.cmapMembership(n.joined, n.left) // cmap.go
 	}
+	c.cpgMembershipChanged() // cpg.go
 }
 
 // deliver turns the votequorum model's notifications into the events of
@@ -419,6 +420,8 @@ func newHandler(service string, cn *conn) handler {
 		return &vqConn{conn: cn}
 	case "cmap":
 		return &cmapConn{conn: cn}
+	case "cpg":
+		return &cpgConn{conn: cn}
 	}
 	return nil
 }

@@ -276,3 +276,25 @@ func (c *Client) Finalize() error {
 	regMu.Unlock()
 	return err
 }
+
+// Take returns the events queued so far and forgets them.
+func (c *Client) Take() []cpgwire.Event {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	evs := c.events
+	c.events = nil
+	return evs
+}
+
+// Poll dispatches what is pending, waiting up to d for the connection to
+// become readable first, and returns the events taken (see Take).
+func (c *Client) Poll(d time.Duration) ([]cpgwire.Event, error) {
+	fd, err := c.Fd()
+	if err != nil {
+		return nil, err
+	}
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	unix.Poll(pfd, int(d.Milliseconds()))
+	err = c.Dispatch()
+	return c.Take(), err
+}

@@ -1,0 +1,88 @@
+// Package cpg is a client of corosync's closed process group (cpg) service
+// in pure Go: join groups, multicast messages that every member delivers in
+// the same total order, and follow the membership with virtual synchrony
+// (a configuration change is delivered at the same point of the message
+// stream by every member that survives it).
+//
+//	c, err := cpg.Dial(ctx)
+//	...
+//	defer c.Close()
+//	g, err := c.Join(ctx, "my-group")
+//	...
+//	defer g.Close()
+//	err = g.Send(ctx, []byte("hello"), cpg.Agreed)
+//	for ev, err := range g.All(ctx) {
+//		if err != nil {
+//			return err // ErrLeft, ErrOverflow, ErrMembershipLost, ...
+//		}
+//		switch ev.Kind {
+//		case cpg.EventMessage:  // ev.Sender, ev.Data
+//		case cpg.EventConfchg:  // ev.Members, ev.Joined, ev.Left (with reasons)
+//		case cpg.EventTotem:    // ev.Ring, ev.Nodes
+//		}
+//	}
+//
+// # One group per connection
+//
+// corosync 3.1.7 lets a cpg connection join one group, once: a second join
+// is refused, and a connection that left can never join again (it stays
+// "leave started": EXIST or BUSY forever, while it still receives the
+// group's messages; measured, internal/cpgwire/SPEC.md). So the Client's
+// own connection answers the questions that need no membership
+// (LocalNodeID, Members, Groups, GroupNames), and each Join opens a new
+// connection that the returned Group owns. Leave leaves, finalizes and
+// closes that connection; to be a member again, Join again. A process can
+// hold any number of Groups, also of the same group under different pids
+// (WithPID): the daemon refuses a second member with the same pid in one
+// group on one node (EXIST).
+//
+// # Messages
+//
+// Group.Send multicasts to the group; the daemon does not answer an mcast,
+// so Send returns once the message is handed to the daemon. Messages up to
+// MaxAtomicMessage (1047552 bytes) go as one mcast; larger ones in
+// fragments exactly as libcpg sends them (so C members reassemble them
+// too), reassembled here before delivery. Flow control (TRY_AGAIN) is
+// waited out with backoff until Send's ctx ends (FlowControlled reports it
+// meanwhile); a message is never sent twice and never partly: a fragmented
+// message cut by a configuration change (CS_ERR_INTERRUPT) is sent again
+// from its first fragment, and receivers drop the incomplete copy.
+// Fragments of a sender that leaves mid-message are dropped with it.
+//
+// # Slow readers
+//
+// A group's events are never dropped silently. Block(n) (the default,
+// n = DefaultQueue): while the reader does not read, the group's event pump
+// waits; the daemon keeps queueing the group's events for the connection
+// without limit (it never drops them and never disconnects a slow reader,
+// and senders are not slowed: measured), so nothing is lost and the
+// daemon's memory grows. Queue(n): when the reader is n events behind, the
+// group ends with ErrOverflow (corosync.ErrQueueFull) after the reader got
+// every event before the one that did not fit, and its connection is
+// closed: the other members see it leave (reason procdown) at that point of
+// their streams. No member stays in a group with a gap in its stream.
+//
+// # Restarts
+//
+// When the connection to the daemon is lost (a daemon restart, a crash),
+// the daemon's membership of the group is gone. The stream delivers
+// EventDisconnected (Err says why). By default it then ends with an error
+// carrying ErrMembershipLost and corosync.ErrLibrary. With WithRejoin, the
+// group joins again on a new connection as soon as the daemon is back and
+// delivers EventRejoined, then the daemon's confchg of the new join:
+// whatever happened in the group meanwhile was not seen, and the stream
+// says so instead of pretending continuity. The Client's own connection
+// reconnects (WithReconnect, default on) without any group.
+//
+// # What libcpg does differently
+//
+// libcpg's cpg_flow_control_state_get reads a word in the shared ring
+// that this transport does not map; FlowControlled reports what Send met.
+// The zero-copy calls are not offered (Send does the same job; see
+// internal/cpgwire/SPEC.md for why the client never sends them). An mcast
+// larger than 1048392 bytes would break every receiver's connection (the
+// daemon writes an event over the negotiated 1 MiB; libcpg wedges, our transport delivers it): Send
+// fragments at MaxAtomicMessage like libcpg, so it never produces one, and
+// such an event from another client is still delivered here (the transport
+// takes events up to its ring's size).
+package cpg

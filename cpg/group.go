@@ -1,0 +1,563 @@
+package cpg
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/dispatch"
+	"github.com/corosync-go/corosync/internal/cpgwire"
+	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/wire"
+)
+
+// Group is this process's membership of one cpg group, on a connection of
+// its own, and the ordered stream of the group's events. Its methods are
+// safe for concurrent use; each event is received once, by one reader.
+type Group struct {
+	c      *Client
+	name   cpgwire.Name
+	pid    uint32
+	cfg    joinConfig
+	s      *session.Session[Event]
+	nodeID atomic.Uint32
+
+	disp *dispatch.Dispatcher[Event]
+	sub  *dispatch.Subscription[Event]
+	in   chan Event // from the event pump to the group's dispatcher
+
+	failOnce sync.Once
+	failed   chan struct{}
+	failErr  error
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed when the connection is being closed: the pump stops pushing
+	sready   chan struct{} // closed once s is set (or Join failed)
+
+	leftOnce sync.Once
+	left     chan struct{} // closed when the own leave confchg has been pushed
+
+	sendMu sync.Mutex  // one message at a time: fragments must not interleave
+	fc     atomic.Bool // the last send met flow control and is waiting
+	leave  sync.Mutex  // serialises Leave and Close
+	gone   atomic.Bool // left or closed: no more sends
+
+	// The pump's own state (one goroutine at a time).
+	parts    map[sender]*assembly
+	done     bool // own leave seen, or overflowed: ignore further events
+	overflow bool
+}
+
+type sender struct{ node, pid uint32 }
+
+type assembly struct {
+	want uint32
+	buf  []byte
+}
+
+// Join joins group on a new connection of its own and returns the
+// membership (cpg_initialize + cpg_join with model v1 and the initial totem
+// configuration). The stream starts with the daemon's confchg of this join
+// (Members includes this process, Joined is this process), then a totem
+// event, then messages and changes in the order every member sees them.
+//
+// One corosync connection can join one group, once: a second join on it is
+// refused (EXIST), and after a leave it can never join again (EXIST, BUSY;
+// measured, internal/cpgwire/SPEC.md). So each Group owns its connection,
+// Leave closes it, and joining again is another Join, on a fresh
+// connection: a process can hold any number of groups (and the same group
+// twice, under two pids: WithPID) at once.
+//
+// group is 1 to MaxNameLen bytes, compared as bytes: "crmd" and Pacemaker's
+// "crmd\x00" are two groups. Errors carry corosync codes:
+// corosync.ErrNameTooLong, corosync.ErrExist (this pid is already in group
+// on this node), and the dial errors of Dial.
+func (c *Client) Join(ctx context.Context, group string, opts ...JoinOption) (*Group, error) {
+	name := cpgwire.Name(group)
+	if err := name.Check("cpg join"); err != nil {
+		return nil, err
+	}
+	cfg := joinConfig{pid: uint32(os.Getpid()), size: DefaultQueue, block: true}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return nil, corosync.NewError("cpg join", corosync.ErrBadHandle, ErrClosed)
+	}
+	g := &Group{c: c, name: name, pid: cfg.pid, cfg: cfg,
+		in: make(chan Event, cfg.size), failed: make(chan struct{}), stop: make(chan struct{}),
+		left: make(chan struct{}), sready: make(chan struct{}), parts: map[sender]*assembly{}}
+	g.disp = dispatch.Start(context.Background(), g.source)
+	g.sub, _ = g.disp.Subscribe(dispatch.Block(1)) // a fresh dispatcher: no error
+	sopts := c.cfg.Options
+	sopts.Backoff = flowBackoff(sopts.Backoff)
+	sopts.Reconnect = cfg.rejoin
+	sopts.WaitForDaemon = false
+	s, err := session.Dial(ctx, ServiceName, &groupService{g: g}, sopts)
+	if err != nil {
+		close(g.sready)
+		g.sub.Close()
+		g.disp.Close()
+		return nil, err
+	}
+	g.s = s
+	close(g.sready)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		g.Close()
+		return nil, corosync.NewError("cpg join", corosync.ErrBadHandle, ErrClosed)
+	}
+	c.groups[g] = struct{}{}
+	c.mu.Unlock()
+	return g, nil
+}
+
+// Name returns the group's name.
+func (g *Group) Name() string { return string(g.name) }
+
+// PID returns the pid this member joined with.
+func (g *Group) PID() uint32 { return g.pid }
+
+// LocalNodeID returns the local node's id, as read when the group joined.
+func (g *Group) LocalNodeID() uint32 { return g.nodeID.Load() }
+
+// Self returns this member as other members see it.
+func (g *Group) Self() Member { return Member{NodeID: g.LocalNodeID(), PID: g.pid} }
+
+// Members asks the daemon for the group's current members
+// (cpg_membership_get). The answer reflects the daemon's state now, which
+// may be ahead of the events read so far: for a view consistent with the
+// stream, follow EventConfchg.Members instead.
+func (g *Group) Members(ctx context.Context) ([]Member, error) {
+	return membership(ctx, g.s, string(g.name))
+}
+
+// FlowControlled reports whether a Send is waiting because the daemon
+// refused it with TRY_AGAIN (flow control: corosync cannot queue more to
+// totem). It is what libcpg's cpg_flow_control_state_get tells, as seen by
+// this client.
+func (g *Group) FlowControlled() bool { return g.fc.Load() }
+
+// Send multicasts msg to the group (cpg_mcast_joined). Every member, this
+// one included, delivers it in the same total order. A message up to
+// MaxAtomicMessage goes as one mcast; a larger one as fragments, as libcpg
+// sends them, reassembled by every receiver (libcpg's included); messages
+// of one Group are sent one at a time, so fragments never interleave.
+//
+// Flow control (TRY_AGAIN) is waited out with backoff until ctx ends, and a
+// message is never sent twice: if Send returns an error, no member
+// delivers the message, except when the connection broke after the message
+// was handed over (the error then carries corosync.ErrLibrary). A
+// fragmented message interrupted by a configuration change
+// (CS_ERR_INTERRUPT) is sent again from its first fragment: receivers drop
+// the incomplete copy, as libcpg does.
+//
+// The daemon does not answer an mcast: Send returns when the message is in
+// the daemon's request ring, not when it is delivered. guarantee is passed
+// on and ignored by corosync.
+func (g *Group) Send(ctx context.Context, msg []byte, guarantee Guarantee) error {
+	const op = "cpg mcast"
+	if guarantee > Safe {
+		return opErr(op, corosync.ErrInvalidParam, "guarantee %d; 0..3 exist", guarantee)
+	}
+	if uint64(len(msg)) > MaxMessage {
+		return opErr(op, corosync.ErrTooBig, "message of %d bytes; at most %d", len(msg), uint64(MaxMessage))
+	}
+	g.sendMu.Lock()
+	defer g.sendMu.Unlock()
+	if g.gone.Load() {
+		return g.goneErr(op)
+	}
+	conn, err := g.s.Current()
+	if err != nil {
+		return err
+	}
+	defer g.fc.Store(false)
+	if len(msg) <= MaxAtomicMessage {
+		req, err := cpgwire.AppendRequest(make([]byte, 0, cpgwire.McastHeaderSize+len(msg)),
+			cpgwire.Request{ID: cpgwire.ReqMcast, Guarantee: guarantee, Payload: msg})
+		if err != nil {
+			return err
+		}
+		for attempt := 0; ; attempt++ {
+			err := conn.Send(ctx, op, req)
+			if !errors.Is(err, corosync.ErrTryAgain) {
+				return err
+			}
+			if err := g.wait(ctx, op, attempt); err != nil {
+				return err
+			}
+		}
+	}
+	return g.sendFragments(ctx, conn, msg, guarantee)
+}
+
+// flowBackoff is b for a group's connection: flow control (TRY_AGAIN on
+// mcast and fragments) lifts within a millisecond or so, as libcpg's own
+// retry loop assumes, so retries start at 1ms and are capped at 100ms
+// (rejoining after a restart is paced the same way).
+func flowBackoff(b Backoff) Backoff {
+	b.Initial = time.Millisecond
+	if b.Max <= 0 || b.Max > 100*time.Millisecond {
+		b.Max = 100 * time.Millisecond
+	}
+	if b.Multiplier < 1 {
+		b.Multiplier = 2
+	}
+	return b
+}
+
+// wait sleeps the backoff of a flow-controlled attempt.
+func (g *Group) wait(ctx context.Context, op string, attempt int) error {
+	g.fc.Store(true)
+	t := time.NewTimer(flowBackoff(g.c.cfg.Backoff).Delay(attempt))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return corosync.NewError(op, corosync.ErrTryAgain, ctx.Err())
+	case <-g.stop:
+		return g.goneErr(op)
+	}
+}
+
+func (g *Group) sendFragments(ctx context.Context, conn *session.Conn, msg []byte, guarantee Guarantee) error {
+	const op = "cpg partial_mcast"
+	frags := cpgwire.Fragments(len(msg), 0)
+	buf := make([]byte, 0, cpgwire.PartialMcastHeaderSize+cpgwire.MaxFragment)
+	var resp [64]byte
+	for attempt := 0; ; attempt++ {
+		var err error
+		for _, f := range frags {
+			buf, err = cpgwire.AppendRequest(buf[:0], cpgwire.Request{ID: cpgwire.ReqPartialMcast, Guarantee: guarantee,
+				MsgLen: uint32(len(msg)), Type: f.Type, Payload: msg[f.Off : f.Off+f.Len]})
+			if err != nil {
+				return err
+			}
+			// Conn.Call waits out TRY_AGAIN itself.
+			if _, err = conn.Call(ctx, op, buf, cpgwire.ResPartialSend, resp[:0]); err != nil {
+				break
+			}
+		}
+		if !errors.Is(err, corosync.ErrInterrupt) {
+			return err
+		}
+		if err := g.wait(ctx, op, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+func (g *Group) goneErr(op string) error {
+	select {
+	case <-g.left:
+		return corosync.NewError(op, corosync.ErrBadHandle, ErrLeft)
+	default:
+	}
+	return corosync.NewError(op, corosync.ErrBadHandle, ErrClosed)
+}
+
+// Leave leaves the group (cpg_leave) and closes its connection. Every
+// member, this one included, gets a confchg with this process in Left
+// (reason leave). Leave waits, until ctx ends, for that confchg to be read
+// from the daemon: the stream then holds every event up to it and ends with
+// ErrLeft once they are read. If ctx ends first (a Block reader that stopped
+// reading holds the pump back), the group is left and closed anyway, the
+// events not yet read from the daemon are discarded, and Leave returns an
+// error carrying corosync.ErrTimeout.
+//
+// To be a member again, Join again: a left connection can never rejoin
+// (SPEC.md), so Join opens a fresh one. Leave on a group that is not joined
+// (left, closed, lost) fails with corosync.ErrNotExist or ErrBadHandle.
+func (g *Group) Leave(ctx context.Context) error {
+	const op = "cpg leave"
+	g.leave.Lock()
+	defer g.leave.Unlock()
+	g.sendMu.Lock() // no fragment of ours may be cut by the leave
+	if g.gone.Load() {
+		g.sendMu.Unlock()
+		return g.goneErr(op)
+	}
+	conn, err := g.s.Current()
+	if err != nil {
+		g.sendMu.Unlock()
+		return corosync.NewError(op, corosync.ErrNotExist, err)
+	}
+	var resp [64]byte
+	_, err = call(ctx, conn, cpgwire.Request{ID: cpgwire.ReqLeave, Group: g.name, PID: g.pid}, resp[:0])
+	if err != nil {
+		g.sendMu.Unlock()
+		return err
+	}
+	g.gone.Store(true)
+	g.sendMu.Unlock()
+	var werr error
+	select {
+	case <-g.left:
+	case <-g.failed: // lost or overflowed meanwhile: the stream says so
+	case <-ctx.Done():
+		werr = corosync.NewError(op, corosync.ErrTimeout,
+			errors.Join(errors.New("left, but the leave confchg was not read before ctx ended; unread events were discarded"), ctx.Err()))
+		g.fail(ErrLeft)
+	}
+	// Finalize takes the connection off the daemon's list at once, so that a
+	// new Join of this pid is not refused with EXIST while the daemon has
+	// not yet seen the connection close.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedWait)
+	call(dctx, conn, cpgwire.Request{ID: cpgwire.ReqFinalize}, resp[:0])
+	cancel()
+	g.closeConn()
+	return werr
+}
+
+// closeConn closes the group's connection (and its pump).
+func (g *Group) closeConn() {
+	g.stopOnce.Do(func() { close(g.stop) })
+	<-g.sready
+	if g.s != nil {
+		g.s.Close()
+	}
+}
+
+// Close closes the group's connection without leaving: the other members
+// see this process leave with reason procdown (as when it dies). The
+// stream ends: readers see an error carrying corosync.ErrBadHandle (Run and
+// All just return). Events not yet read are dropped. It is idempotent and
+// may follow Leave.
+//
+// The daemon notices the closed connection asynchronously: a Join of the
+// same group with the same pid right after Close may be refused with
+// corosync.ErrExist for a moment. Leave first to rejoin at once.
+func (g *Group) Close() error {
+	g.gone.Store(true)
+	g.closeConn()
+	g.sub.Close()
+	g.disp.Close()
+	g.sub.Drain() // what was buffered is dropped, as documented
+	g.c.mu.Lock()
+	delete(g.c.groups, g)
+	g.c.mu.Unlock()
+	return nil
+}
+
+// fail ends the stream with err once the events already pushed are read.
+func (g *Group) fail(err error) {
+	g.failOnce.Do(func() {
+		g.failErr = err
+		close(g.failed)
+	})
+}
+
+// source is the group dispatcher's source: what the pump pushed, then the
+// terminal error.
+func (g *Group) source(ctx context.Context) (Event, error) {
+	select {
+	case ev := <-g.in:
+		return ev, nil
+	case <-g.failed:
+		select {
+		case ev := <-g.in:
+			return ev, nil
+		default:
+			return Event{}, g.failErr
+		}
+	case <-ctx.Done():
+		return Event{}, ctx.Err()
+	}
+}
+
+// push hands ev to the reader, on the pump goroutine: under Block it waits
+// for room; under Queue a full queue fails the group (ErrOverflow) and
+// closes its connection.
+func (g *Group) push(ev Event) {
+	if g.done {
+		return
+	}
+	if !g.cfg.block {
+		select {
+		case g.in <- ev:
+		default:
+			g.done, g.overflow = true, true
+			g.gone.Store(true)
+			g.fail(ErrOverflow)
+			go g.closeConn() // not here: Close waits for this goroutine
+		}
+		return
+	}
+	select {
+	case g.in <- ev:
+	case <-g.stop:
+	case <-g.disp.Done():
+	}
+}
+
+// C returns the channel the group's events arrive on. It is closed when the
+// stream ends; Err then says why.
+func (g *Group) C() <-chan Event { return g.sub.C() }
+
+// Next blocks until an event is available, the stream ends (its terminal
+// error: ErrLeft, ErrOverflow, ErrMembershipLost, ...) or ctx ends.
+// It is CS_DISPATCH_ONE.
+func (g *Group) Next(ctx context.Context) (Event, error) { return g.sub.Next(ctx) }
+
+// TryNext returns a pending event without blocking, or corosync.ErrTryAgain
+// when none is pending. It is CS_DISPATCH_ONE_NONBLOCKING.
+func (g *Group) TryNext() (Event, error) { return g.sub.TryNext() }
+
+// Drain returns every pending event, oldest first, without blocking. It is
+// CS_DISPATCH_ALL.
+func (g *Group) Drain() []Event { return g.sub.Drain() }
+
+// Run calls fn for each event until ctx ends, fn fails, or the stream ends
+// (nil after Close). It is CS_DISPATCH_BLOCKING.
+func (g *Group) Run(ctx context.Context, fn func(Event) error) error { return g.sub.Run(ctx, fn) }
+
+// All returns an iterator over the events; see dispatch.Subscription.All.
+func (g *Group) All(ctx context.Context) iter.Seq2[Event, error] { return g.sub.All(ctx) }
+
+// Err returns nil while the stream is live, then why it ended.
+func (g *Group) Err() error { return g.sub.Err() }
+
+// groupService is a group's connection as the session core sees it. Setup,
+// Event, Lost and Reconnected run on one goroutine at a time.
+type groupService struct{ g *Group }
+
+var _ session.Service[Event] = (*groupService)(nil)
+
+// Setup reads the local node id and joins (model v1, initial totem
+// configuration), on the first connection and, with WithRejoin, on every
+// new one.
+func (s *groupService) Setup(ctx context.Context, conn *session.Conn) (Event, error) {
+	g := s.g
+	var resp [64]byte
+	r, err := call(ctx, conn, cpgwire.Request{ID: cpgwire.ReqLocalGet}, resp[:0])
+	if err != nil {
+		return Event{}, err
+	}
+	g.nodeID.Store(r.LocalNodeID)
+	_, err = call(ctx, conn, cpgwire.Request{ID: cpgwire.ReqJoin, Group: g.name, PID: g.pid,
+		Flags: cpgwire.ModelV1DeliverInitialTotemConf}, resp[:0])
+	return Event{}, err
+}
+
+// Event decodes a notification and pushes what it means to the reader.
+// Nothing goes to the session's own dispatcher (ok is false).
+func (s *groupService) Event(msg []byte) (Event, bool, error) {
+	g := s.g
+	if g.done {
+		return Event{}, false, nil
+	}
+	h, err := wire.DecodeResponseHeader(msg)
+	if err != nil {
+		return Event{}, false, corosync.NewError("cpg event", corosync.ErrMessageError, err)
+	}
+	switch h.ID {
+	case cpgwire.EvDeliver, cpgwire.EvPartialDeliver, cpgwire.EvConfchg, cpgwire.EvTotemConfchg:
+	default:
+		return Event{}, false, nil // an id this client does not know
+	}
+	e, err := cpgwire.DecodeEvent(msg)
+	if err != nil {
+		return Event{}, false, corosync.NewError("cpg event", corosync.ErrMessageError, err)
+	}
+	if e.ID != cpgwire.EvTotemConfchg && e.Group != g.name {
+		return Event{}, false, nil // a connection holds one group: cannot happen
+	}
+	switch e.ID {
+	case cpgwire.EvDeliver:
+		g.push(Event{Kind: EventMessage, Group: string(g.name), Sender: Member{NodeID: e.NodeID, PID: e.PID},
+			Data: append([]byte(nil), e.Payload...)})
+	case cpgwire.EvPartialDeliver:
+		if data, ok := g.reassemble(e); ok {
+			g.push(Event{Kind: EventMessage, Group: string(g.name), Sender: Member{NodeID: e.NodeID, PID: e.PID}, Data: data})
+		}
+	case cpgwire.EvConfchg:
+		ev := Event{Kind: EventConfchg, Group: string(g.name), Members: members(e.Members),
+			Joined: members(e.Joined), Left: members(e.Left)}
+		self := false
+		for _, l := range e.Left {
+			delete(g.parts, sender{l.NodeID, l.PID}) // its incomplete message will not be completed
+			if l.NodeID == g.nodeID.Load() && l.PID == g.pid && l.Reason == cpgwire.ReasonLeave {
+				self = true
+			}
+		}
+		g.push(ev)
+		if self {
+			g.done = true
+			g.leftOnce.Do(func() { close(g.left) })
+			g.fail(ErrLeft)
+		}
+	case cpgwire.EvTotemConfchg:
+		g.push(Event{Kind: EventTotem, Group: string(g.name), Ring: RingID{NodeID: e.Ring.NodeID, Seq: e.Ring.Seq},
+			Nodes: e.TotemMembers})
+	}
+	return Event{}, false, nil
+}
+
+// reassemble adds a fragment to its sender's message and returns the
+// message when complete. Like libcpg, it drops fragments whose first one it
+// did not see (the message began before this member joined), and a FIRST
+// fragment starts a new message (the sender's previous one was interrupted
+// and will be sent again).
+func (g *Group) reassemble(e cpgwire.Event) ([]byte, bool) {
+	k := sender{e.NodeID, e.PID}
+	a := g.parts[k]
+	if e.Type == cpgwire.PartialFirst {
+		a = &assembly{want: e.MsgLen, buf: make([]byte, 0, min(int(e.MsgLen), 4<<20))}
+		g.parts[k] = a
+	}
+	if a == nil {
+		return nil, false
+	}
+	if a.want != e.MsgLen || uint64(len(a.buf))+uint64(len(e.Payload)) > uint64(a.want) {
+		delete(g.parts, k) // inconsistent fragments: no message (libcpg would deliver garbage)
+		return nil, false
+	}
+	a.buf = append(a.buf, e.Payload...)
+	if e.Type != cpgwire.PartialLast {
+		return nil, false
+	}
+	delete(g.parts, k)
+	if uint32(len(a.buf)) != a.want {
+		return nil, false
+	}
+	return a.buf, true
+}
+
+// Lost tells the reader that the membership is gone; without rejoin the
+// stream then ends.
+func (s *groupService) Lost(why error) Event {
+	g := s.g
+	clear(g.parts)
+	select {
+	case <-g.stop: // closing: nothing to tell
+		return Event{}
+	default:
+	}
+	g.push(Event{Kind: EventDisconnected, Group: string(g.name), Err: why})
+	if !g.cfg.rejoin {
+		g.done = true
+		g.gone.Store(true)
+		g.fail(corosync.NewError(ServiceName, corosync.ErrLibrary, errors.Join(ErrMembershipLost, why)))
+	}
+	return Event{}
+}
+
+// Reconnected tells the reader that the group was joined again.
+func (s *groupService) Reconnected(Event) Event {
+	s.g.push(Event{Kind: EventRejoined, Group: string(s.g.name)})
+	return Event{}
+}
+
+func (*groupService) Snapshot(ev Event) Event        { return ev }
+func (*groupService) Skip(_ Event, next Event) Event { return next }

@@ -1,0 +1,67 @@
+package cpg_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/corosync-go/corosync/cpg"
+	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/transport"
+)
+
+func realDialers(c *corotest.Cluster) map[uint32]transport.Dialer {
+	m := map[uint32]transport.Dialer{}
+	for _, n := range c.Nodes {
+		m[n.ID] = n.Dialer()
+	}
+	return m
+}
+
+// TestReal runs the client against a real 3-node corosync 3.1.7 cluster:
+// the group operations and daemon codes, then virtual synchrony across a
+// partition, then across a kill of node 3 (with a rejoining member on it).
+func TestReal(t *testing.T) {
+	corotest.Require(t)
+	cl := corotest.Start(t, 3, corotest.Options{})
+	if err := cl.WaitFormed(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	dialers := realDialers(cl)
+	t.Run("group", func(t *testing.T) { groupOps(t, dialers) })
+	t.Run("overflow", func(t *testing.T) { overflow(t, dialers) })
+	t.Run("partition", func(t *testing.T) {
+		synchrony(t, dialers, 3, cpg.ReasonNodeDown, 300, func() {
+			if err := cl.Split([]uint32{1, 2}, []uint32{3}); err != nil {
+				t.Error(err)
+			}
+		})
+		if err := cl.Heal(); err != nil {
+			t.Fatal(err)
+		}
+		ctx := ctxT(t, 30*time.Second)
+		for _, n := range cl.Nodes {
+			if err := n.WaitMembers(ctx, 1, 2, 3); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	t.Run("kill", func(t *testing.T) {
+		ctx := ctxT(t, 60*time.Second)
+		// A member on node 3 that rejoins after its daemon restarts.
+		c3 := dialT(t, dialers[3], cpg.WithReconnect(false))
+		rj, err := c3.Join(ctx, "rejoiner", cpg.WithRejoin(true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rj.Close()
+		synchrony(t, dialers, 3, cpg.ReasonNodeDown, 300, func() {
+			if err := cl.Node(3).Kill(); err != nil {
+				t.Error(err)
+			}
+		})
+		if err := cl.Node(3).Start(); err != nil {
+			t.Fatal(err)
+		}
+		rejoined(t, ctx, rj)
+	})
+}

@@ -1,0 +1,199 @@
+//go:build oracle && linux
+
+package cpgoracle
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/corosync-go/corosync/cpg"
+	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/cpgwire"
+)
+
+var benchSizes = []struct {
+	name string
+	n    int
+}{{"64B", 64}, {"1KiB", 1 << 10}, {"64KiB", 64 << 10}, {"1047552B", cpg.MaxAtomicMessage}, {"4MiB", 4 << 20}}
+
+// BenchmarkCPG compares this module's cpg client with C libcpg on one real
+// 3-node cluster, in one run: throughput (a sender on node 1, a receiver on
+// node 2, b.N messages until the receiver has them all) and delivery
+// latency (a member on node 1 sends and waits for its own delivery, which
+// goes through totem's total order).
+//
+//	go test -tags oracle -run '^$' -bench BenchmarkCPG ./internal/oracle/cpgoracle/
+func BenchmarkCPG(b *testing.B) {
+	corotest.Require(b)
+	cl := corotest.Start(b, 3, corotest.Options{})
+	if err := cl.WaitFormed(30 * time.Second); err != nil {
+		b.Fatal(err)
+	}
+	n1, n2 := cl.Node(1), cl.Node(2)
+	ctx := context.Background()
+	var seq atomic.Int64
+	gname := func() string { return fmt.Sprintf("bench-%d", seq.Add(1)) }
+
+	goJoin := func(b *testing.B, n *corotest.Node, g string, pid uint32) (*cpg.Client, *cpg.Group) {
+		c, err := cpg.Dial(ctx, cpg.WithDialer(n.Dialer()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		grp, err := c.Join(ctx, g, cpg.WithPID(pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return c, grp
+	}
+	cJoin := func(b *testing.B, n *corotest.Node, g string) *Client {
+		c, err := Open(n.NetNSPath(), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Join(cpgwire.Name(g)); err != nil {
+			b.Fatal(err)
+		}
+		return c
+	}
+	cSend := func(c *Client, msg []byte) {
+		for c.McastJoined(cpgwire.GuaranteeAgreed, msg) != nil {
+			time.Sleep(50 * time.Microsecond) // TRY_AGAIN: flow control
+		}
+	}
+	// cCount dispatches c until it has delivered n messages.
+	cCount := func(c *Client, n int, stop <-chan struct{}) int {
+		got := 0
+		for got < n {
+			select {
+			case <-stop:
+				return got
+			default:
+			}
+			evs, err := c.Poll(10 * time.Millisecond)
+			if err != nil {
+				return got
+			}
+			for _, e := range evs {
+				if e.ID == cpgwire.EvDeliver {
+					got++
+				}
+			}
+		}
+		return got
+	}
+	goCount := func(g *cpg.Group, n int) {
+		for got := 0; got < n; {
+			ev, err := g.Next(ctx)
+			if err != nil {
+				return
+			}
+			if ev.Kind == cpg.EventMessage {
+				got++
+			}
+		}
+	}
+	pid := uint32(os.Getpid())
+
+	for _, sz := range benchSizes {
+		msg := make([]byte, sz.n)
+		b.Run("throughput/go/"+sz.name, func(b *testing.B) {
+			g := gname()
+			cs, s := goJoin(b, n1, g, pid+1)
+			defer cs.Close()
+			cr, r := goJoin(b, n2, g, pid+2)
+			defer cr.Close()
+			b.SetBytes(int64(sz.n))
+			done := make(chan struct{})
+			go func() { goCount(s, b.N); close(done) }() // the sender's own deliveries
+			b.ResetTimer()
+			start := time.Now()
+			go func() {
+				for range b.N {
+					if err := s.Send(ctx, msg, cpg.Agreed); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+			goCount(r, b.N)
+			el := time.Since(start)
+			b.StopTimer()
+			<-done
+			b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
+		})
+		b.Run("throughput/libcpg/"+sz.name, func(b *testing.B) {
+			g := gname()
+			s := cJoin(b, n1, g)
+			defer s.Finalize()
+			r := cJoin(b, n2, g)
+			defer r.Finalize()
+			b.SetBytes(int64(sz.n))
+			stop := make(chan struct{})
+			done := make(chan struct{})
+			go func() { cCount(s, b.N, stop); close(done) }()
+			b.ResetTimer()
+			start := time.Now()
+			go func() {
+				for range b.N {
+					cSend(s, msg)
+				}
+			}()
+			cCount(r, b.N, nil)
+			el := time.Since(start)
+			b.StopTimer()
+			<-done
+			close(stop)
+			b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
+		})
+	}
+	latency := func(b *testing.B, ping func()) {
+		lat := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for range b.N {
+			t0 := time.Now()
+			ping()
+			lat = append(lat, time.Since(t0))
+		}
+		b.StopTimer()
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	}
+	b.Run("latency/go/64B", func(b *testing.B) {
+		g := gname()
+		c, s := goJoin(b, n1, g, pid+3)
+		defer c.Close()
+		c2, o := goJoin(b, n2, g, pid+4) // a second node in the group
+		defer c2.Close()
+		go goCount(o, 1<<62)
+		msg := make([]byte, 64)
+		latency(b, func() {
+			if err := s.Send(ctx, msg, cpg.Agreed); err != nil {
+				b.Fatal(err)
+			}
+			goCount(s, 1)
+		})
+	})
+	b.Run("latency/libcpg/64B", func(b *testing.B) {
+		g := gname()
+		s := cJoin(b, n1, g)
+		defer s.Finalize()
+		o := cJoin(b, n2, g)
+		defer o.Finalize()
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() { cCount(o, 1<<62, stop); close(done) }()
+		msg := make([]byte, 64)
+		latency(b, func() {
+			cSend(s, msg)
+			cCount(s, 1, nil)
+		})
+		close(stop)
+		<-done
+	})
+}
