@@ -223,24 +223,24 @@ func dialRetry[T any](ctx context.Context, dial func() (T, error), b quorum.Back
 	}
 }
 
-// observe counts quorate flips and ring changes. Lifecycle events
-// (disconnected, reconnected, snapshots) are not changes of the cluster.
+// observe counts quorate flips and ring changes, from notifications and
+// from the fresh snapshot after a reconnect (a restarted daemon forms a new
+// ring). The fail-safe state of an outage is not a change of the cluster.
 func (c *Collector) observe(ev quorum.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch ev.Kind {
-	case quorum.EventQuorum, quorum.EventNodelist:
-	case quorum.EventSnapshot:
-		if c.lastQ == nil {
-			q := ev.Quorate
-			c.lastQ, c.lastRing = &q, ev.Ring
-		}
-		return
+	case quorum.EventQuorum, quorum.EventNodelist, quorum.EventSnapshot:
 	default:
 		return
 	}
+	if c.lastQ == nil {
+		q := ev.Quorate
+		c.lastQ, c.lastRing = &q, ev.Ring
+		return
+	}
 	changed := false
-	if c.lastQ != nil && *c.lastQ != ev.Quorate {
+	if *c.lastQ != ev.Quorate {
 		c.qChanges++
 		changed = true
 	}

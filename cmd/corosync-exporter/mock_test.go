@@ -1,0 +1,226 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/corosync-go/corosync/mock"
+)
+
+// mockUp starts a collector on node 1 of cl and waits until it reports up.
+func mockUp(t *testing.T, cl *mock.Cluster) *Collector {
+	t.Helper()
+	coll := NewCollector(cl.Node(1), time.Second, nil)
+	t.Cleanup(coll.Close)
+	waitUp(t, coll, 1)
+	return coll
+}
+
+// compare checks the named metrics of coll against the exposition text,
+// retrying briefly: mock events reach the collector asynchronously.
+func compareMetrics(t *testing.T, coll *Collector, step, want string, names ...string) {
+	t.Helper()
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err = testutil.CollectAndCompare(coll, strings.NewReader(want), names...); err == nil {
+			return
+		}
+	}
+	t.Fatalf("%s: %v", step, err)
+}
+
+const compatHelp = `# HELP ha_cluster_corosync_quorate Whether or not the cluster is quorate
+# TYPE ha_cluster_corosync_quorate gauge
+# HELP ha_cluster_corosync_quorum_votes Cluster quorum votes; one line per type
+# TYPE ha_cluster_corosync_quorum_votes gauge
+# HELP ha_cluster_corosync_member_votes How many votes each member node has contributed with to the current quorum
+# TYPE ha_cluster_corosync_member_votes gauge
+# HELP ha_cluster_corosync_rings The status of each Corosync ring; 1 means healthy, 0 means faulty.
+# TYPE ha_cluster_corosync_rings gauge
+# HELP ha_cluster_corosync_ring_errors The total number of faulty corosync rings
+# TYPE ha_cluster_corosync_ring_errors gauge
+`
+
+var compatNames = []string{"ha_cluster_corosync_quorate", "ha_cluster_corosync_quorum_votes", "ha_cluster_corosync_member_votes",
+	"ha_cluster_corosync_rings", "ha_cluster_corosync_ring_errors"}
+
+// Every compatible metric against the mock cluster, across a node loss, a
+// partition of the local node, the heal, and the quorum device.
+func TestMockCompatibleMetrics(t *testing.T) {
+	cl := mock.NewCluster(3, mock.WithQdevice(1, 0))
+	coll := mockUp(t, cl)
+	compareMetrics(t, coll, "all up", compatHelp+`
+ha_cluster_corosync_quorate 1
+ha_cluster_corosync_quorum_votes{type="expected_votes"} 4
+ha_cluster_corosync_quorum_votes{type="highest_expected"} 4
+ha_cluster_corosync_quorum_votes{type="quorum"} 3
+ha_cluster_corosync_quorum_votes{type="total_votes"} 3
+ha_cluster_corosync_member_votes{local="true",node="node1",node_id="1"} 1
+ha_cluster_corosync_member_votes{local="false",node="node2",node_id="2"} 1
+ha_cluster_corosync_member_votes{local="false",node="node3",node_id="3"} 1
+ha_cluster_corosync_rings{address="192.0.2.1",node_id="1",number="0",ring_id="1.4"} 1
+ha_cluster_corosync_rings{address="192.0.2.2",node_id="2",number="0",ring_id="1.4"} 1
+ha_cluster_corosync_rings{address="192.0.2.3",node_id="3",number="0",ring_id="1.4"} 1
+ha_cluster_corosync_ring_errors 0
+`, compatNames...)
+
+	// The quorum device casts its vote: a member row for it, as quorumtool -p.
+	if err := cl.QdeviceVote(1, true); err != nil {
+		t.Fatal(err)
+	}
+	compareMetrics(t, coll, "qdevice voting", compatHelp+`
+ha_cluster_corosync_quorate 1
+ha_cluster_corosync_quorum_votes{type="expected_votes"} 4
+ha_cluster_corosync_quorum_votes{type="highest_expected"} 4
+ha_cluster_corosync_quorum_votes{type="quorum"} 3
+ha_cluster_corosync_quorum_votes{type="total_votes"} 4
+ha_cluster_corosync_member_votes{local="true",node="node1",node_id="1"} 1
+ha_cluster_corosync_member_votes{local="false",node="node2",node_id="2"} 1
+ha_cluster_corosync_member_votes{local="false",node="node3",node_id="3"} 1
+ha_cluster_corosync_member_votes{local="false",node="Qdevice",node_id="0"} 1
+ha_cluster_corosync_rings{address="192.0.2.1",node_id="1",number="0",ring_id="1.4"} 1
+ha_cluster_corosync_rings{address="192.0.2.2",node_id="2",number="0",ring_id="1.4"} 1
+ha_cluster_corosync_rings{address="192.0.2.3",node_id="3",number="0",ring_id="1.4"} 1
+ha_cluster_corosync_ring_errors 0
+`, compatNames...)
+	compareMetrics(t, coll, "qdevice state", `
+# HELP corosync_qdevice The quorum device as this node sees it: registered, alive, cast_vote, master_wins (1 or 0).
+# TYPE corosync_qdevice gauge
+corosync_qdevice{name="Qdevice",property="alive"} 1
+corosync_qdevice{name="Qdevice",property="cast_vote"} 1
+corosync_qdevice{name="Qdevice",property="master_wins"} 0
+corosync_qdevice{name="Qdevice",property="registered"} 1
+`, "corosync_qdevice")
+
+	cl.Kill(3)
+	compareMetrics(t, coll, "node 3 killed", `
+# HELP ha_cluster_corosync_ring_errors The total number of faulty corosync rings
+# TYPE ha_cluster_corosync_ring_errors gauge
+ha_cluster_corosync_ring_errors 1
+# HELP corosync_node_state State of each node the daemon knows: 1 for the state it is in.
+# TYPE corosync_node_state gauge
+corosync_node_state{node="node1",node_id="1",state="member"} 1
+corosync_node_state{node="node2",node_id="2",state="member"} 1
+corosync_node_state{node="node3",node_id="3",state="dead"} 1
+# HELP corosync_link_connected Whether knet link number link to node_id is connected, as cfg node status reports it.
+# TYPE corosync_link_connected gauge
+corosync_link_connected{link="0",node="node1",node_id="1"} 1
+corosync_link_connected{link="0",node="node2",node_id="2"} 1
+corosync_link_connected{link="0",node="node3",node_id="3"} 0
+`, "ha_cluster_corosync_ring_errors", "corosync_node_state", "corosync_link_connected")
+	if v := testutil.ToFloat64(prometheusUp(coll)); v != 1 {
+		t.Fatalf("up %v", v)
+	}
+}
+
+// corosync going away and coming back: up 0 and every other corosync metric
+// withdrawn while it is away, the values back after.
+func TestMockDaemonAwayAndBack(t *testing.T) {
+	cl := mock.NewCluster(3)
+	coll := mockUp(t, cl)
+	before, err := testutil.GatherAndCount(registryOf(coll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.Stop(1)
+	got := waitUp(t, coll, 0)
+	for name := range got {
+		if name != "corosync_up" && !strings.HasPrefix(name, "ha_cluster_scrape_") {
+			t.Fatalf("%s exported while corosync is away", name)
+		}
+	}
+	cl.Start(1)
+	waitUp(t, coll, 1)
+	compareMetrics(t, coll, "back", compatHelp+`
+ha_cluster_corosync_quorate 1
+ha_cluster_corosync_quorum_votes{type="expected_votes"} 3
+ha_cluster_corosync_quorum_votes{type="highest_expected"} 3
+ha_cluster_corosync_quorum_votes{type="quorum"} 2
+ha_cluster_corosync_quorum_votes{type="total_votes"} 3
+ha_cluster_corosync_member_votes{local="true",node="node1",node_id="1"} 1
+ha_cluster_corosync_member_votes{local="false",node="node2",node_id="2"} 1
+ha_cluster_corosync_member_votes{local="false",node="node3",node_id="3"} 1
+ha_cluster_corosync_rings{address="192.0.2.1",node_id="1",number="0",ring_id="1.c"} 1
+ha_cluster_corosync_rings{address="192.0.2.2",node_id="2",number="0",ring_id="1.c"} 1
+ha_cluster_corosync_rings{address="192.0.2.3",node_id="3",number="0",ring_id="1.c"} 1
+ha_cluster_corosync_ring_errors 0
+`, compatNames...)
+	after, err := testutil.GatherAndCount(registryOf(coll))
+	if err != nil || after != before {
+		t.Fatalf("%d series after the restart, %d before (%v)", after, before, err)
+	}
+	if v, _ := find(gather(t, coll), "corosync_membership_changes_total", nil); v != 1 {
+		t.Fatalf("membership changes %v after node 1's daemon restarted (one new ring seen from node 1), want 1", v)
+	}
+}
+
+// registryOf registers coll in a fresh registry.
+func registryOf(coll *Collector) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(coll)
+	return reg
+}
+
+// prometheusUp is a collector of coll's corosync_up alone.
+func prometheusUp(coll *Collector) prometheus.Collector {
+	return upOnly{coll}
+}
+
+type upOnly struct{ c *Collector }
+
+func (u upOnly) Describe(ch chan<- *prometheus.Desc) { ch <- descUp }
+func (u upOnly) Collect(ch chan<- prometheus.Metric) {
+	all := make(chan prometheus.Metric, 1000)
+	u.c.Collect(all)
+	close(all)
+	for m := range all {
+		if m.Desc() == descUp {
+			ch <- m
+		}
+	}
+}
+
+// Every metric the collector describes is exported by a scrape of a mock
+// cluster with a voting quorum device, and the scrape is pedantically
+// consistent (testutil.CollectAndLint finds no problem).
+func TestMockEveryMetric(t *testing.T) {
+	cl := mock.NewCluster(3, mock.WithQdevice(1, 0))
+	coll := mockUp(t, cl)
+	if err := cl.QdeviceVote(1, true); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *prometheus.Desc, 100)
+	coll.Describe(ch)
+	close(ch)
+	var names []string
+	for d := range ch {
+		s := d.String()
+		i := strings.Index(s, `fqName: "`) + len(`fqName: "`)
+		names = append(names, s[i:i+strings.IndexByte(s[i:], '"')])
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := gather(t, coll)
+		var missing []string
+		for _, n := range names {
+			if len(got[n]) == 0 {
+				missing = append(missing, n)
+			}
+		}
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not exported against the mock: %v", missing)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	problems, err := testutil.CollectAndLint(coll)
+	if err != nil || len(problems) != 0 {
+		t.Fatalf("lint: %v %v", problems, err)
+	}
+}
