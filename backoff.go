@@ -10,13 +10,17 @@ import (
 // DefaultBackoff's values.
 type Backoff struct {
 	Initial    time.Duration // first delay; default 50ms
-	Max        time.Duration // cap; default 1s
+	Max        time.Duration // cap; default 250ms
 	Multiplier float64       // growth per attempt, at least 1; default 2
 	Jitter     float64       // ± fraction of randomness, 0..1; default 0.2
 }
 
 // DefaultBackoff is the backoff of every client unless configured otherwise.
-var DefaultBackoff = Backoff{Initial: 50 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0.2}
+// Its cap bounds how long a client takes to notice a restarted daemon (the
+// recovery p99 of RELIABILITY.md); a connection attempt while no daemon runs
+// is refused by the kernel at once, so retrying four times a second costs
+// corosync nothing.
+var DefaultBackoff = Backoff{Initial: 50 * time.Millisecond, Max: 250 * time.Millisecond, Multiplier: 2, Jitter: 0.2}
 
 // Delay returns the delay before retry number attempt (0-based).
 func (b Backoff) Delay(attempt int) time.Duration {
