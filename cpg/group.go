@@ -42,10 +42,11 @@ type Group struct {
 	leftOnce sync.Once
 	left     chan struct{} // closed when the own leave confchg has been pushed
 
-	sendMu sync.Mutex  // one message at a time: fragments must not interleave
-	fc     atomic.Bool // the last send met flow control and is waiting
-	leave  sync.Mutex  // serialises Leave and Close
-	gone   atomic.Bool // left or closed: no more sends
+	sendMu  sync.Mutex  // one message at a time: fragments must not interleave
+	sendBuf []byte      // the request being sent, reused under sendMu
+	fc      atomic.Bool // the last send met flow control and is waiting
+	leave   sync.Mutex  // serialises Leave and Close
+	gone    atomic.Bool // left or closed: no more sends
 
 	// The pump's own state (one goroutine at a time).
 	parts    map[sender]*assembly
@@ -183,10 +184,15 @@ func (g *Group) Send(ctx context.Context, msg []byte, guarantee Guarantee) error
 	}
 	defer g.fc.Store(false)
 	if len(msg) <= MaxAtomicMessage {
-		req, err := cpgwire.AppendRequest(make([]byte, 0, cpgwire.McastHeaderSize+len(msg)),
-			cpgwire.Request{ID: cpgwire.ReqMcast, Guarantee: guarantee, Payload: msg})
+		// The transport copies the request into the daemon's ring before
+		// Send returns, so one buffer per group serves every message; one
+		// over sendBufKeep is not kept.
+		req, err := cpgwire.AppendRequest(g.sendBuf[:0], cpgwire.Request{ID: cpgwire.ReqMcast, Guarantee: guarantee, Payload: msg})
 		if err != nil {
 			return err
+		}
+		if cap(req) <= sendBufKeep {
+			g.sendBuf = req
 		}
 		for attempt := 0; ; attempt++ {
 			err := conn.Send(ctx, op, req)
@@ -200,6 +206,9 @@ func (g *Group) Send(ctx context.Context, msg []byte, guarantee Guarantee) error
 	}
 	return g.sendFragments(ctx, conn, msg, guarantee)
 }
+
+// sendBufKeep is the largest request buffer a group keeps between sends.
+const sendBufKeep = 64 << 10
 
 // flowBackoff is b for a group's connection: flow control (TRY_AGAIN on
 // mcast and fragments) lifts within a millisecond or so, as libcpg's own
@@ -466,7 +475,7 @@ func (s *groupService) Event(msg []byte) (Event, bool, error) {
 	default:
 		return Event{}, false, nil // an id this client does not know
 	}
-	e, err := cpgwire.DecodeEvent(msg)
+	e, err := cpgwire.DecodeEventIn(msg, g.name)
 	if err != nil {
 		return Event{}, false, corosync.NewError("cpg event", corosync.ErrMessageError, err)
 	}

@@ -226,6 +226,18 @@ func getName(b []byte, msg, field string) (Name, error) {
 	return Name(b[8 : 8+n]), nil
 }
 
+// getNameAs is getName, returning known itself when the name equals it.
+func getNameAs(b []byte, msg, field string, known Name) (Name, error) {
+	n := le.Uint32(b[0:])
+	if n > MaxNameLen {
+		return "", wire.Errorf(msg, field+".length", "%d exceeds %d", n, MaxNameLen)
+	}
+	if string(b[8:8+n]) == string(known) {
+		return known, nil
+	}
+	return Name(b[8 : 8+n]), nil
+}
+
 // Reason says why a process is in a confchg list (enum
 // lib_cpg_confchg_reason; 0 in member lists).
 type Reason uint32

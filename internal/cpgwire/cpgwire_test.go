@@ -440,3 +440,23 @@ func rawNameReq(id int32, size int, nameLen uint32, pid uint32) []byte {
 	}
 	return b
 }
+
+// TestDecodeEventInAllocs: a member decoding its own group's deliveries
+// allocates nothing (the name is its own, the payload a subslice).
+func TestDecodeEventInAllocs(t *testing.T) {
+	b, err := AppendEvent(nil, Event{ID: EvDeliver, Group: "alloc", NodeID: 1, PID: 2, Payload: []byte("hello")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := Name("alloc")
+	var e Event
+	if n := testing.AllocsPerRun(100, func() { e, err = DecodeEventIn(b, own) }); n != 0 || err != nil {
+		t.Fatalf("%v allocations, err %v", n, err)
+	}
+	if e.Group != own || string(e.Payload) != "hello" {
+		t.Fatalf("decoded %v", e)
+	}
+	if e, err := DecodeEventIn(b, "other"); err != nil || e.Group != "alloc" {
+		t.Fatalf("another group: %v %v", e, err)
+	}
+}
