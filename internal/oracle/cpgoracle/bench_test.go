@@ -86,16 +86,18 @@ func BenchmarkCPG(b *testing.B) {
 		}
 		return got
 	}
-	goCount := func(g *cpg.Group, n int) {
-		for got := 0; got < n; {
+	goCount := func(ctx context.Context, g *cpg.Group, n int) int {
+		got := 0
+		for got < n {
 			ev, err := g.Next(ctx)
 			if err != nil {
-				return
+				return got
 			}
 			if ev.Kind == cpg.EventMessage {
 				got++
 			}
 		}
+		return got
 	}
 	pid := uint32(os.Getpid())
 
@@ -109,18 +111,23 @@ func BenchmarkCPG(b *testing.B) {
 			defer cr.Close()
 			b.SetBytes(int64(sz.n))
 			done := make(chan struct{})
-			go func() { goCount(s, b.N); close(done) }() // the sender's own deliveries
+			rctx, fail := context.WithCancel(ctx) // a failed send ends the readers
+			defer fail()
+			go func() { goCount(rctx, s, b.N); close(done) }() // the sender's own deliveries
 			b.ResetTimer()
 			start := time.Now()
 			go func() {
-				for range b.N {
+				for i := range b.N {
 					if err := s.Send(ctx, msg, cpg.Agreed); err != nil {
-						b.Error(err)
+						b.Errorf("send %d of %d: %v", i+1, b.N, err)
+						fail()
 						return
 					}
 				}
 			}()
-			goCount(r, b.N)
+			if got := goCount(rctx, r, b.N); got < b.N {
+				b.Errorf("the receiver read %d of %d messages", got, b.N)
+			}
 			el := time.Since(start)
 			b.StopTimer()
 			<-done
@@ -170,13 +177,13 @@ func BenchmarkCPG(b *testing.B) {
 		defer c.Close()
 		c2, o := goJoin(b, n2, g, pid+4) // a second node in the group
 		defer c2.Close()
-		go goCount(o, 1<<62)
+		go goCount(ctx, o, 1<<62)
 		msg := make([]byte, 64)
 		latency(b, func() {
 			if err := s.Send(ctx, msg, cpg.Agreed); err != nil {
 				b.Fatal(err)
 			}
-			goCount(s, 1)
+			goCount(ctx, s, 1)
 		})
 	})
 	b.Run("latency/libcpg/64B", func(b *testing.B) {
