@@ -50,7 +50,7 @@ type IPCConn struct {
 	evMu  sync.Mutex
 	evBuf []byte
 	bytes byteReader // notification bytes of the event path; guarded by evMu
-	owed  int // socket bytes owed for events already read
+	owed  int        // socket bytes owed for events already read
 }
 
 func newConn(service string, cfg Config, fd int) (*IPCConn, error) {
