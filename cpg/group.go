@@ -13,8 +13,8 @@ import (
 	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/cpgwire"
 	"github.com/corosync-go/corosync/internal/session"
-	"github.com/corosync-go/corosync/transport"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/transport"
 )
 
 // Group is this process's membership of one cpg group, on a connection of
