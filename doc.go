@@ -1,6 +1,11 @@
 // Package corosync is the root of corosync-go, a pure-Go client for the
 // Corosync Cluster Engine. It holds what every service client shares: the
-// cs_error_t codes (Error) and the error type (OpError).
+// cs_error_t codes (Error), the error type (OpError) and the retry Backoff.
+//
+// The service clients are packages of their own, all built the same way on
+// one core (one connection, one dispatcher goroutine, typed events,
+// reconnection with a fail-safe state): quorum, votequorum, cfg, cmap and
+// cpg. Package mock is a fake cluster that serves all of them consistently.
 //
 // # Quorum in one paragraph
 //

@@ -14,6 +14,7 @@ import (
 	"github.com/corosync-go/corosync/internal/cpgwire"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/transport"
 )
 
 // Group is this process's membership of one cpg group, on a connection of
@@ -253,8 +254,9 @@ func (g *Group) sendFragments(ctx context.Context, conn *session.Conn, msg []byt
 			if err != nil {
 				return err
 			}
-			// Conn.Call waits out TRY_AGAIN itself.
-			if _, err = conn.Call(ctx, op, buf, cpgwire.ResPartialSend, resp[:0]); err != nil {
+			// Conn.Call waits out TRY_AGAIN itself; fragments, like
+			// libcpg's, are held back at both flow-control levels.
+			if _, err = conn.Call(ctx, op, buf, cpgwire.ResPartialSend, resp[:0], transport.ThrottledAtLevel2()); err != nil {
 				break
 			}
 		}

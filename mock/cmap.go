@@ -198,7 +198,12 @@ func (n *Node) cmapBoot() *kvmap {
 		}
 		set("runtime.votequorum.ev_barrier", cmapwire.Uint32(ev))
 		set("runtime.votequorum.this_node_id", cmapwire.Uint32(n.id))
-		set("runtime.votequorum.two_node", cmapwire.Uint8(0))
+		twoNode := uint8(0)
+		if c.vq.TwoNode {
+			twoNode = 1
+			set("quorum.two_node", cmapwire.Uint8(1))
+		}
+		set("runtime.votequorum.two_node", cmapwire.Uint8(twoNode))
 	}
 	return m
 }

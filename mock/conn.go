@@ -64,7 +64,7 @@ func (cn *conn) state(op string) error {
 }
 
 // Request implements transport.Conn.
-func (cn *conn) Request(ctx context.Context, req, resp []byte) ([]byte, error) {
+func (cn *conn) Request(ctx context.Context, req, resp []byte, _ ...transport.RequestOption) ([]byte, error) {
 	op := cn.service + " request"
 	if err := cn.state(op); err != nil {
 		return resp[:0], err

@@ -49,7 +49,8 @@ type IPCConn struct {
 
 	evMu  sync.Mutex
 	evBuf []byte
-	owed  int // socket bytes owed for events already read
+	bytes byteReader // notification bytes of the event path; guarded by evMu
+	owed  int        // socket bytes owed for events already read
 }
 
 func newConn(service string, cfg Config, fd int) (*IPCConn, error) {
@@ -59,6 +60,7 @@ func newConn(service string, cfg Config, fd int) (*IPCConn, error) {
 		lock: make(chan struct{}, 1), closing: make(chan struct{})}
 	c.notify.c = c
 	c.notify.try = c.notify.send
+	c.bytes.init()
 	var err error
 	if c.rc, err = f.SyscallConn(); err != nil {
 		f.Close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"runtime/debug"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,47 +80,70 @@ func (c *IPCConn) readErr(ctx context.Context, op string, err error) error {
 
 var errEOF = errors.New("end of stream")
 
+// byteReader reads notification bytes without allocating: its state lives
+// in the connection (guarded by evMu) and its callbacks are bound once.
+type byteReader struct {
+	b    [1]byte
+	n    int
+	err  error
+	wait bool
+	peek func(fd uintptr) bool
+	take func(fd uintptr) bool
+}
+
+func (r *byteReader) init() {
+	r.peek, r.take = r.peekOnce, r.takeOnce
+}
+
+// peekOnce looks for a byte without consuming it (recv with MSG_PEEK; the
+// raw call builds no sockaddr). It tells the netpoller to wait on EAGAIN.
+func (r *byteReader) peekOnce(fd uintptr) bool {
+	n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
+	r.n, r.err = int(n), nil
+	if e != 0 {
+		r.err = e
+	}
+	return r.err != unix.EAGAIN
+}
+
+// takeOnce consumes one byte; on EAGAIN it waits only if r.wait.
+func (r *byteReader) takeOnce(fd uintptr) bool {
+	n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.b[0])), 1, unix.MSG_DONTWAIT, 0, 0)
+	r.n, r.err = int(n), nil
+	if e != 0 {
+		r.err = e
+	}
+	switch {
+	case r.err == unix.EAGAIN:
+		r.n, r.err = 0, nil
+		return !r.wait
+	case r.err == nil && r.n == 0:
+		r.err = errEOF // the daemon closed its end
+	}
+	return true
+}
+
 // waitReadable blocks in the netpoller until a byte (or hang-up) is there.
 func (c *IPCConn) waitReadable() error {
-	var b [1]byte
-	var perr error
-	err := c.rc.Read(func(fd uintptr) bool {
-		var n int
-		n, _, perr = unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		if perr == unix.EAGAIN {
-			return false
-		}
-		if perr == nil && n == 0 {
-			perr = errEOF
-		}
-		return true
-	})
-	if err != nil {
+	r := &c.bytes
+	if err := c.rc.Read(r.peek); err != nil {
 		return err
 	}
-	return perr
+	if r.err == nil && r.n == 0 {
+		return errEOF
+	}
+	return r.err
 }
 
 // recvByte consumes one socket byte; with wait it blocks until one arrives.
 func (c *IPCConn) recvByte(wait bool) (bool, error) {
-	var b [1]byte
-	got := false
-	var rerr error
-	err := c.rc.Read(func(fd uintptr) bool {
-		var n int
-		n, _, rerr = unix.Recvfrom(int(fd), b[:], unix.MSG_DONTWAIT)
-		if rerr == unix.EAGAIN {
-			rerr = nil
-			return !wait
-		}
-		if rerr == nil && n == 0 {
-			rerr = errEOF
-		}
-		got = rerr == nil
-		return true
-	})
-	if err != nil {
+	r := &c.bytes
+	r.wait, r.err, r.n = wait, nil, 0
+	if err := c.rc.Read(r.take); err != nil {
 		return false, err
 	}
-	return got, rerr
+	if r.err != nil {
+		return false, r.err
+	}
+	return r.n == 1, nil
 }

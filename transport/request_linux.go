@@ -22,11 +22,10 @@ const (
 	waitSlice       = 500 * time.Millisecond
 	byteSendTimeout = 5 * time.Second
 	abandonTimeout  = 30 * time.Second
-	flowControlStop = 1 // libqb's fc_enable_max: fc=1 refuses, fc=2 queues
 )
 
 // Request implements Conn.
-func (c *IPCConn) Request(ctx context.Context, req, resp []byte) (out []byte, err error) {
+func (c *IPCConn) Request(ctx context.Context, req, resp []byte, opts ...RequestOption) (out []byte, err error) {
 	op := c.reqOp
 	if err := c.enter(op); err != nil {
 		return resp[:0], err
@@ -39,7 +38,7 @@ func (c *IPCConn) Request(ctx context.Context, req, resp []byte) (out []byte, er
 	}()
 	defer c.killOnRingError(op, &err)
 	defer faultGuard(debug.SetPanicOnFault(true), &err)
-	if err := c.post(ctx, op, req); err != nil {
+	if err := c.post(ctx, op, req, flowControlMax(opts)); err != nil {
 		return resp[:0], err
 	}
 	unlock := true
@@ -75,7 +74,8 @@ func (c *IPCConn) Request(ctx context.Context, req, resp []byte) (out []byte, er
 	}
 }
 
-// Send implements Conn: the request path without a response.
+// Send implements Conn: the request path without a response, refused at
+// both flow-control levels.
 func (c *IPCConn) Send(ctx context.Context, msg []byte) (err error) {
 	op := c.reqOp
 	if err := c.enter(op); err != nil {
@@ -84,7 +84,7 @@ func (c *IPCConn) Send(ctx context.Context, msg []byte) (err error) {
 	defer c.active.Done()
 	defer c.killOnRingError(op, &err)
 	defer faultGuard(debug.SetPanicOnFault(true), &err)
-	if err := c.post(ctx, op, msg); err != nil {
+	if err := c.post(ctx, op, msg, 2); err != nil {
 		return err
 	}
 	<-c.lock
@@ -95,7 +95,7 @@ func (c *IPCConn) Send(ctx context.Context, msg []byte) (err error) {
 // semaphore post and notification byte. On success it returns with the
 // lock held; on error the lock is free. The caller is inside an operation
 // (enter) and guards against faults.
-func (c *IPCConn) post(ctx context.Context, op string, req []byte) error {
+func (c *IPCConn) post(ctx context.Context, op string, req []byte, fcMax int32) error {
 	if len(req) == 0 || len(req) > c.maxMsg {
 		return dialErr(op, corosync.ErrTooBig, "request of %d bytes (max %d)", len(req), c.maxMsg)
 	}
@@ -109,7 +109,7 @@ func (c *IPCConn) post(ctx context.Context, op string, req []byte) error {
 	case <-c.closing:
 		return ClosedError(op)
 	}
-	err := c.write(op, req)
+	err := c.write(op, req, fcMax)
 	if err != nil {
 		<-c.lock
 	}
@@ -117,7 +117,7 @@ func (c *IPCConn) post(ctx context.Context, op string, req []byte) error {
 }
 
 // write is post's work under the lock.
-func (c *IPCConn) write(op string, req []byte) error {
+func (c *IPCConn) write(op string, req []byte, fcMax int32) error {
 	if c.broken.Load() {
 		return c.stateErr(op)
 	}
@@ -127,7 +127,7 @@ func (c *IPCConn) write(op string, req []byte) error {
 	if rc := c.req.refCount(); rc != 2 {
 		return c.markDead(op, fmt.Sprintf("the daemon closed the connection (ref_count %d)", rc), nil)
 	}
-	if fc := c.req.flowControl(); fc > 0 && fc <= flowControlStop {
+	if fc := c.req.flowControl(); fc > 0 && fc <= fcMax {
 		return dialErr(op, corosync.ErrTryAgain, "the daemon applies flow control (%d): %w", fc, syscall.EAGAIN)
 	}
 	if err := c.req.write(req); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -46,6 +47,28 @@ func TestSendOneWay(t *testing.T) {
 	if req.sem.value() != 0 {
 		t.Fatal("a message was posted under flow control")
 	}
+	// Level 2 (corosync: totem's queue is critical): one-way messages and
+	// throttled requests are refused, as libcpg's mcasts are.
+	atomic.StoreUint32(req.u32(hdrUserData), 2)
+	if err := c.Send(context.Background(), msg); !errors.Is(err, corosync.ErrTryAgain) {
+		t.Fatalf("send at flow-control level 2: %v", err)
+	}
+	if _, err := c.Request(context.Background(), msg, nil, ThrottledAtLevel2()); !errors.Is(err, corosync.ErrTryAgain) {
+		t.Fatalf("throttled request at level 2: %v", err)
+	}
+	if req.sem.value() != 0 {
+		t.Fatal("a message was posted at level 2")
+	}
+	// A plain request goes through at level 2, as libqb lets it.
+	short, cancelShort := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	c.Request(short, msg, nil)
+	cancelShort()
+	if !req.sem.tryWait() {
+		t.Fatal("a plain request was refused at level 2")
+	}
+	req.read(nil, 1<<20)
+	resp := serverRing(t, "response", paths[1])
+	resp.write(make([]byte, 24)) // the abandoned request's answer, for the drainer
 	atomic.StoreUint32(req.u32(hdrUserData), 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

@@ -34,12 +34,20 @@ type Conn interface {
 	// If ctx ends first, Request returns an error carrying ctx's error and
 	// the Conn stays usable: the abandoned response is consumed and
 	// discarded, never returned to a later call.
-	Request(ctx context.Context, req, resp []byte) ([]byte, error)
+	//
+	// While the daemon applies flow control (libqb's flow-control word at
+	// level 1) Request fails with corosync.ErrTryAgain and sends nothing;
+	// at level 2 it goes through, as libqb lets it, unless opts say
+	// otherwise (ThrottledAtLevel2).
+	Request(ctx context.Context, req, resp []byte, opts ...RequestOption) ([]byte, error)
 
 	// Send sends one message that the daemon does not answer (cpg's mcast)
 	// and returns once it is written. Messages and requests keep their
-	// order. While the daemon applies flow control it fails with
-	// corosync.ErrTryAgain and sends nothing.
+	// order. While the daemon applies flow control at either level it
+	// fails with corosync.ErrTryAgain and sends nothing: corosync raises
+	// level 2 while totem's queue is critical, and libcpg stops its
+	// multicasts there too; a sender that ignored it would fill the
+	// daemon's queues without bound.
 	Send(ctx context.Context, msg []byte) error
 
 	// ReadEvent blocks until the next event arrives and returns it. The slice
@@ -50,6 +58,26 @@ type Conn interface {
 	// Close releases the connection. It is idempotent and unblocks every
 	// Request and ReadEvent in progress with an error matching ErrClosed.
 	Close() error
+}
+
+// RequestOption modifies one Request.
+type RequestOption struct {
+	fcMax int32
+}
+
+// ThrottledAtLevel2 makes a Request refuse (corosync.ErrTryAgain) at
+// flow-control level 2 too, as libcpg sends its fragmented multicasts
+// (qb_ipcc_fc_enable_max_set(c, 2) around them).
+func ThrottledAtLevel2() RequestOption { return RequestOption{fcMax: 2} }
+
+// flowControlMax is the highest flow-control level at which a request with
+// opts is refused: 1 by default (libqb's fc_enable_max).
+func flowControlMax(opts []RequestOption) int32 {
+	m := int32(1)
+	for _, o := range opts {
+		m = max(m, o.fcMax)
+	}
+	return m
 }
 
 // Dialer opens connections to a named corosync IPC service ("quorum",

@@ -188,29 +188,6 @@ func TestRealCluster(t *testing.T) {
 	}
 }
 
-func must(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// waitUp waits until corosync_up has the given value.
-func waitUp(t *testing.T, coll *Collector, want float64) map[string][]series {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		got := gather(t, coll)
-		if v, _ := find(got, "corosync_up", nil); v == want {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("corosync_up never became %v: %v", want, got["corosync_up"])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // The tool parsers must see what they compare; an empty parse would make
 // the comparison vacuous.
 func checkParsed(t *testing.T, st toolState) {

@@ -38,11 +38,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 	"unsafe"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/netns"
+	"github.com/corosync-go/corosync/internal/oracle/evq"
 )
 
 // Event is a callback invocation, normalised for comparison.
@@ -72,10 +72,10 @@ func (e Event) Equal(o Event) bool {
 
 // Client is one libquorum handle.
 type Client struct {
-	h      C.quorum_handle_t
-	Type   uint32
-	mu     sync.Mutex
-	events []Event
+	h    C.quorum_handle_t
+	Type uint32
+	// Queue holds the events the callbacks delivered (Take, Len).
+	evq.Queue[Event]
 }
 
 var (
@@ -96,9 +96,7 @@ func deliver(h C.quorum_handle_t, e Event) {
 	c := registry[h]
 	regMu.Unlock()
 	if c != nil {
-		c.mu.Lock()
-		c.events = append(c.events, e)
-		c.mu.Unlock()
+		c.Push(e)
 	}
 }
 
@@ -168,32 +166,8 @@ func (c *Client) Finalize() error {
 	return err
 }
 
-// Take returns and forgets the events received so far.
-func (c *Client) Take() []Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ev := c.events
-	c.events = nil
-	return ev
-}
-
 // WaitEvents dispatches (CS_DISPATCH_ALL) until at least n events have
 // arrived or ctx ends, then returns them all.
 func (c *Client) WaitEvents(ctx context.Context, n int) ([]Event, error) {
-	for {
-		if err := c.Dispatch(2); err != nil {
-			return c.Take(), err
-		}
-		c.mu.Lock()
-		got := len(c.events)
-		c.mu.Unlock()
-		if got >= n {
-			return c.Take(), nil
-		}
-		select {
-		case <-ctx.Done():
-			return c.Take(), ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	return c.Wait(ctx, n, func() error { return c.Dispatch(2) })
 }

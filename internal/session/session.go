@@ -351,9 +351,11 @@ type Conn struct {
 // with corosync.ErrMessageError. A response with an error code returns that
 // code as an error, with the response. TRY_AGAIN is retried with backoff
 // until ctx ends.
-func (c *Conn) Call(ctx context.Context, op string, req []byte, want int32, resp []byte) ([]byte, error) {
+//
+// opts pass on to the transport (transport.ThrottledAtLevel2).
+func (c *Conn) Call(ctx context.Context, op string, req []byte, want int32, resp []byte, opts ...transport.RequestOption) ([]byte, error) {
 	for attempt := 0; ; attempt++ {
-		out, err := c.t.Request(ctx, req, resp[:0])
+		out, err := c.t.Request(ctx, req, resp[:0], opts...)
 		if err == nil {
 			var h wire.ResponseHeader
 			h, err = wire.DecodeResponseHeader(out)

@@ -30,7 +30,7 @@ func newFakeConn(answers ...[]byte) *fakeConn {
 	return &fakeConn{answers: answers, events: make(chan []byte, 16), closed: make(chan struct{})}
 }
 
-func (f *fakeConn) Request(ctx context.Context, req, resp []byte) ([]byte, error) {
+func (f *fakeConn) Request(ctx context.Context, req, resp []byte, _ ...transport.RequestOption) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	select {

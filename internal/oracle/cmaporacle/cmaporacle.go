@@ -47,12 +47,12 @@ import "C"
 import (
 	"context"
 	"sync"
-	"time"
 	"unsafe"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/cmapwire"
 	"github.com/corosync-go/corosync/internal/netns"
+	"github.com/corosync-go/corosync/internal/oracle/evq"
 )
 
 // Event is a notification callback invocation, normalised for comparison.
@@ -71,9 +71,9 @@ type Entry struct {
 
 // Client is one libcmap handle.
 type Client struct {
-	h      C.cmap_handle_t
-	mu     sync.Mutex
-	events []Event
+	h C.cmap_handle_t
+	// Queue holds the events the callbacks delivered (Take, Len).
+	evq.Queue[Event]
 }
 
 var (
@@ -98,9 +98,7 @@ func goCmapNotify(h C.cmap_handle_t, th C.cmap_track_handle_t, event C.int32_t, 
 	c := registry[h]
 	regMu.Unlock()
 	if c != nil {
-		c.mu.Lock()
-		c.events = append(c.events, e)
-		c.mu.Unlock()
+		c.Push(e)
 	}
 }
 
@@ -269,32 +267,8 @@ func (c *Client) Finalize() error {
 	return err
 }
 
-// Take returns and forgets the events received so far.
-func (c *Client) Take() []Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ev := c.events
-	c.events = nil
-	return ev
-}
-
 // WaitEvents dispatches (CS_DISPATCH_ALL) until at least n events have
 // arrived or ctx ends, then returns them all.
 func (c *Client) WaitEvents(ctx context.Context, n int) ([]Event, error) {
-	for {
-		if err := c.Dispatch(2); err != nil {
-			return c.Take(), err
-		}
-		c.mu.Lock()
-		got := len(c.events)
-		c.mu.Unlock()
-		if got >= n {
-			return c.Take(), nil
-		}
-		select {
-		case <-ctx.Done():
-			return c.Take(), ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	return c.Wait(ctx, n, func() error { return c.Dispatch(2) })
 }

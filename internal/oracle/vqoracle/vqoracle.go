@@ -41,11 +41,11 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"time"
 	"unsafe"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/netns"
+	"github.com/corosync-go/corosync/internal/oracle/evq"
 	"github.com/corosync-go/corosync/internal/vqwire"
 )
 
@@ -93,9 +93,9 @@ func (e Event) Equal(o Event) bool {
 
 // Client is one libvotequorum handle.
 type Client struct {
-	h      C.votequorum_handle_t
-	mu     sync.Mutex
-	events []Event
+	h C.votequorum_handle_t
+	// Queue holds the events the callbacks delivered (Take, Len).
+	evq.Queue[Event]
 }
 
 var (
@@ -108,9 +108,7 @@ func deliver(h C.votequorum_handle_t, e Event) {
 	c := registry[h]
 	regMu.Unlock()
 	if c != nil {
-		c.mu.Lock()
-		c.events = append(c.events, e)
-		c.mu.Unlock()
+		c.Push(e)
 	}
 }
 
@@ -273,32 +271,8 @@ func (c *Client) Finalize() error {
 	return err
 }
 
-// Take returns and forgets the events received so far.
-func (c *Client) Take() []Event {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ev := c.events
-	c.events = nil
-	return ev
-}
-
 // WaitEvents dispatches (CS_DISPATCH_ALL) until at least n events have
 // arrived or ctx ends, then returns them all.
 func (c *Client) WaitEvents(ctx context.Context, n int) ([]Event, error) {
-	for {
-		if err := c.Dispatch(2); err != nil {
-			return c.Take(), err
-		}
-		c.mu.Lock()
-		got := len(c.events)
-		c.mu.Unlock()
-		if got >= n {
-			return c.Take(), nil
-		}
-		select {
-		case <-ctx.Done():
-			return c.Take(), ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
+	return c.Wait(ctx, n, func() error { return c.Dispatch(2) })
 }
