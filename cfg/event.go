@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/corosync-go/corosync/internal/cfgwire"
+	"github.com/corosync-go/corosync/internal/session"
 )
 
 // ShutdownFlags says how a shutdown request treats the trackers' answers
@@ -69,12 +70,7 @@ const (
 var kindNames = [...]string{"", "snapshot", "shutdown-request", "shutdown-timed-out", "disconnected", "reconnected"}
 
 // String returns the kind's name, e.g. "shutdown-request".
-func (k EventKind) String() string {
-	if int(k) < len(kindNames) && k != 0 {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("EventKind(%d)", k)
-}
+func (k EventKind) String() string { return session.KindName(kindNames[:], uint8(k)) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/corosync-go/corosync/internal/cmapwire"
+	"github.com/corosync-go/corosync/internal/session"
 )
 
 // TrackFlags select what a track reports (CMAP_TRACK_*): at least one of
@@ -47,12 +48,7 @@ const (
 var kindNames = [...]string{"", "add", "delete", "modify", "disconnected", "reconnected"}
 
 // String returns the kind's name, e.g. "modify".
-func (k EventKind) String() string {
-	if int(k) < len(kindNames) && k != 0 {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("EventKind(%d)", k)
-}
+func (k EventKind) String() string { return session.KindName(kindNames[:], uint8(k)) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/corosync-go/corosync/internal/cpgwire"
+	"github.com/corosync-go/corosync/internal/session"
 )
 
 // Reason says why a process is in a configuration change's Joined or Left
@@ -99,12 +100,7 @@ const (
 var kindNames = [...]string{"", "message", "confchg", "totem", "disconnected", "rejoined"}
 
 // String returns the kind's name, e.g. "message".
-func (k EventKind) String() string {
-	if int(k) < len(kindNames) && k != 0 {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("EventKind(%d)", k)
-}
+func (k EventKind) String() string { return session.KindName(kindNames[:], uint8(k)) }
 
 // Event is what a group delivers. Kind says which fields are set. Slices
 // belong to the receiver.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire"
 )
 
@@ -48,12 +49,7 @@ const (
 var kindNames = [...]string{"", "snapshot", "quorum", "nodelist", "disconnected", "reconnected"}
 
 // String returns the kind's name, e.g. "quorum".
-func (k EventKind) String() string {
-	if int(k) < len(kindNames) && k != 0 {
-		return kindNames[k]
-	}
-	return fmt.Sprintf("EventKind(%d)", k)
-}
+func (k EventKind) String() string { return session.KindName(kindNames[:], uint8(k)) }
 
 // MarshalText implements encoding.TextMarshaler.
 func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/wire/corpus"
 )
 
 // seed is one corpus file of testdata/fuzz: the message and, for
@@ -24,41 +22,12 @@ type seed struct {
 	req  int32
 }
 
+// loadSeeds reads the real captures in testdata/fuzz/<target>.
 func loadSeeds(t testing.TB, target string) []seed {
 	t.Helper()
-	dir := filepath.Join("testdata", "fuzz", target)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []seed
-	for _, e := range ents {
-		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		if len(lines) < 2 || lines[0] != "go test fuzz v1" {
-			t.Fatalf("%s: not a corpus file", e.Name())
-		}
-		s := seed{name: e.Name()}
-		q := strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")")
-		str, err := strconv.Unquote(q)
-		if err != nil {
-			t.Fatalf("%s: %v", e.Name(), err)
-		}
-		s.b = []byte(str)
-		if len(lines) > 2 {
-			v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(lines[2], "int32("), ")"), 10, 32)
-			if err != nil {
-				t.Fatalf("%s: %v", e.Name(), err)
-			}
-			s.req = int32(v)
-		}
-		out = append(out, s)
-	}
-	if len(out) == 0 {
-		t.Fatalf("no seeds in %s", dir)
+	for _, s := range corpus.All(t, target) {
+		out = append(out, seed{name: s.Name, b: s.Msg, req: s.Req})
 	}
 	return out
 }

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/wire/corpus"
 	"github.com/corosync-go/corosync/transport"
 )
 
@@ -91,18 +91,7 @@ func writeSeed(t *testing.T, target, name string, b []byte, req ...int32) {
 	if os.Getenv("CFGWIRE_CAPTURE") != "1" {
 		return
 	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "go test fuzz v1\n[]byte(%q)\n", b)
-	for _, r := range req {
-		fmt.Fprintf(&sb, "int32(%d)\n", r)
-	}
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(sb.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	corpus.Write(t, target, name, b, req...)
 }
 
 func expectCode(t *testing.T, what string, r Response, id int32, code corosync.Error) {

@@ -13,6 +13,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/corpus"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -47,19 +48,7 @@ const (
 // (testdata/fuzz/target/name, written by the cmapprobe tests).
 func seed(t testing.TB, target, name string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", target, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(raw), "\n")
-	if len(lines) < 2 || !strings.HasPrefix(lines[1], "[]byte(") {
-		t.Fatalf("%s/%s: not a fuzz seed", target, name)
-	}
-	s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
-	if err != nil {
-		t.Fatalf("%s/%s: %v", target, name, err)
-	}
-	return []byte(s)
+	return corpus.Named(t, target, name).Msg
 }
 
 // The notification events of a prefix tracker on "test." (cookie 0xc00c1e)

@@ -24,6 +24,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/corotest"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/corpus"
 )
 
 // rawReq builds a request by hand, bypassing the encoders' checks.
@@ -441,22 +442,7 @@ func capture(t testing.TB, target, name string, b []byte, reqID ...int32) {
 	if os.Getenv("CMAPWIRE_CAPTURE") != "1" {
 		return
 	}
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var sb strings.Builder
-	sb.WriteString("go test fuzz v1\n[]byte(\"")
-	for _, c := range b {
-		fmt.Fprintf(&sb, "\\x%02x", c)
-	}
-	sb.WriteString("\")\n")
-	for _, id := range reqID {
-		fmt.Fprintf(&sb, "int32(%d)\n", id)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(sb.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	corpus.Write(t, target, name, b, reqID...)
 }
 
 func hexdump(b []byte) string {

@@ -3,45 +3,24 @@ package cpgwire
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/wire/corpus"
 )
 
-// seeds reads the real captures in testdata/fuzz/<target> (written by
-// TestDaemonTraits with CPGWIRE_WRITE_SEEDS=1): name -> message bytes, and
-// for responses the request id.
+// seeds reads the real captures in testdata/fuzz/<target>: name -> message
+// bytes, and for responses the request id.
 func seeds(t testing.TB, target string) (map[string][]byte, map[string]int32) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "fuzz", target, "*"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no seeds for %s: %v", target, err)
-	}
 	msgs, reqs := map[string][]byte{}, map[string]int32{}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		s, err := strconv.Unquote(strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")"))
-		if err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		name := filepath.Base(f)
-		msgs[name] = []byte(s)
-		if len(lines) > 2 {
-			v, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(lines[2], "int32("), ")"), 10, 32)
-			if err != nil {
-				t.Fatalf("%s: %v", f, err)
-			}
-			reqs[name] = int32(v)
+	for _, s := range corpus.All(t, target) {
+		msgs[s.Name] = s.Msg
+		if s.HasReq {
+			reqs[s.Name] = s.Req
 		}
 	}
 	return msgs, reqs

@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/wire/corpus"
 	"github.com/corosync-go/corosync/transport"
 )
 
@@ -50,21 +49,11 @@ func capture(t testing.TB, target, name string, b []byte, req int32) {
 		return
 	}
 	seeded[target+"/"+name] = true
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var q strings.Builder
-	for _, c := range b {
-		fmt.Fprintf(&q, "\\x%02x", c)
-	}
-	data := "go test fuzz v1\n[]byte(\"" + q.String() + "\")\n"
 	if target == "FuzzDecodeResponse" {
-		data += fmt.Sprintf("int32(%d)\n", req)
+		corpus.Write(t, target, name, b, req)
+		return
 	}
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	corpus.Write(t, target, name, b)
 }
 
 // conn is one raw cpg connection to a node's daemon.

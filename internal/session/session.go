@@ -427,3 +427,12 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// KindName returns names[k], or "EventKind(k)" for a kind without a name:
+// the String method of every service's EventKind.
+func KindName(names []string, k uint8) string {
+	if int(k) < len(names) && names[k] != "" {
+		return names[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", k)
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +15,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/wire/corpus"
 	"github.com/corosync-go/corosync/transport"
 )
 
@@ -42,21 +42,11 @@ func capture(t *testing.T, target, name string, b []byte) {
 		return
 	}
 	seeded[target+"/"+name] = true
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var q strings.Builder
-	for _, c := range b {
-		fmt.Fprintf(&q, "\\x%02x", c)
-	}
-	data := "go test fuzz v1\n[]byte(\"" + q.String() + "\")\n"
 	if target == "FuzzDecodeResponse" {
-		data += fmt.Sprintf("int32(%d)\n", reqOf[name])
+		corpus.Write(t, target, name, b, reqOf[name])
+		return
 	}
-	if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	corpus.Write(t, target, name, b)
 }
 
 // reqOf names the request a captured response answers, for its seed.
