@@ -1,11 +1,7 @@
 package cmap_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
@@ -31,9 +27,6 @@ func dial(t testing.TB, n *corotest.Node, opts ...cmap.Option) *cmap.Client {
 	return c
 }
 
-// cmapctlLine is "key (type) = value" or, for binary without -b, "key (bin)".
-var cmapctlLine = regexp.MustCompile(`^(\S+) \(([a-z0-9]+)\)(?: = (.*))?$`)
-
 type textEntry struct {
 	key, typ, text string
 }
@@ -41,31 +34,12 @@ type textEntry struct {
 // cmapctl runs corosync-cmapctl on node and parses its lines.
 func cmapctl(t testing.TB, node *corotest.Node, args ...string) []textEntry {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := node.Exec(ctx, "corosync-cmapctl", args...)
-	if err != nil {
-		t.Fatalf("corosync-cmapctl %v: %v: %s", args, err, out)
-	}
 	var res []textEntry
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		m := cmapctlLine.FindStringSubmatch(sc.Text())
-		if m == nil {
-			t.Fatalf("unparsed corosync-cmapctl line %q", sc.Text())
-		}
-		res = append(res, textEntry{m[1], m[2], m[3]})
+	for _, l := range node.Cmapctl(t, args...) {
+		res = append(res, textEntry{l.Key, l.Type, l.Text})
 	}
 	return res
 }
 
 // volatile reports keys whose values move between reads on an idle node.
-func volatile(key string) bool {
-	for _, p := range []string{"runtime.services.", "resources.", "stats."} {
-		if strings.HasPrefix(key, p) {
-			return true
-		}
-	}
-	return false
-}
+func volatile(key string) bool { return corotest.CmapVolatile(key) }

@@ -3,12 +3,9 @@
 package cmaporacle
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -97,43 +94,22 @@ func (r *raw) all(prefix string) []Entry {
 	}
 }
 
-// cmapctlLine is "key (type) = value" or, for binary without -b, "key (bin)".
-var cmapctlLine = regexp.MustCompile(`^(\S+) \(([a-z0-9]+)\)(?: = (.*))?$`)
-
 type textEntry struct {
 	key, typ, text string
 }
 
+// cmapctl runs corosync-cmapctl on node and parses its lines.
 func cmapctl(t testing.TB, node *corotest.Node, args ...string) []textEntry {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	out, err := node.Exec(ctx, "corosync-cmapctl", args...)
-	if err != nil {
-		t.Fatalf("corosync-cmapctl %v: %v: %s", args, err, out)
-	}
 	var res []textEntry
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		m := cmapctlLine.FindStringSubmatch(sc.Text())
-		if m == nil {
-			t.Fatalf("unparsed corosync-cmapctl line %q", sc.Text())
-		}
-		res = append(res, textEntry{m[1], m[2], m[3]})
+	for _, l := range node.Cmapctl(t, args...) {
+		res = append(res, textEntry{l.Key, l.Type, l.Text})
 	}
 	return res
 }
 
 // volatile reports keys whose values move between reads on an idle node.
-func volatile(key string) bool {
-	for _, p := range []string{"runtime.services.", "resources.", "stats."} {
-		if strings.HasPrefix(key, p) {
-			return true
-		}
-	}
-	return false
-}
+func volatile(key string) bool { return corotest.CmapVolatile(key) }
 
 func setTestKeys(t *testing.T, o *Client) {
 	for key, v := range map[string]cmapwire.Value{
