@@ -36,6 +36,9 @@ func (c *IPCConn) Close() error {
 	c.rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RDWR) })
 	c.f.SetDeadline(longAgo)
 	c.active.Wait()
+	c.evMu.Lock()
+	c.evCtx.unbind() // the ctx must not keep the file alive
+	c.evMu.Unlock()
 	c.cleanup.Stop()
 	c.teardown()
 	return nil

@@ -51,6 +51,8 @@ type IPCConn struct {
 	evBuf []byte
 	bytes byteReader // notification bytes of the event path; guarded by evMu
 	owed  int        // socket bytes owed for events already read
+	evCtx *heldCtx   // ReadEvent's ctx, kept bound between calls; guarded by evMu
+	setRD func(time.Time) error
 }
 
 func newConn(service string, cfg Config, fd int) (*IPCConn, error) {
@@ -61,6 +63,8 @@ func newConn(service string, cfg Config, fd int) (*IPCConn, error) {
 	c.notify.c = c
 	c.notify.try = c.notify.send
 	c.bytes.init()
+	c.evCtx = &heldCtx{}
+	c.setRD = f.SetReadDeadline
 	var err error
 	if c.rc, err = f.SyscallConn(); err != nil {
 		f.Close()
@@ -87,7 +91,17 @@ func spinFor(d time.Duration) time.Duration {
 // that its owner dropped without Close. The socket has its own finalizer
 // (os.File); once it closes, the daemon frees its side.
 func (c *IPCConn) armCleanup() {
-	c.cleanup = runtime.AddCleanup(c, releaseRings, [3]*ring{c.req, c.resp, c.ev})
+	c.cleanup = runtime.AddCleanup(c, func(a abandoned) {
+		a.ev.unbind()
+		releaseRings(a.rings)
+	}, abandoned{[3]*ring{c.req, c.resp, c.ev}, c.evCtx})
+}
+
+// abandoned is what the cleanup of a connection dropped without Close
+// releases; it must not refer to the connection itself.
+type abandoned struct {
+	rings [3]*ring
+	ev    *heldCtx
 }
 
 // enter starts an operation that touches the mappings or the fd: Close
@@ -185,6 +199,36 @@ func faultGuard(old bool, err *error) {
 }
 
 var longAgo = time.Unix(1, 0)
+
+// heldCtx keeps a ctx bound to the socket between calls (see bindCtx). A
+// dispatcher reads every event with the same long-lived ctx; binding it
+// once instead of per call takes the two allocations and the AfterFunc
+// registration of bindCtx off the event path. A call with a different ctx
+// (another Done channel) releases the old binding first, so no deadline of
+// a previous ctx survives into it.
+type heldCtx struct {
+	done    <-chan struct{}
+	release func()
+}
+
+// bind makes ctx the bound one. set is the file's deadline setter.
+func (h *heldCtx) bind(ctx context.Context, set func(time.Time) error) {
+	d := ctx.Done()
+	if d == h.done && h.release != nil {
+		return
+	}
+	h.unbind()
+	h.done, h.release = d, bindCtx(ctx, set)
+}
+
+// unbind releases the binding: afterwards no ctx can touch the deadline,
+// and the ctx no longer refers to the file.
+func (h *heldCtx) unbind() {
+	if h.release != nil {
+		h.release()
+	}
+	h.done, h.release = nil, nil
+}
 
 // bindCtx makes the end of ctx (cancellation or deadline) interrupt
 // blocking socket I/O through set (the file's SetDeadline or

@@ -3,7 +3,9 @@ package transport
 import (
 	"context"
 	"errors"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -187,24 +189,112 @@ func shmMappings() int {
 
 // A connection dropped without Close has its mappings released by the
 // garbage collector.
+// That holds also after an event was read with a ctx that outlives the
+// connection: the ctx's binding must not keep the connection reachable.
 func TestLeakedConnReleasesMappings(t *testing.T) {
 	before := shmMappings()
+	live, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var sock string // the client socket, as /proc/self/fd names it
 	func() {
-		c, _, _, err := dialFakeServer(t, context.Background())
+		c, paths, srv, err := dialFakeServer(t, context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := shmMappings() - before; got != 6 {
 			t.Fatalf("%d mappings after dial, want 6", got)
 		}
-		_ = c
+		ev := serverRing(t, "event", paths[2])
+		pushEvent(t, ev, srv)
+		ev.unmap() // the server's view; only the client's mappings are counted
+		if _, err := c.ReadEvent(live); err != nil {
+			t.Fatal(err)
+		}
+		sock, _ = os.Readlink("/proc/self/fd/" + strconv.Itoa(c.fd))
 	}()
 	deadline := time.Now().Add(5 * time.Second)
-	for shmMappings() > before && time.Now().Before(deadline) {
+	for (shmMappings() > before || fdOpen(sock)) && time.Now().Before(deadline) {
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
 	}
 	if got := shmMappings() - before; got != 0 {
 		t.Fatalf("%d mappings left after the connection became garbage", got)
+	}
+	if fdOpen(sock) {
+		t.Fatalf("the socket %s of the dropped connection is still open (held by the live ctx?)", sock)
+	}
+}
+
+// fdOpen reports whether any descriptor of the process refers to target
+// (a /proc/self/fd link such as "socket:[1234]").
+func fdOpen(target string) bool {
+	es, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range es {
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); l == target {
+			return true
+		}
+	}
+	return false
+}
+
+// A dispatcher reads every event with one long-lived ctx: the binding is
+// kept between calls, so a read of a waiting event allocates nothing.
+func TestReadEventHeldCtxAllocatesNothing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c, paths, srv, err := connectFakeServer(t, ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := serverRing(t, "event", paths[2])
+	const n = 100
+	for range n + 1 {
+		pushEvent(t, ev, srv)
+	}
+	allocs := testing.AllocsPerRun(n, func() {
+		if _, err := c.ReadEvent(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("ReadEvent with a held ctx: %.1f allocations per event, want 0", allocs)
+	}
+}
+
+// The held binding follows the ctx: one that ended between calls fails the
+// next call with it, and leaves nothing behind for a call with another ctx;
+// one that ends during a wait interrupts it.
+func TestReadEventHeldCtxEnds(t *testing.T) {
+	c, paths, srv, err := connectFakeServer(t, context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := serverRing(t, "event", paths[2])
+	for i := range 50 {
+		ctx, cancel := context.WithCancel(context.Background())
+		pushEvent(t, ev, srv)
+		if _, err := c.ReadEvent(ctx); err != nil {
+			t.Fatalf("iteration %d: %v", i, err)
+		}
+		cancel() // between calls: its AfterFunc sets a past deadline
+		pushEvent(t, ev, srv)
+		if _, err := c.ReadEvent(ctx); !errors.Is(err, context.Canceled) || !errors.Is(err, corosync.ErrTimeout) {
+			t.Fatalf("iteration %d: ReadEvent with the ended ctx: %v, want Canceled", i, err)
+		}
+		hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := c.ReadEvent(hctx)
+		hcancel()
+		if err != nil {
+			t.Fatalf("iteration %d: ReadEvent with a new ctx after the held one ended: %v", i, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pushEvent(t, ev, srv)
+	if _, err := c.ReadEvent(ctx); err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(20*time.Millisecond, cancel)
+	if _, err := c.ReadEvent(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("held ctx cancelled during the wait: %v", err)
 	}
 }

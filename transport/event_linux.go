@@ -23,8 +23,10 @@ func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
 	defer c.active.Done()
 	c.evMu.Lock()
 	defer c.evMu.Unlock()
-	release := bindCtx(ctx, c.f.SetReadDeadline)
-	defer release()
+	if err := ctx.Err(); err != nil {
+		return nil, CtxError(op, err)
+	}
+	c.evCtx.bind(ctx, c.setRD)
 	defer c.killOnRingError(op, &err)
 	defer faultGuard(debug.SetPanicOnFault(true), &err)
 	for {
