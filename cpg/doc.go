@@ -51,16 +51,28 @@
 //
 // # Slow readers
 //
-// A group's events are never dropped silently. Block(n) (the default,
-// n = DefaultQueue): while the reader does not read, the group's event pump
-// waits; the daemon keeps queueing the group's events for the connection
-// without limit (it never drops them and never disconnects a slow reader,
-// and senders are not slowed: measured), so nothing is lost and the
-// daemon's memory grows. Queue(n): when the reader is n events behind, the
-// group ends with ErrOverflow (corosync.ErrQueueFull) after the reader got
-// every event before the one that did not fit, and its connection is
-// closed: the other members see it leave (reason procdown) at that point of
-// their streams. No member stays in a group with a gap in its stream.
+// A group's events are never dropped silently, and a slow reader never
+// makes the daemon hold events for it. corosync has no flow control from a
+// receiver back to the senders (its flow control reflects only totem's
+// send queue; exec/ipc_glue.c): when a client stops taking events, the
+// daemon queues them for that connection without limit, retries the full
+// ring from its main loop and logs "Q empty" once it has drained them
+// (measured, internal/cpgwire/SPEC.md "slow reader"). So a group's event
+// pump always takes events from the daemon as they come, whatever the
+// reader does, and what the reader has not read is held here:
+//
+//   - Unbounded (the default): the backlog grows in this process's memory
+//     (Group.Backlog says how far behind the reader is); nothing is lost
+//     and the daemon and its other clients do not notice (tested with
+//     corosync's own IPC statistics: nothing queued for the connection).
+//   - Queue(n): when the reader is n events behind, the group ends with
+//     ErrOverflow (corosync.ErrQueueFull) after the reader got every event
+//     before the one that did not fit, and its connection is closed: the
+//     other members see it leave (reason procdown) at that point of their
+//     streams. No member stays in a group with a gap in its stream.
+//
+// A sender is held back only by the daemon's flow control (Send waits out
+// TRY_AGAIN; FlowControlled reports it), as libcpg's is.
 //
 // # Restarts
 //

@@ -30,7 +30,14 @@ type Group struct {
 
 	disp *dispatch.Dispatcher[Event]
 	sub  *dispatch.Subscription[Event]
-	in   chan Event // from the event pump to the group's dispatcher
+
+	// The backlog from the event pump to the group's dispatcher. The pump
+	// never waits for the reader: a pump that stopped reading would make
+	// the daemon queue the events for this connection instead.
+	qmu   sync.Mutex
+	q     []Event // events not yet taken by the dispatcher: q[qh:]
+	qh    int
+	qwake chan struct{} // capacity 1: q was appended to
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -84,7 +91,7 @@ func (c *Client) Join(ctx context.Context, group string, opts ...JoinOption) (*G
 	if err := name.Check("cpg join"); err != nil {
 		return nil, err
 	}
-	cfg := joinConfig{pid: uint32(os.Getpid()), size: DefaultQueue, block: true}
+	cfg := joinConfig{pid: uint32(os.Getpid())}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -95,7 +102,7 @@ func (c *Client) Join(ctx context.Context, group string, opts ...JoinOption) (*G
 		return nil, corosync.NewError("cpg join", corosync.ErrBadHandle, ErrClosed)
 	}
 	g := &Group{c: c, name: name, pid: cfg.pid, cfg: cfg,
-		in: make(chan Event, cfg.size), failed: make(chan struct{}), stop: make(chan struct{}),
+		qwake: make(chan struct{}, 1), failed: make(chan struct{}), stop: make(chan struct{}),
 		left: make(chan struct{}), sready: make(chan struct{}), parts: map[sender]*assembly{}}
 	g.disp = dispatch.Start(context.Background(), g.source)
 	g.sub, _ = g.disp.Subscribe(dispatch.Block(1)) // a fresh dispatcher: no error
@@ -282,10 +289,10 @@ func (g *Group) goneErr(op string) error {
 // member, this one included, gets a confchg with this process in Left
 // (reason leave). Leave waits, until ctx ends, for that confchg to be read
 // from the daemon: the stream then holds every event up to it and ends with
-// ErrLeft once they are read. If ctx ends first (a Block reader that stopped
-// reading holds the pump back), the group is left and closed anyway, the
-// events not yet read from the daemon are discarded, and Leave returns an
-// error carrying corosync.ErrTimeout.
+// ErrLeft once they are read. If ctx ends first (the daemon is slow to
+// answer), the group is left and closed anyway, the events not yet read
+// from the daemon are discarded, and Leave returns an error carrying
+// corosync.ErrTimeout.
 //
 // To be a member again, Join again: a left connection can never rejoin
 // (SPEC.md), so Join opens a fresh one. Leave on a group that is not joined
@@ -355,6 +362,9 @@ func (g *Group) Close() error {
 	g.sub.Close()
 	g.disp.Close()
 	g.sub.Drain() // what was buffered is dropped, as documented
+	g.qmu.Lock()
+	g.q, g.qh = nil, 0
+	g.qmu.Unlock()
 	g.c.mu.Lock()
 	delete(g.c.groups, g)
 	g.c.mu.Unlock()
@@ -369,47 +379,79 @@ func (g *Group) fail(err error) {
 	})
 }
 
-// source is the group dispatcher's source: what the pump pushed, then the
+// source is the group dispatcher's source: the backlog in order, then the
 // terminal error.
 func (g *Group) source(ctx context.Context) (Event, error) {
-	select {
-	case ev := <-g.in:
-		return ev, nil
-	case <-g.failed:
-		select {
-		case ev := <-g.in:
+	for {
+		if ev, ok := g.pop(); ok {
 			return ev, nil
-		default:
-			return Event{}, g.failErr
 		}
-	case <-ctx.Done():
-		return Event{}, ctx.Err()
+		select {
+		case <-g.qwake:
+		case <-g.failed:
+			if ev, ok := g.pop(); ok {
+				return ev, nil
+			}
+			return Event{}, g.failErr
+		case <-ctx.Done():
+			return Event{}, ctx.Err()
+		}
 	}
 }
 
-// push hands ev to the reader, on the pump goroutine: under Block it waits
-// for room; under Queue a full queue fails the group (ErrOverflow) and
-// closes its connection.
+// pop takes the oldest event of the backlog.
+func (g *Group) pop() (Event, bool) {
+	g.qmu.Lock()
+	defer g.qmu.Unlock()
+	if g.qh == len(g.q) {
+		return Event{}, false
+	}
+	ev := g.q[g.qh]
+	g.q[g.qh] = Event{} // let its payload go
+	g.qh++
+	if g.qh == len(g.q) {
+		g.q, g.qh = g.q[:0], 0
+	}
+	return ev, true
+}
+
+// push hands ev to the reader, on the pump goroutine, without waiting: it
+// joins the backlog. With a Queue limit, a full backlog fails the group
+// (ErrOverflow) and closes its connection.
 func (g *Group) push(ev Event) {
 	if g.done {
 		return
 	}
-	if !g.cfg.block {
-		select {
-		case g.in <- ev:
-		default:
-			g.done, g.overflow = true, true
-			g.gone.Store(true)
-			g.fail(ErrOverflow)
-			go g.closeConn() // not here: Close waits for this goroutine
-		}
+	g.qmu.Lock()
+	if g.cfg.limit > 0 && len(g.q)-g.qh >= g.cfg.limit {
+		g.qmu.Unlock()
+		g.done, g.overflow = true, true
+		g.gone.Store(true)
+		g.fail(ErrOverflow)
+		go g.closeConn() // not here: Close waits for this goroutine
 		return
 	}
-	select {
-	case g.in <- ev:
-	case <-g.stop:
-	case <-g.disp.Done():
+	if g.qh > 64 && g.qh >= len(g.q)/2 { // reuse the taken half
+		n := copy(g.q, g.q[g.qh:])
+		clear(g.q[n:])
+		g.q, g.qh = g.q[:n], 0
 	}
+	g.q = append(g.q, ev)
+	g.qmu.Unlock()
+	select {
+	case g.qwake <- struct{}{}:
+	default:
+	}
+}
+
+// Backlog returns the number of events received from the daemon that the
+// reader has not taken yet (not counting up to 2 in delivery). Under the
+// default delivery (Unbounded) it is what a slow reader costs this
+// process; under Queue(n) the group fails when it would exceed n.
+func (g *Group) Backlog() int {
+	g.qmu.Lock()
+	defer g.qmu.Unlock()
+	return len(g.q) - g.qh
 }
 
 // C returns the channel the group's events arrive on. It is closed when the

@@ -434,3 +434,71 @@ func overflow(t *testing.T, dialers map[uint32]transport.Dialer) {
 		t.Errorf("slow reader got %d events before ErrOverflow, want its queue of 8 (+2 in delivery)", n)
 	}
 }
+
+// backlog: under the default delivery a member that does not read holds
+// every event in its backlog (the pump keeps reading), other members are
+// not held up, and the reader later gets all of them in order; Close drops
+// what was held.
+func backlog(t *testing.T, dialers map[uint32]transport.Dialer) {
+	ctx := ctxT(t, 30*time.Second)
+	const n = 1500
+	c1, c2 := dialT(t, dialers[1]), dialT(t, dialers[2])
+	slow, err := c1.Join(ctx, "backlog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	s, err := c2.Join(ctx, "backlog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waitMembers(t, ctx, s, 2)
+	for i := range n {
+		if err := s.Send(ctx, fmt.Appendf(nil, "%d", i), cpg.Agreed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for got := 0; got < n; { // the sender's own stream is not held up
+		ev, err := s.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Kind == cpg.EventMessage {
+			got++
+		}
+	}
+	for slow.Backlog() < n && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if b := slow.Backlog(); b < n {
+		t.Fatalf("backlog %d, want at least the %d messages", b, n)
+	}
+	for i := 0; i < n; {
+		ev, err := slow.Next(ctx)
+		if err != nil {
+			t.Fatalf("after %d messages: %v", i, err)
+		}
+		if ev.Kind != cpg.EventMessage {
+			continue
+		}
+		if want := fmt.Sprint(i); string(ev.Data) != want {
+			t.Fatalf("message %q at %d", ev.Data, i)
+		}
+		i++
+	}
+	if b := slow.Backlog(); b != 0 {
+		t.Errorf("backlog %d after reading everything", b)
+	}
+	// Held events are dropped by Close.
+	if err := s.Send(ctx, []byte("last"), cpg.Agreed); err != nil {
+		t.Fatal(err)
+	}
+	for slow.Backlog() == 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
+	slow.Close()
+	if b := slow.Backlog(); b != 0 {
+		t.Errorf("backlog %d after Close", b)
+	}
+}

@@ -35,3 +35,8 @@ func TestMockOverflow(t *testing.T) {
 	c := mock.NewCluster(3)
 	overflow(t, mockDialers(c, 1, 2, 3))
 }
+
+func TestMockBacklog(t *testing.T) {
+	c := mock.NewCluster(3)
+	backlog(t, mockDialers(c, 1, 2, 3))
+}

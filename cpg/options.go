@@ -41,14 +41,9 @@ func WithBackoff(b Backoff) Option { return func(c *config) { c.Backoff = b } }
 // is silent by default.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l } }
 
-// DefaultQueue is the number of events a group buffers between the daemon
-// and its reader unless Block or Queue says otherwise.
-const DefaultQueue = 256
-
 type joinConfig struct {
 	pid    uint32
-	size   int
-	block  bool
+	limit  int // events held for the reader; 0: no limit
 	rejoin bool
 }
 
@@ -61,24 +56,24 @@ type JoinOption func(*joinConfig)
 // one process that joins the same group its own pid.
 func WithPID(pid uint32) JoinOption { return func(c *joinConfig) { c.pid = pid } }
 
-// Block selects blocking delivery with a buffer of n events (the default,
-// with DefaultQueue): nothing is ever lost; while the reader does not read,
-// the group's event pump waits and the daemon queues the group's events for
-// this connection, without limit and without slowing the senders (measured,
-// internal/cpgwire/SPEC.md "slow reader"): the daemon's memory grows.
-func Block(n int) JoinOption {
-	return func(c *joinConfig) { c.size, c.block = max(n, 1), true }
-}
+// Unbounded selects the default delivery: the group's event pump always
+// takes events from the daemon as they come and holds those its reader has
+// not read yet in this process, without limit. Nothing is lost, the daemon
+// never queues events for this connection (so a slow reader costs the
+// daemon and the other clients nothing), and the backlog (Group.Backlog)
+// grows in this process's memory while the reader is behind. corosync has
+// no flow control from a receiver to the senders; see the package
+// documentation, "Slow readers".
+func Unbounded() JoinOption { return func(c *joinConfig) { c.limit = 0 } }
 
-// Queue selects a bounded queue of n events. When an event arrives with n
-// events queued (besides up to 2 in delivery), the group fails: the reader
-// gets every event before that one, in order, then
-// ErrOverflow (corosync.ErrQueueFull); the connection is closed, so the
-// other members see this process leave (reason procdown) right after the
-// last event it could take. A member never stays in the group with a gap in
-// its stream.
+// Queue bounds the events held for the reader to n. When an event arrives
+// with n events held (besides up to 2 in delivery), the group fails: the
+// reader gets every event before that one, in order, then ErrOverflow
+// (corosync.ErrQueueFull); the connection is closed, so the other members
+// see this process leave (reason procdown) right after the last event it
+// could take. A member never stays in the group with a gap in its stream.
 func Queue(n int) JoinOption {
-	return func(c *joinConfig) { c.size, c.block = max(n, 1), false }
+	return func(c *joinConfig) { c.limit = max(n, 1) }
 }
 
 // WithRejoin makes the group join again, on a new connection, after the

@@ -29,6 +29,8 @@ func TestReal(t *testing.T) {
 	dialers := realDialers(cl)
 	t.Run("group", func(t *testing.T) { groupOps(t, dialers) })
 	t.Run("overflow", func(t *testing.T) { overflow(t, dialers) })
+	t.Run("backlog", func(t *testing.T) { backlog(t, dialers) })
+	t.Run("slow reader", func(t *testing.T) { slowReader(t, cl, 3000, 2048, 500*time.Microsecond) })
 	t.Run("partition", func(t *testing.T) {
 		synchrony(t, dialers, 3, cpg.ReasonNodeDown, 300, func() {
 			if err := cl.Split([]uint32{1, 2}, []uint32{3}); err != nil {

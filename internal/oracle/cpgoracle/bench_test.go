@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,6 +29,11 @@ var benchSizes = []struct {
 // goes through totem's total order).
 //
 //	go test -tags oracle -run '^$' -bench BenchmarkCPG ./internal/oracle/cpgoracle/
+//
+// benchWait bounds a throughput run: a lost message fails the run instead
+// of hanging it.
+const benchWait = 2 * time.Minute
+
 func BenchmarkCPG(b *testing.B) {
 	corotest.Require(b)
 	cl := corotest.Start(b, 3, corotest.Options{})
@@ -111,7 +117,7 @@ func BenchmarkCPG(b *testing.B) {
 			defer cr.Close()
 			b.SetBytes(int64(sz.n))
 			done := make(chan struct{})
-			rctx, fail := context.WithCancel(ctx) // a failed send ends the readers
+			rctx, fail := context.WithTimeout(ctx, benchWait) // a failed send ends the readers
 			defer fail()
 			go func() { goCount(rctx, s, b.N); close(done) }() // the sender's own deliveries
 			b.ResetTimer()
@@ -140,7 +146,11 @@ func BenchmarkCPG(b *testing.B) {
 			r := cJoin(b, n2, g)
 			defer r.Finalize()
 			b.SetBytes(int64(sz.n))
-			stop := make(chan struct{})
+			stop := make(chan struct{}) // closed after the run, or when it takes too long
+			var once sync.Once
+			end := func() { once.Do(func() { close(stop) }) }
+			timer := time.AfterFunc(benchWait, end)
+			defer timer.Stop()
 			done := make(chan struct{})
 			go func() { cCount(s, b.N, stop); close(done) }()
 			b.ResetTimer()
@@ -150,11 +160,13 @@ func BenchmarkCPG(b *testing.B) {
 					cSend(s, msg)
 				}
 			}()
-			cCount(r, b.N, nil)
+			if got := cCount(r, b.N, stop); got < b.N {
+				b.Errorf("the libcpg receiver read %d of %d messages in %v", got, b.N, benchWait)
+			}
 			el := time.Since(start)
 			b.StopTimer()
 			<-done
-			close(stop)
+			end()
 			b.ReportMetric(float64(b.N)/el.Seconds(), "msgs/s")
 		})
 	}

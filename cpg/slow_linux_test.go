@@ -1,0 +1,210 @@
+package cpg_test
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/cpg"
+	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/quorum"
+)
+
+// slowReader: a member that reads nothing while n messages of size bytes
+// (several times the event ring) arrive must cost the daemon nothing: its
+// connection never has an event queued in the daemon (corosync's stats map:
+// queued, queueing, send_retries), the daemon logs no IPC queueing ("Q
+// empty"), the other member on the same node gets every message as it is
+// sent, and the slow member later reads all n, in order. The sender is
+// paced well below what one reader takes, so that the daemon queueing
+// could only come from the slow member. A quorum client on the same node
+// measures the daemon's answer time before, during and after the flood
+// (logged, not judged: timing is for benchmarks).
+func slowReader(t *testing.T, cl *corotest.Cluster, n, size int, pace time.Duration) {
+	ctx := ctxT(t, 120*time.Second)
+	n1, n2 := cl.Node(1), cl.Node(2)
+	logStart := len(n1.Log())
+	group := fmt.Sprintf("slow-%d", time.Now().UnixNano()%100000)
+	c1, c1b, c2 := dialT(t, n1.Dialer()), dialT(t, n1.Dialer()), dialT(t, n2.Dialer())
+	slow, err := c1.Join(ctx, group) // the default delivery
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	other, err := c1b.Join(ctx, group, cpg.WithPID(uint32(os.Getpid())+7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	s, err := c2.Join(ctx, group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	waitMembers(t, ctx, s, 3)
+	waitMembers(t, ctx, other, 3)
+
+	q, err := quorum.Dial(ctx, quorum.WithDialer(n1.Dialer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	probe := func(d time.Duration) []time.Duration {
+		var lat []time.Duration
+		for end := time.Now().Add(d); time.Now().Before(end); {
+			t0 := time.Now()
+			if _, err := q.Quorate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+			time.Sleep(500 * time.Microsecond)
+		}
+		return lat
+	}
+	before := probe(time.Second)
+
+	sent := make(chan error, 1)
+	go func() {
+		msg := make([]byte, size)
+		next := time.Now()
+		for i := range n {
+			binary.BigEndian.PutUint32(msg, uint32(i))
+			if err := s.Send(ctx, msg, cpg.Agreed); err != nil {
+				sent <- fmt.Errorf("send %d: %w", i, err)
+				return
+			}
+			next = next.Add(pace)
+			time.Sleep(time.Until(next))
+		}
+		sent <- nil
+	}()
+	var during []time.Duration
+	probed := make(chan struct{})
+	go func() { during = probe(time.Duration(n) * pace); close(probed) }()
+	for got := 0; got < n; {
+		ev, err := other.Next(ctx)
+		if err != nil {
+			t.Fatalf("the other member on node 1 after %d messages: %v", got, err)
+		}
+		if ev.Kind == cpg.EventMessage {
+			got++
+		}
+	}
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	<-probed
+	// Every message has reached node 1: the slow member's pump holds them.
+	for slow.Backlog() < n && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cpu0, t0 := cpuTicks(n1.Pid()), time.Now()
+	held := probe(time.Second)
+	cpu := float64(cpuTicks(n1.Pid())-cpu0) / time.Since(t0).Seconds() // ticks/s = % of a CPU at 100 Hz
+	t.Logf("backlog %d events held by the slow member; daemon CPU while held: %.0f%% of a core", slow.Backlog(), cpu)
+	t.Logf("quorate answer time on node 1, p50/p99: before %v/%v, during the flood %v/%v, backlog held %v/%v",
+		pct(before, 50), pct(before, 99), pct(during, 50), pct(during, 99), pct(held, 50), pct(held, 99))
+
+	// The daemon holds nothing for any cpg connection of this process.
+	for conn, st := range cpgConnStats(t, ctx, n1) {
+		if st["queued"] != 0 || st["queueing"] != 0 || st["send_retries"] != 0 {
+			t.Errorf("node 1 queued events for cpg connection %s: %v", conn, st)
+		}
+	}
+	for _, l := range strings.Split(n1.Log()[logStart:], "\n") {
+		if strings.Contains(l, "Q empty") || strings.Contains(l, "event_send") {
+			t.Errorf("node 1 logged IPC queueing: %s", l)
+		}
+	}
+	for got := 0; got < n; {
+		ev, err := slow.Next(ctx)
+		if err != nil {
+			t.Fatalf("slow member after %d messages: %v", got, err)
+		}
+		if ev.Kind == cpg.EventMessage {
+			if i := binary.BigEndian.Uint32(ev.Data); int(i) != got {
+				t.Fatalf("slow member: message %d at position %d", i, got)
+			}
+			got++
+		}
+	}
+	if b := slow.Backlog(); b != 0 {
+		t.Errorf("backlog %d after reading everything", b)
+	}
+}
+
+// cpgConnStats returns corosync's IPC statistics (stats.ipcs.service2.*:
+// cpg is the daemon's IPC service 2) of this process's connections to node,
+// by connection.
+func cpgConnStats(t *testing.T, ctx context.Context, node *corotest.Node) map[string]map[string]uint64 {
+	t.Helper()
+	st, err := cmap.Dial(ctx, cmap.WithDialer(node.Dialer()), cmap.WithMap(cmap.MapStats))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	prefix := fmt.Sprintf("stats.ipcs.service2.%d.", os.Getpid())
+	res := map[string]map[string]uint64{}
+	for e, err := range st.IterValues(ctx, prefix) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, field, ok := strings.Cut(strings.TrimPrefix(e.Key, prefix), ".")
+		if !ok {
+			continue
+		}
+		var v uint64
+		switch e.Value.Type() {
+		case cmap.TypeUint64:
+			v, _ = e.Value.Uint64()
+		case cmap.TypeUint32:
+			x, _ := e.Value.Uint32()
+			v = uint64(x)
+		case cmap.TypeInt32:
+			x, _ := e.Value.Int32()
+			v = uint64(x)
+		default:
+			continue // procname, a string
+		}
+		if res[conn] == nil {
+			res[conn] = map[string]uint64{}
+		}
+		res[conn][field] = v
+	}
+	if len(res) == 0 {
+		t.Fatalf("no cpg connection of pid %d in node %d's stats map", os.Getpid(), node.ID)
+	}
+	return res
+}
+
+// cpuTicks returns the user+system clock ticks of pid.
+func cpuTicks(pid int) int {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return 0
+	}
+	f := strings.Fields(s[i+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.Atoi(f[11])
+	k, _ := strconv.Atoi(f[12])
+	return u + k
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return d[min(len(d)*p/100, len(d)-1)]
+}
