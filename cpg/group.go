@@ -5,6 +5,7 @@ import (
 	"errors"
 	"iter"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,16 +29,21 @@ type Group struct {
 	s      *session.Session[Event]
 	nodeID atomic.Uint32
 
-	disp *dispatch.Dispatcher[Event]
-	sub  *dispatch.Subscription[Event]
+	// The stream from the event pump to the reader: one hand-over, no
+	// goroutine in between. The pump never waits for the reader: a pump
+	// that stopped reading would make the daemon queue the events for this
+	// connection instead.
+	qmu    sync.Mutex
+	q      []Event // events not yet read: q[qh:]
+	qh     int
+	qwake  chan struct{} // capacity 1: q may hold an event for a waiting reader
+	closed chan struct{} // closed by Close: the stream ends with dispatch.ErrClosed
 
-	// The backlog from the event pump to the group's dispatcher. The pump
-	// never waits for the reader: a pump that stopped reading would make
-	// the daemon queue the events for this connection instead.
-	qmu   sync.Mutex
-	q     []Event // events not yet taken by the dispatcher: q[qh:]
-	qh    int
-	qwake chan struct{} // capacity 1: q was appended to
+	feedOnce sync.Once // C: a goroutine feeding a channel, started on demand
+	feed     chan Event
+	feedOn   atomic.Bool
+	feedDone chan struct{}
+	waiting  atomic.Int32 // readers parked in next
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -102,10 +108,8 @@ func (c *Client) Join(ctx context.Context, group string, opts ...JoinOption) (*G
 		return nil, corosync.NewError("cpg join", corosync.ErrBadHandle, ErrClosed)
 	}
 	g := &Group{c: c, name: name, pid: cfg.pid, cfg: cfg,
-		qwake: make(chan struct{}, 1), failed: make(chan struct{}), stop: make(chan struct{}),
+		qwake: make(chan struct{}, 1), closed: make(chan struct{}), failed: make(chan struct{}), stop: make(chan struct{}),
 		left: make(chan struct{}), sready: make(chan struct{}), parts: map[sender]*assembly{}}
-	g.disp = dispatch.Start(context.Background(), g.source)
-	g.sub, _ = g.disp.Subscribe(dispatch.Block(1)) // a fresh dispatcher: no error
 	sopts := c.cfg.Options
 	sopts.Backoff = flowBackoff(sopts.Backoff)
 	sopts.Reconnect = cfg.rejoin
@@ -113,8 +117,7 @@ func (c *Client) Join(ctx context.Context, group string, opts ...JoinOption) (*G
 	s, err := session.Dial(ctx, ServiceName, &groupService{g: g}, sopts)
 	if err != nil {
 		close(g.sready)
-		g.sub.Close()
-		g.disp.Close()
+		g.closeStream()
 		return nil, err
 	}
 	g.s = s
@@ -359,12 +362,7 @@ func (g *Group) closeConn() {
 func (g *Group) Close() error {
 	g.gone.Store(true)
 	g.closeConn()
-	g.sub.Close()
-	g.disp.Close()
-	g.sub.Drain() // what was buffered is dropped, as documented
-	g.qmu.Lock()
-	g.q, g.qh = nil, 0
-	g.qmu.Unlock()
+	g.closeStream()
 	g.c.mu.Lock()
 	delete(g.c.groups, g)
 	g.c.mu.Unlock()
@@ -379,40 +377,60 @@ func (g *Group) fail(err error) {
 	})
 }
 
-// source is the group dispatcher's source: the backlog in order, then the
-// terminal error.
-func (g *Group) source(ctx context.Context) (Event, error) {
-	for {
-		if ev, ok := g.pop(); ok {
-			return ev, nil
-		}
-		select {
-		case <-g.qwake:
-		case <-g.failed:
-			if ev, ok := g.pop(); ok {
-				return ev, nil
-			}
-			return Event{}, g.failErr
-		case <-ctx.Done():
-			return Event{}, ctx.Err()
-		}
+// closeStream ends the stream with dispatch.ErrClosed, drops what was not
+// read, and waits for C's feeder.
+func (g *Group) closeStream() {
+	g.qmu.Lock()
+	select {
+	case <-g.closed:
+	default:
+		close(g.closed)
+	}
+	g.q, g.qh = nil, 0
+	g.qmu.Unlock()
+	g.feedOnce.Do(func() { // no feeder can start now; C returns a closed channel
+		g.feed = make(chan Event)
+		close(g.feed)
+	})
+	if g.feedDone != nil {
+		<-g.feedDone
 	}
 }
 
-// pop takes the oldest event of the backlog.
-func (g *Group) pop() (Event, bool) {
+// take returns the oldest unread event (ok), or why the stream has ended
+// (err), or neither while it is live and empty.
+func (g *Group) take() (ev Event, ok bool, err error) {
 	g.qmu.Lock()
 	defer g.qmu.Unlock()
-	if g.qh == len(g.q) {
-		return Event{}, false
+	select {
+	case <-g.closed:
+		return Event{}, false, dispatch.ErrClosed
+	default:
 	}
-	ev := g.q[g.qh]
+	if g.qh == len(g.q) {
+		select {
+		case <-g.failed:
+			return Event{}, false, g.failErr
+		default:
+			return Event{}, false, nil
+		}
+	}
+	ev = g.q[g.qh]
 	g.q[g.qh] = Event{} // let its payload go
 	g.qh++
 	if g.qh == len(g.q) {
 		g.q, g.qh = g.q[:0], 0
+	} else {
+		g.signal() // more for another waiting reader
 	}
-	return ev, true
+	return ev, true, nil
+}
+
+func (g *Group) signal() {
+	select {
+	case g.qwake <- struct{}{}:
+	default:
+	}
 }
 
 // push hands ev to the reader, on the pump goroutine, without waiting: it
@@ -431,55 +449,175 @@ func (g *Group) push(ev Event) {
 		go g.closeConn() // not here: Close waits for this goroutine
 		return
 	}
-	if g.qh > 64 && g.qh >= len(g.q)/2 { // reuse the taken half
+	if g.qh > 64 && g.qh >= len(g.q)/2 { // reuse the read half
 		n := copy(g.q, g.q[g.qh:])
 		clear(g.q[n:])
 		g.q, g.qh = g.q[:n], 0
 	}
 	g.q = append(g.q, ev)
 	g.qmu.Unlock()
-	select {
-	case g.qwake <- struct{}{}:
-	default:
+	g.signal()
+	if g.waiting.Load() > 0 {
+		// A reader is parked for this event: let it run on this P now,
+		// before the pump goes back to the socket (measured: the reader
+		// otherwise waits out the pump's next read, or a wake on the
+		// other P; BENCHMARKS.md, cpg latency).
+		runtime.Gosched()
 	}
 }
 
 // Backlog returns the number of events received from the daemon that the
-// reader has not taken yet (not counting up to 2 in delivery). Under the
-// default delivery (Unbounded) it is what a slow reader costs this
-// process; under Queue(n) the group fails when it would exceed n.
+// reader has not read yet (once C is in use, not counting the one its
+// feeder holds). Under the default delivery (Unbounded) it is
+// what a slow reader costs this process; under Queue(n) the group fails
+// when it would exceed n.
 func (g *Group) Backlog() int {
 	g.qmu.Lock()
 	defer g.qmu.Unlock()
 	return len(g.q) - g.qh
 }
 
-// C returns the channel the group's events arrive on. It is closed when the
-// stream ends; Err then says why.
-func (g *Group) C() <-chan Event { return g.sub.C() }
+// next is Next without C's channel.
+func (g *Group) next(ctx context.Context) (Event, error) {
+	for {
+		ev, ok, err := g.take()
+		if ok || err != nil {
+			return ev, err
+		}
+		g.waiting.Add(1)
+		select {
+		case <-g.qwake:
+		case <-g.failed:
+		case <-g.closed:
+		case <-ctx.Done():
+			g.waiting.Add(-1)
+			return Event{}, ctx.Err()
+		}
+		g.waiting.Add(-1)
+	}
+}
+
+// C returns a channel the group's events arrive on, closed when the stream
+// ends (Err then says why). The first call starts a goroutine that feeds
+// it (Close stops it); once C is used, Next, TryNext and Drain read through
+// the channel too, so that events stay in order.
+func (g *Group) C() <-chan Event {
+	g.feedOnce.Do(func() {
+		g.feed, g.feedDone = make(chan Event), make(chan struct{})
+		g.feedOn.Store(true)
+		go func() {
+			defer close(g.feedDone)
+			defer close(g.feed)
+			for {
+				ev, err := g.next(context.Background())
+				if err != nil {
+					return
+				}
+				select {
+				case g.feed <- ev:
+				case <-g.closed:
+					return
+				}
+			}
+		}()
+	})
+	return g.feed
+}
 
 // Next blocks until an event is available, the stream ends (its terminal
-// error: ErrLeft, ErrOverflow, ErrMembershipLost, ...) or ctx ends.
+// error: ErrLeft, ErrOverflow, ErrMembershipLost, ...; dispatch.ErrClosed,
+// carrying corosync.ErrBadHandle, after Close) or ctx ends (ctx's error).
 // It is CS_DISPATCH_ONE.
-func (g *Group) Next(ctx context.Context) (Event, error) { return g.sub.Next(ctx) }
+func (g *Group) Next(ctx context.Context) (Event, error) {
+	if g.feedOn.Load() {
+		select {
+		case ev, ok := <-g.feed:
+			if !ok {
+				return Event{}, g.Err()
+			}
+			return ev, nil
+		case <-ctx.Done():
+			return Event{}, ctx.Err()
+		}
+	}
+	return g.next(ctx)
+}
 
 // TryNext returns a pending event without blocking, or corosync.ErrTryAgain
-// when none is pending. It is CS_DISPATCH_ONE_NONBLOCKING.
-func (g *Group) TryNext() (Event, error) { return g.sub.TryNext() }
+// when none is pending, or the terminal error once the stream has ended and
+// been read. It is CS_DISPATCH_ONE_NONBLOCKING.
+func (g *Group) TryNext() (Event, error) {
+	if g.feedOn.Load() {
+		select {
+		case ev, ok := <-g.feed:
+			if !ok {
+				return Event{}, g.Err()
+			}
+			return ev, nil
+		default:
+			return Event{}, corosync.ErrTryAgain
+		}
+	}
+	ev, ok, err := g.take()
+	switch {
+	case ok:
+		return ev, nil
+	case err != nil:
+		return Event{}, err
+	}
+	return Event{}, corosync.ErrTryAgain
+}
 
 // Drain returns every pending event, oldest first, without blocking. It is
 // CS_DISPATCH_ALL.
-func (g *Group) Drain() []Event { return g.sub.Drain() }
+func (g *Group) Drain() []Event {
+	var out []Event
+	for {
+		ev, err := g.TryNext()
+		if err != nil {
+			return out
+		}
+		out = append(out, ev)
+	}
+}
 
 // Run calls fn for each event until ctx ends, fn fails, or the stream ends
 // (nil after Close). It is CS_DISPATCH_BLOCKING.
-func (g *Group) Run(ctx context.Context, fn func(Event) error) error { return g.sub.Run(ctx, fn) }
+func (g *Group) Run(ctx context.Context, fn func(Event) error) error {
+	return dispatch.Run(ctx, g.Next, fn)
+}
 
 // All returns an iterator over the events; see dispatch.Subscription.All.
-func (g *Group) All(ctx context.Context) iter.Seq2[Event, error] { return g.sub.All(ctx) }
+func (g *Group) All(ctx context.Context) iter.Seq2[Event, error] { return dispatch.All(ctx, g.Next) }
 
-// Err returns nil while the stream is live, then why it ended.
-func (g *Group) Err() error { return g.sub.Err() }
+// Err returns nil while the stream is live, then why it ended: after Close
+// dispatch.ErrClosed, otherwise the terminal error once every event before
+// it has been read.
+func (g *Group) Err() error {
+	if g.feedOn.Load() {
+		select {
+		case <-g.feedDone: // the feeder has handed over everything
+		default:
+			return nil
+		}
+	}
+	g.qmu.Lock()
+	defer g.qmu.Unlock()
+	select {
+	case <-g.closed:
+		return dispatch.ErrClosed
+	default:
+	}
+	if g.qh < len(g.q) {
+		return nil
+	}
+	select {
+	case <-g.failed:
+		return g.failErr
+	default:
+	}
+	return nil
+}
 
 // groupService is a group's connection as the session core sees it. Setup,
 // Event, Lost and Reconnected run on one goroutine at a time.

@@ -1,7 +1,12 @@
 package cpg_test
 
 import (
+	"errors"
+	"slices"
 	"testing"
+	"time"
+
+	corosync "github.com/corosync-go/corosync"
 
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/mock"
@@ -39,4 +44,136 @@ func TestMockOverflow(t *testing.T) {
 func TestMockBacklog(t *testing.T) {
 	c := mock.NewCluster(3)
 	backlog(t, mockDialers(c, 1, 2, 3))
+}
+
+// The stream's reading methods (CS_DISPATCH_* and the channel) share one
+// ordered stream and end as documented.
+func TestMockStreamAPI(t *testing.T) {
+	c := mock.NewCluster(2)
+	ctx := ctxT(t, 10*time.Second)
+	a := dialT(t, c.Node(1))
+	join := func(name string) *cpg.Group {
+		g, err := a.Join(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitMembers(t, ctx, g, 1)
+		return g
+	}
+	send := func(g *cpg.Group, msgs ...string) {
+		for _, m := range msgs {
+			if err := g.Send(ctx, []byte(m), cpg.Agreed); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// sendWait also waits until the messages are in the backlog (not once
+	// C's feeder takes them from it).
+	sendWait := func(g *cpg.Group, msgs ...string) {
+		send(g, msgs...)
+		for g.Backlog() < len(msgs) { // the totem event of the join may come first
+			time.Sleep(time.Millisecond)
+		}
+	}
+	data := func(evs []cpg.Event) (out []string) {
+		for _, e := range evs {
+			if e.Kind == cpg.EventMessage {
+				out = append(out, string(e.Data))
+			}
+		}
+		return out
+	}
+
+	g := join("api")
+	if _, err := g.TryNext(); err != nil && !errors.Is(err, corosync.ErrTryAgain) {
+		t.Fatalf("TryNext on a quiet stream: %v", err)
+	}
+	g.Drain()
+	if _, err := g.TryNext(); !errors.Is(err, corosync.ErrTryAgain) {
+		t.Fatalf("TryNext with nothing pending: %v, want ErrTryAgain", err)
+	}
+	sendWait(g, "1", "2", "3")
+	if got := data(g.Drain()); !slices.Equal(got, []string{"1", "2", "3"}) {
+		t.Fatalf("Drain: %v", got)
+	}
+	sendWait(g, "4", "5")
+	ev, err := g.TryNext()
+	if err != nil || string(ev.Data) != "4" {
+		t.Fatalf("TryNext: %v %v", ev, err)
+	}
+	// C takes over, in order; Next reads through it.
+	ch := g.C()
+	if ev := <-ch; string(ev.Data) != "5" {
+		t.Fatalf("C: %q", ev.Data)
+	}
+	send(g, "6", "7")
+	if ev, err := g.Next(ctx); err != nil || string(ev.Data) != "6" {
+		t.Fatalf("Next after C: %v %v", ev, err)
+	}
+	if ev := <-ch; string(ev.Data) != "7" {
+		t.Fatalf("C: %q", ev.Data)
+	}
+	if err := g.Err(); err != nil {
+		t.Fatalf("Err on a live stream: %v", err)
+	}
+	// Leave ends the stream with ErrLeft after its confchg; C is closed.
+	if err := g.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var last cpg.Event
+	for ev := range ch {
+		last = ev
+	}
+	if last.Kind != cpg.EventConfchg || len(last.Left) != 1 {
+		t.Fatalf("last event before the end: %v", last)
+	}
+	if err := g.Err(); !errors.Is(err, cpg.ErrLeft) {
+		t.Fatalf("Err after the leave: %v", err)
+	}
+	g.Close()
+	if _, err := g.Next(ctx); !errors.Is(err, corosync.ErrBadHandle) {
+		t.Fatalf("Next after Close: %v", err)
+	}
+
+	// Run returns nil after Close, fn's error otherwise; All yields the end.
+	r := join("run")
+	sendWait(r, "a")
+	stop := errors.New("stop")
+	if err := r.Run(ctx, func(ev cpg.Event) error {
+		if ev.Kind == cpg.EventMessage {
+			return stop
+		}
+		return nil
+	}); err != stop {
+		t.Fatalf("Run: %v, want fn's error", err)
+	}
+	done := make(chan error)
+	go func() { done <- r.Run(ctx, func(cpg.Event) error { return nil }) }()
+	time.Sleep(10 * time.Millisecond)
+	r.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run ended by Close: %v, want nil", err)
+	}
+	if _, ok := <-r.C(); ok {
+		t.Fatal("C after Close is not closed")
+	}
+
+	l := join("all")
+	sendWait(l, "x")
+	go l.Leave(ctx)
+	var got []string
+	var end error
+	for ev, err := range l.All(ctx) {
+		if err != nil {
+			end = err
+			break
+		}
+		if ev.Kind == cpg.EventMessage {
+			got = append(got, string(ev.Data))
+		}
+	}
+	if !slices.Equal(got, []string{"x"}) || !errors.Is(end, cpg.ErrLeft) {
+		t.Fatalf("All: %v then %v, want [x] then ErrLeft", got, end)
+	}
+	l.Close()
 }

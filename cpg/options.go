@@ -67,7 +67,7 @@ func WithPID(pid uint32) JoinOption { return func(c *joinConfig) { c.pid = pid }
 func Unbounded() JoinOption { return func(c *joinConfig) { c.limit = 0 } }
 
 // Queue bounds the events held for the reader to n. When an event arrives
-// with n events held (besides up to 2 in delivery), the group fails: the
+// with n events held, the group fails: the
 // reader gets every event before that one, in order, then ErrOverflow
 // (corosync.ErrQueueFull); the connection is closed, so the other members
 // see this process leave (reason procdown) right after the last event it

@@ -404,18 +404,7 @@ func (s *Subscription[E]) Drain() []E {
 // error (that error), or the subscription ends (nil if it was closed with
 // Close, its terminal error otherwise). It is CS_DISPATCH_BLOCKING.
 func (s *Subscription[E]) Run(ctx context.Context, fn func(E) error) error {
-	for {
-		ev, err := s.Next(ctx)
-		if err != nil {
-			if errors.Is(err, ErrClosed) && ctx.Err() == nil {
-				return nil
-			}
-			return err
-		}
-		if err := fn(ev); err != nil {
-			return err
-		}
-	}
+	return Run(ctx, s.Next, fn)
 }
 
 // All returns an iterator over the events, each with a nil error. When ctx
@@ -431,9 +420,32 @@ func (s *Subscription[E]) Run(ctx context.Context, fn func(E) error) error {
 //		...
 //	}
 func (s *Subscription[E]) All(ctx context.Context) iter.Seq2[E, error] {
+	return All(ctx, s.Next)
+}
+
+// Run is Subscription.Run for any stream read by next (a Next method with
+// the same contract: ErrClosed once its owner closed it): it calls fn for
+// each event until ctx ends, fn fails or the stream ends (nil after Close).
+func Run[E any](ctx context.Context, next func(context.Context) (E, error), fn func(E) error) error {
+	for {
+		ev, err := next(ctx)
+		if err != nil {
+			if errors.Is(err, ErrClosed) && ctx.Err() == nil {
+				return nil
+			}
+			return err
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+}
+
+// All is Subscription.All for any stream read by next (see Run).
+func All[E any](ctx context.Context, next func(context.Context) (E, error)) iter.Seq2[E, error] {
 	return func(yield func(E, error) bool) {
 		for {
-			ev, err := s.Next(ctx)
+			ev, err := next(ctx)
 			if err != nil {
 				if !errors.Is(err, ErrClosed) || ctx.Err() != nil {
 					var zero E

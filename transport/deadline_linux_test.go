@@ -298,3 +298,43 @@ func TestReadEventHeldCtxEnds(t *testing.T) {
 		t.Fatalf("held ctx cancelled during the wait: %v", err)
 	}
 }
+
+// A notification byte with no event behind it (not libqb's protocol) is
+// taken and forgotten: it neither produces an event nor makes the reader
+// skip the byte of a later one.
+func TestReadEventStrayByte(t *testing.T) {
+	c, paths, srv, err := connectFakeServer(t, context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := serverRing(t, "event", paths[2])
+	read := func(what string, d time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		_, err := c.ReadEvent(ctx)
+		return err
+	}
+	for i := range 3 {
+		if _, err := unix.Write(srv, []byte{0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := read("stray byte alone", 50*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("round %d: a stray byte gave %v, want a timeout", i, err)
+		}
+		pushEvent(t, ev, srv)
+		pushEvent(t, ev, srv)
+		for k := range 2 {
+			if err := read("event", 5*time.Second); err != nil {
+				t.Fatalf("round %d: event %d after a stray byte: %v", i, k, err)
+			}
+		}
+		if err := read("nothing", 50*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("round %d: with nothing sent: %v, want a timeout", i, err)
+		}
+	}
+	// Every byte was taken: the socket holds none.
+	var b [1]byte
+	if n, _, err := unix.Recvfrom(c.fd, b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT); n > 0 || err != unix.EAGAIN {
+		t.Fatalf("socket after the reads: %d bytes, %v", n, err)
+	}
+}

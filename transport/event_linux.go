@@ -14,7 +14,9 @@ import (
 // the event semaphore is decremented, the chunk read and reclaimed, and
 // exactly one socket byte consumed (libqb's qb_ipcc_event_recv).
 
-// ReadEvent implements Conn.
+// ReadEvent implements Conn. owed counts the events read minus the
+// notification bytes taken: positive while bytes of events already read are
+// still to come, -1 while a byte taken as a wake-up is ahead of its event.
 func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
 	op := c.evOp
 	if err := c.enter(op); err != nil {
@@ -30,14 +32,16 @@ func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
 	defer c.killOnRingError(op, &err)
 	defer faultGuard(debug.SetPanicOnFault(true), &err)
 	for {
+		// Bytes of events already read, if they have arrived.
 		for c.owed > 0 {
-			got, err := c.recvByte(true)
+			got, err := c.recvByte(false)
 			if err != nil {
 				return nil, c.readErr(ctx, op, err)
 			}
-			if got {
-				c.owed--
+			if !got {
+				break
 			}
+			c.owed--
 		}
 		if c.ev.sem.tryWait() {
 			// Any chunk that fits the ring is taken, even one over the
@@ -50,22 +54,31 @@ func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
 			}
 			c.evBuf = buf
 			c.owed++
-			if got, err := c.recvByte(false); err == nil && got {
-				c.owed--
+			if c.owed > 0 {
+				if got, err := c.recvByte(false); err == nil && got {
+					c.owed--
+				}
 			}
 			return buf, nil
 		}
-		if err := c.waitReadable(); err != nil {
-			return nil, c.readErr(ctx, op, err)
-		}
-		if c.ev.sem.value() == 0 {
-			// A byte with no event behind it: not libqb's protocol. Consume
-			// it rather than spin on a readable socket.
-			if got, err := c.recvByte(false); err != nil {
-				return nil, c.readErr(ctx, op, err)
-			} else if got && c.cfg.Logger != nil {
+		if c.owed < 0 {
+			// The byte taken as a wake-up had no event behind it (the
+			// daemon posts the semaphore before it sends the byte): not
+			// libqb's protocol. Forget it rather than count on it.
+			c.owed = 0
+			if c.cfg.Logger != nil {
 				c.cfg.Logger.Debug("corosync: notification byte without an event", "service", c.service)
 			}
+		}
+		// Wait in the netpoller for the next byte and take it as the
+		// wake-up: one system call on the way from the daemon's byte to
+		// its event (the event is then read with a byte credit).
+		got, err := c.recvByte(true)
+		if err != nil {
+			return nil, c.readErr(ctx, op, err)
+		}
+		if got {
+			c.owed--
 		}
 	}
 }
@@ -89,23 +102,11 @@ type byteReader struct {
 	n    int
 	err  error
 	wait bool
-	peek func(fd uintptr) bool
 	take func(fd uintptr) bool
 }
 
 func (r *byteReader) init() {
-	r.peek, r.take = r.peekOnce, r.takeOnce
-}
-
-// peekOnce looks for a byte without consuming it (recv with MSG_PEEK; the
-// raw call builds no sockaddr). It tells the netpoller to wait on EAGAIN.
-func (r *byteReader) peekOnce(fd uintptr) bool {
-	n, _, e := unix.Syscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&r.b[0])), 1, unix.MSG_PEEK|unix.MSG_DONTWAIT, 0, 0)
-	r.n, r.err = int(n), nil
-	if e != 0 {
-		r.err = e
-	}
-	return r.err != unix.EAGAIN
+	r.take = r.takeOnce
 }
 
 // takeOnce consumes one byte; on EAGAIN it waits only if r.wait.
@@ -123,18 +124,6 @@ func (r *byteReader) takeOnce(fd uintptr) bool {
 		r.err = errEOF // the daemon closed its end
 	}
 	return true
-}
-
-// waitReadable blocks in the netpoller until a byte (or hang-up) is there.
-func (c *IPCConn) waitReadable() error {
-	r := &c.bytes
-	if err := c.rc.Read(r.peek); err != nil {
-		return err
-	}
-	if r.err == nil && r.n == 0 {
-		return errEOF
-	}
-	return r.err
 }
 
 // recvByte consumes one socket byte; with wait it blocks until one arrives.

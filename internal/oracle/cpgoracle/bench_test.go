@@ -215,4 +215,55 @@ func BenchmarkCPG(b *testing.B) {
 		close(stop)
 		<-done
 	})
+	// Both clients in one run, alternating per round trip, so that they
+	// share the machine's moments (the separate runs above are sequential).
+	b.Run("latency/interleaved/64B", func(b *testing.B) {
+		gg, cg := gname(), gname()
+		c, s := goJoin(b, n1, gg, pid+5)
+		defer c.Close()
+		c2, o := goJoin(b, n2, gg, pid+6)
+		defer c2.Close()
+		go goCount(ctx, o, 1<<62)
+		cs := cJoin(b, n1, cg)
+		defer cs.Finalize()
+		co := cJoin(b, n2, cg)
+		defer co.Finalize()
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() { cCount(co, 1<<62, stop); close(done) }()
+		defer func() { close(stop); <-done }()
+		msg := make([]byte, 64)
+		goLat := make([]time.Duration, 0, b.N)
+		cLat := make([]time.Duration, 0, b.N)
+		var goSend, cSent []time.Duration // the send alone
+		b.ResetTimer()
+		for i := range b.N {
+			goFirst := i%2 == 0
+			for k := range 2 {
+				t0 := time.Now()
+				if (k == 0) == goFirst {
+					if err := s.Send(ctx, msg, cpg.Agreed); err != nil {
+						b.Fatal(err)
+					}
+					goSend = append(goSend, time.Since(t0))
+					goCount(ctx, s, 1)
+					goLat = append(goLat, time.Since(t0))
+				} else {
+					cSend(cs, msg)
+					cSent = append(cSent, time.Since(t0))
+					cCount(cs, 1, nil)
+					cLat = append(cLat, time.Since(t0))
+				}
+			}
+		}
+		b.StopTimer()
+		for _, x := range []struct {
+			name string
+			lat  []time.Duration
+		}{{"go", goLat}, {"libcpg", cLat}, {"go-send", goSend}, {"libcpg-send", cSent}} {
+			slices.Sort(x.lat)
+			b.ReportMetric(float64(x.lat[len(x.lat)/2].Microseconds()), x.name+"-p50-µs")
+			b.ReportMetric(float64(x.lat[len(x.lat)*99/100].Microseconds()), x.name+"-p99-µs")
+		}
+	})
 }
