@@ -63,6 +63,8 @@ type Group struct {
 	gone    atomic.Bool // left or closed: no more sends
 
 	// The pump's own state (one goroutine at a time).
+	pumpBusy bool          // the transport holds the next event already
+	conn     *session.Conn // the connection the pump reads
 	parts    map[sender]*assembly
 	done     bool // own leave seen, or overflowed: ignore further events
 	overflow bool
@@ -457,11 +459,13 @@ func (g *Group) push(ev Event) {
 	g.q = append(g.q, ev)
 	g.qmu.Unlock()
 	g.signal()
-	if g.waiting.Load() > 0 {
-		// A reader is parked for this event: let it run on this P now,
-		// before the pump goes back to the socket (measured: the reader
-		// otherwise waits out the pump's next read, or a wake on the
-		// other P; BENCHMARKS.md, cpg latency).
+	if !g.pumpBusy && g.waiting.Load() > 0 {
+		// A reader is parked for this event and the pump has nothing more
+		// to read: let the reader run on this P now, before the pump goes
+		// back to the socket (measured: it otherwise waits out the pump's
+		// next read, or a wake on the other P). Not while the daemon has
+		// more events for us: yielding per event costs throughput
+		// (BENCHMARKS.md, cpg).
 		runtime.Gosched()
 	}
 }
@@ -630,6 +634,7 @@ var _ session.Service[Event] = (*groupService)(nil)
 // new one.
 func (s *groupService) Setup(ctx context.Context, conn *session.Conn) (Event, error) {
 	g := s.g
+	g.conn = conn
 	var resp [64]byte
 	r, err := call(ctx, conn, cpgwire.Request{ID: cpgwire.ReqLocalGet}, resp[:0])
 	if err != nil {
@@ -664,6 +669,7 @@ func (s *groupService) Event(msg []byte) (Event, bool, error) {
 	if e.ID != cpgwire.EvTotemConfchg && e.Group != g.name {
 		return Event{}, false, nil // a connection holds one group: cannot happen
 	}
+	g.pumpBusy = g.conn != nil && g.conn.EventPending()
 	switch e.ID {
 	case cpgwire.EvDeliver:
 		g.push(Event{Kind: EventMessage, Group: string(g.name), Sender: Member{NodeID: e.NodeID, PID: e.PID},

@@ -51,6 +51,7 @@ type IPCConn struct {
 	evBuf []byte
 	bytes byteReader // notification bytes of the event path; guarded by evMu
 	owed  int        // socket bytes owed for events already read
+	more  bool       // another event was posted when the last one was read
 	evCtx *heldCtx   // ReadEvent's ctx, kept bound between calls; guarded by evMu
 	setRD func(time.Time) error
 }

@@ -338,3 +338,26 @@ func TestReadEventStrayByte(t *testing.T) {
 		t.Fatalf("socket after the reads: %d bytes, %v", n, err)
 	}
 }
+
+// EventPending tells whether the next event was already there when the
+// last one was read.
+func TestEventPending(t *testing.T) {
+	c, paths, srv, err := connectFakeServer(t, context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := serverRing(t, "event", paths[2])
+	if c.EventPending() {
+		t.Fatal("EventPending before any event")
+	}
+	pushEvent(t, ev, srv)
+	pushEvent(t, ev, srv)
+	for i, want := range []bool{true, false} {
+		if _, err := c.ReadEvent(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.EventPending(); got != want {
+			t.Fatalf("after event %d: EventPending %v, want %v", i+1, got, want)
+		}
+	}
+}

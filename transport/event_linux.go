@@ -53,6 +53,7 @@ func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
 				return nil, err
 			}
 			c.evBuf = buf
+			c.more = c.ev.sem.value() > 0
 			c.owed++
 			if c.owed > 0 {
 				if got, err := c.recvByte(false); err == nil && got {
@@ -81,6 +82,15 @@ func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
 			c.owed--
 		}
 	}
+}
+
+// EventPending reports whether the daemon had already posted another event
+// when the last ReadEvent returned one: the reader will not wait for it.
+// It touches no shared memory.
+func (c *IPCConn) EventPending() bool {
+	c.evMu.Lock()
+	defer c.evMu.Unlock()
+	return c.more
 }
 
 func (c *IPCConn) readErr(ctx context.Context, op string, err error) error {

@@ -409,6 +409,13 @@ func (c *Conn) ReadEvent(ctx context.Context, op string) ([]byte, error) {
 // Close closes the connection.
 func (c *Conn) Close() error { return c.t.Close() }
 
+// EventPending reports whether the transport already holds the next event
+// (see transport.IPCConn.EventPending); false when it cannot tell.
+func (c *Conn) EventPending() bool {
+	p, ok := c.t.(interface{ EventPending() bool })
+	return ok && p.EventPending()
+}
+
 func wrapOp(op string, err error) error {
 	var oe *corosync.OpError
 	if errors.As(err, &oe) {
