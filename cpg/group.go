@@ -404,18 +404,8 @@ func (g *Group) closeStream() {
 func (g *Group) take() (ev Event, ok bool, err error) {
 	g.qmu.Lock()
 	defer g.qmu.Unlock()
-	select {
-	case <-g.closed:
-		return Event{}, false, dispatch.ErrClosed
-	default:
-	}
-	if g.qh == len(g.q) {
-		select {
-		case <-g.failed:
-			return Event{}, false, g.failErr
-		default:
-			return Event{}, false, nil
-		}
+	if err := g.endLocked(); err != nil || g.qh == len(g.q) {
+		return Event{}, false, err
 	}
 	ev = g.q[g.qh]
 	g.q[g.qh] = Event{} // let its payload go
@@ -426,6 +416,26 @@ func (g *Group) take() (ev Event, ok bool, err error) {
 		g.signal() // more for another waiting reader
 	}
 	return ev, true, nil
+}
+
+// endLocked returns why the stream has ended: dispatch.ErrClosed after
+// Close at once, the terminal error once no event before it is left; nil
+// while the stream is live. qmu is held.
+func (g *Group) endLocked() error {
+	select {
+	case <-g.closed:
+		return dispatch.ErrClosed
+	default:
+	}
+	if g.qh < len(g.q) {
+		return nil
+	}
+	select {
+	case <-g.failed:
+		return g.failErr
+	default:
+		return nil
+	}
 }
 
 func (g *Group) signal() {
@@ -607,20 +617,7 @@ func (g *Group) Err() error {
 	}
 	g.qmu.Lock()
 	defer g.qmu.Unlock()
-	select {
-	case <-g.closed:
-		return dispatch.ErrClosed
-	default:
-	}
-	if g.qh < len(g.q) {
-		return nil
-	}
-	select {
-	case <-g.failed:
-		return g.failErr
-	default:
-	}
-	return nil
+	return g.endLocked()
 }
 
 // groupService is a group's connection as the session core sees it. Setup,

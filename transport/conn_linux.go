@@ -49,11 +49,11 @@ type IPCConn struct {
 
 	evMu  sync.Mutex
 	evBuf []byte
-	bytes byteReader // notification bytes of the event path; guarded by evMu
-	owed  int        // socket bytes owed for events already read
-	more  bool       // another event was posted when the last one was read
-	evCtx *heldCtx   // ReadEvent's ctx, kept bound between calls; guarded by evMu
-	setRD func(time.Time) error
+	bytes byteReader            // notification bytes of the event path; guarded by evMu
+	owed  int                   // socket bytes owed for events already read
+	more  bool                  // another event was posted when the last one was read
+	evCtx *heldCtx              // ReadEvent's ctx, kept bound between calls; guarded by evMu
+	setRD func(time.Time) error // f.SetReadDeadline, bound once: a method value allocates
 }
 
 func newConn(service string, cfg Config, fd int) (*IPCConn, error) {
