@@ -3,10 +3,13 @@
 package cpgoracle
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,7 +18,85 @@ import (
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/corotest"
 	"github.com/corosync-go/corosync/internal/cpgwire"
+	"github.com/corosync-go/corosync/transport"
 )
+
+// memberEnv makes the test binary a member process: "netns;group,group".
+const memberEnv = "CPGORACLE_MEMBER"
+
+// memberProcess starts this test binary as another process holding one
+// member (ours) of each group on node n and reading everything, as the
+// application on another node would. In the same process, that member's
+// goroutines would compete with the measured client's for the same Ps at
+// every delivery, a cost no real cluster has.
+func memberProcess(b *testing.B, n *corotest.Node, groups ...string) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), memberEnv+"="+n.NetNSPath()+";"+strings.Join(groups, ","))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close() // the member leaves and exits
+		cmd.Wait()
+	})
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		ready <- line
+	}()
+	select {
+	case line := <-ready:
+		if line != "ready\n" {
+			b.Fatalf("member process: %q", line)
+		}
+	case <-time.After(20 * time.Second):
+		b.Fatal("member process not ready in 20s")
+	}
+}
+
+// runMember is the member process: it joins every group of spec, reads
+// until its stdin closes, and returns the exit code.
+func runMember(spec string) int {
+	ns, groups, _ := strings.Cut(spec, ";")
+	ctx := context.Background()
+	c, err := cpg.Dial(ctx, cpg.WithDialer(transport.NewDialer(transport.Config{NetNS: ns})))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "member:", err)
+		return 1
+	}
+	defer c.Close()
+	var wg sync.WaitGroup
+	for _, name := range strings.Split(groups, ",") {
+		g, err := c.Join(ctx, name)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "member:", err)
+			return 1
+		}
+		defer g.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, err := range g.All(ctx) {
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	fmt.Println("ready")
+	bufio.NewReader(os.Stdin).ReadString('\n') // until the parent closes it
+	c.Close()
+	return 0
+}
 
 var benchSizes = []struct {
 	name string
@@ -26,7 +107,8 @@ var benchSizes = []struct {
 // 3-node cluster, in one run: throughput (a sender on node 1, a receiver on
 // node 2, b.N messages until the receiver has them all) and delivery
 // latency (a member on node 1 sends and waits for its own delivery, which
-// goes through totem's total order).
+// goes through totem's total order; the group's other member, on node 2,
+// is a separate process: memberProcess).
 //
 //	go test -tags oracle -run '^$' -bench BenchmarkCPG ./internal/oracle/cpgoracle/
 //
@@ -187,9 +269,7 @@ func BenchmarkCPG(b *testing.B) {
 		g := gname()
 		c, s := goJoin(b, n1, g, pid+3)
 		defer c.Close()
-		c2, o := goJoin(b, n2, g, pid+4) // a second node in the group
-		defer c2.Close()
-		go goCount(ctx, o, 1<<62)
+		memberProcess(b, n2, g) // a second node in the group
 		msg := make([]byte, 64)
 		latency(b, func() {
 			if err := s.Send(ctx, msg, cpg.Agreed); err != nil {
@@ -202,18 +282,12 @@ func BenchmarkCPG(b *testing.B) {
 		g := gname()
 		s := cJoin(b, n1, g)
 		defer s.Finalize()
-		o := cJoin(b, n2, g)
-		defer o.Finalize()
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() { cCount(o, 1<<62, stop); close(done) }()
+		memberProcess(b, n2, g) // the same second node as for Go
 		msg := make([]byte, 64)
 		latency(b, func() {
 			cSend(s, msg)
 			cCount(s, 1, nil)
 		})
-		close(stop)
-		<-done
 	})
 	// Both clients in one run, alternating per round trip, so that they
 	// share the machine's moments (the separate runs above are sequential).
@@ -221,17 +295,12 @@ func BenchmarkCPG(b *testing.B) {
 		gg, cg := gname(), gname()
 		c, s := goJoin(b, n1, gg, pid+5)
 		defer c.Close()
-		c2, o := goJoin(b, n2, gg, pid+6)
-		defer c2.Close()
-		go goCount(ctx, o, 1<<62)
 		cs := cJoin(b, n1, cg)
 		defer cs.Finalize()
-		co := cJoin(b, n2, cg)
-		defer co.Finalize()
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() { cCount(co, 1<<62, stop); close(done) }()
-		defer func() { close(stop); <-done }()
+		// The other member of each group, on node 2, is the same client in
+		// another process, so that both groups load the shared machine
+		// alike at each delivery: only the measured client differs.
+		memberProcess(b, n2, gg, cg)
 		msg := make([]byte, 64)
 		goLat := make([]time.Duration, 0, b.N)
 		cLat := make([]time.Duration, 0, b.N)

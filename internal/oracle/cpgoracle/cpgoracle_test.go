@@ -21,7 +21,12 @@ import (
 	"github.com/corosync-go/corosync/transport"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(memberEnv); spec != "" {
+		os.Exit(runMember(spec)) // a member process of the benchmarks (memberProcess)
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // raw is a pure-Go cpg connection speaking cpgwire directly.
 type raw struct {
