@@ -97,14 +97,14 @@ func TestClientMatchesLibvotequorum(t *testing.T) {
 				if err := c.QdeviceRegister(ctx, "oracle-go"); err != nil {
 					t.Fatal(err)
 				}
-				time.Sleep(100 * time.Millisecond)
+				waitQdeviceName(t, or, "oracle-go")
 				for _, node := range []uint32{0, 1, 2} {
 					compareClientInfo(t, or, c, node)
 				}
 				if err := c.QdeviceUnregister(ctx, "oracle-go"); err != nil {
 					t.Fatal(err)
 				}
-				time.Sleep(100 * time.Millisecond)
+				waitQdeviceName(t, or, "")
 				compareClientInfo(t, or, c, 0)
 			}
 		}

@@ -120,6 +120,25 @@ func compareInfo(t *testing.T, or *Client, ours *raw, node uint32) {
 	t.Logf("getinfo(%d): %v (%v)", node, g, got.Error)
 }
 
+// waitQdeviceName waits until the daemon reports the quorum device name
+// want: registration, rename and unregistration are applied on totem
+// delivery, after the call has answered, so the two getinfo calls of
+// compareInfo could otherwise straddle the change.
+func waitQdeviceName(t *testing.T, or *Client, want string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		info, err := or.GetInfo(0)
+		if err == nil && info.QdeviceName == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("quorum device name %q not applied within 5s (last: %q, %v)", want, info.QdeviceName, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func sameEvents(t *testing.T, what string, ours, lib []Event) {
 	t.Helper()
 	if !slices.EqualFunc(ours, lib, Event.Equal) {
@@ -187,6 +206,7 @@ func TestGetInfoMatchesLibvotequorum(t *testing.T) {
 	if err := or.Register("oracle-dev"); err != nil {
 		t.Fatal(err)
 	}
+	waitQdeviceName(t, or, "oracle-dev")
 	compareInfo(t, or, ours, 0)
 	compareInfo(t, or, ours, 2)
 	if err := or.MasterWins("oracle-dev", true); err != nil {
@@ -195,7 +215,7 @@ func TestGetInfoMatchesLibvotequorum(t *testing.T) {
 	if err := or.Update("oracle-dev", "oracle-dev2"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // the rename is applied on totem delivery
+	waitQdeviceName(t, or, "oracle-dev2")
 	compareInfo(t, or, ours, 0)
 	if err := or.Poll("oracle-dev2", true, vqwire.RingID{NodeID: 1, Seq: 1}); !errors.Is(err, corosync.ErrMessageError) {
 		t.Errorf("poll with a wrong ring id: %v", err)
@@ -203,6 +223,7 @@ func TestGetInfoMatchesLibvotequorum(t *testing.T) {
 	if err := or.Unregister("oracle-dev2"); err != nil {
 		t.Fatal(err)
 	}
+	waitQdeviceName(t, or, "")
 	compareInfo(t, or, ours, 0)
 
 	// Name checks: the C library refuses a 255-byte name without IPC, with
