@@ -63,7 +63,6 @@ type Group struct {
 	gone    atomic.Bool // left or closed: no more sends
 
 	// The pump's own state (one goroutine at a time).
-	pumpBusy bool          // the transport holds the next event already
 	conn     *session.Conn // the connection the pump reads
 	parts    map[sender]*assembly
 	done     bool // own leave seen, or overflowed: ignore further events
@@ -469,7 +468,7 @@ func (g *Group) push(ev Event) {
 	g.q = append(g.q, ev)
 	g.qmu.Unlock()
 	g.signal()
-	if !g.pumpBusy && g.waiting.Load() > 0 {
+	if g.waiting.Load() > 0 && (g.conn == nil || !g.conn.EventPending()) {
 		// A reader is parked for this event and the pump has nothing more
 		// to read: let the reader run on this P now, before the pump goes
 		// back to the socket (measured: it otherwise waits out the pump's
@@ -666,7 +665,6 @@ func (s *groupService) Event(msg []byte) (Event, bool, error) {
 	if e.ID != cpgwire.EvTotemConfchg && e.Group != g.name {
 		return Event{}, false, nil // a connection holds one group: cannot happen
 	}
-	g.pumpBusy = g.conn != nil && g.conn.EventPending()
 	switch e.ID {
 	case cpgwire.EvDeliver:
 		g.push(Event{Kind: EventMessage, Group: string(g.name), Sender: Member{NodeID: e.NodeID, PID: e.PID},

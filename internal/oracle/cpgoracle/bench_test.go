@@ -261,9 +261,7 @@ func BenchmarkCPG(b *testing.B) {
 			lat = append(lat, time.Since(t0))
 		}
 		b.StopTimer()
-		slices.Sort(lat)
-		b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
-		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		reportLatency(b, "", lat)
 	}
 	b.Run("latency/go/64B", func(b *testing.B) {
 		g := gname()
@@ -326,13 +324,17 @@ func BenchmarkCPG(b *testing.B) {
 			}
 		}
 		b.StopTimer()
-		for _, x := range []struct {
-			name string
-			lat  []time.Duration
-		}{{"go", goLat}, {"libcpg", cLat}, {"go-send", goSend}, {"libcpg-send", cSent}} {
-			slices.Sort(x.lat)
-			b.ReportMetric(float64(x.lat[len(x.lat)/2].Microseconds()), x.name+"-p50-µs")
-			b.ReportMetric(float64(x.lat[len(x.lat)*99/100].Microseconds()), x.name+"-p99-µs")
-		}
+		reportLatency(b, "go-", goLat)
+		reportLatency(b, "libcpg-", cLat)
+		reportLatency(b, "go-send-", goSend)
+		reportLatency(b, "libcpg-send-", cSent)
 	})
+}
+
+// reportLatency reports the p50 and p99 of lat (sorted in place) as
+// prefix+"p50-µs" and prefix+"p99-µs".
+func reportLatency(b *testing.B, prefix string, lat []time.Duration) {
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), prefix+"p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), prefix+"p99-µs")
 }
