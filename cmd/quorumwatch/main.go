@@ -217,6 +217,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		go func() { defer wg.Done(); defer close(scriptDone); script(runCtx) }()
 	}
 	var last *bool
+	// The scenario's end waits for the client to be connected again (its
+	// last step restarts the daemon, and the reconnection backoff may be
+	// longer than a step), bounded so that a broken mock cannot hang it.
+	disconnected, ending := false, false
+	var giveUp <-chan time.Time
 	for {
 		select {
 		case ev, ok := <-sub.C():
@@ -225,6 +230,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				return exitError
 			}
 			out.event(ev)
+			switch ev.Kind {
+			case quorum.EventDisconnected:
+				disconnected = true
+			case quorum.EventReconnected:
+				disconnected = false
+			}
+			if ending && !disconnected {
+				ending, giveUp = false, nil
+				time.AfterFunc(o.simStep, stopRun)
+			}
 			if hooks != nil && (last == nil || *last != ev.Quorate) {
 				q := ev.Quorate
 				last = &q
@@ -232,13 +247,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 		case <-scriptDone:
 			scriptDone = nil
+			if disconnected {
+				ending = true
+				giveUp = time.After(simReconnectWait)
+				continue
+			}
 			// Let the last events and hooks land, then stop.
 			time.AfterFunc(o.simStep, stopRun)
+		case <-giveUp:
+			ending, giveUp = false, nil
+			stopRun()
 		case <-runCtx.Done():
 			return exitQuorate
 		}
 	}
 }
+
+// simReconnectWait bounds how long the -sim scenario's end waits for the
+// client to reconnect after the simulated daemon restart.
+const simReconnectWait = 10 * time.Second
 
 // printer writes events and messages, one line each.
 type printer struct {
