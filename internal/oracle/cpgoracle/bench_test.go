@@ -329,6 +329,42 @@ func BenchmarkCPG(b *testing.B) {
 		reportLatency(b, "go-send-", goSend)
 		reportLatency(b, "libcpg-send-", cSent)
 	})
+	// Each measured client alone in a process of its own (startPinger),
+	// the two alternating per round trip: the same moments of the machine,
+	// and no runtime shared between them.
+	b.Run("latency/processes/64B", func(b *testing.B) {
+		gg, cg := gname(), gname()
+		memberProcess(b, n2, gg, cg)
+		pg := startPinger(b, "go", n1, gg)
+		pc := startPinger(b, "libcpg", n1, cg)
+		for range 50 { // both warm: first deliveries, page faults
+			pg.ping(b)
+			pc.ping(b)
+		}
+		goLat := make([]time.Duration, 0, b.N)
+		cLat := make([]time.Duration, 0, b.N)
+		var goSend, cSent []time.Duration
+		b.ResetTimer()
+		for i := range b.N {
+			order := []*pinger{pg, pc}
+			if i%2 == 1 {
+				order = []*pinger{pc, pg}
+			}
+			for _, p := range order {
+				send, rtt := p.ping(b)
+				if p == pg {
+					goSend, goLat = append(goSend, send), append(goLat, rtt)
+				} else {
+					cSent, cLat = append(cSent, send), append(cLat, rtt)
+				}
+			}
+		}
+		b.StopTimer()
+		reportLatency(b, "go-", goLat)
+		reportLatency(b, "libcpg-", cLat)
+		reportLatency(b, "go-send-", goSend)
+		reportLatency(b, "libcpg-send-", cSent)
+	})
 }
 
 // reportLatency reports the p50 and p99 of lat (sorted in place) as

@@ -25,6 +25,9 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(memberEnv); spec != "" {
 		os.Exit(runMember(spec)) // a member process of the benchmarks (memberProcess)
 	}
+	if spec := os.Getenv(pingerEnv); spec != "" {
+		os.Exit(runPinger(spec)) // a measured client of the benchmarks (startPinger)
+	}
 	goleak.VerifyTestMain(m)
 }
 
