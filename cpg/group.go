@@ -115,6 +115,7 @@ func (c *Client) Join(ctx context.Context, group string, opts ...JoinOption) (*G
 	sopts.Backoff = flowBackoff(sopts.Backoff)
 	sopts.Reconnect = cfg.rejoin
 	sopts.WaitForDaemon = false
+	sopts.InlineGrace = inlineGrace
 	s, err := session.Dial(ctx, ServiceName, &groupService{g: g}, sopts)
 	if err != nil {
 		close(g.sready)
@@ -218,6 +219,14 @@ func (g *Group) Send(ctx context.Context, msg []byte, guarantee Guarantee) error
 	}
 	return g.sendFragments(ctx, conn, msg, guarantee)
 }
+
+// inlineGrace is how long the pump leaves the connection to readers after
+// the last one read it (session.Options.InlineGrace): a reader that keeps
+// calling Next keeps reading inline; one that stops leaves the daemon's
+// events unread for at most this long before the pump reads them into the
+// backlog. At totem's fastest (about 90 MB/s here) that is under a tenth
+// of the connection's event ring.
+const inlineGrace = time.Millisecond
 
 // sendBufKeep is the largest request buffer a group keeps between sends.
 const sendBufKeep = 64 << 10
@@ -479,6 +488,13 @@ func (g *Group) push(ev Event) {
 	}
 }
 
+// readable reports whether take would return an event or the stream's end.
+func (g *Group) readable() bool {
+	g.qmu.Lock()
+	defer g.qmu.Unlock()
+	return g.qh < len(g.q) || g.endLocked() != nil
+}
+
 // Backlog returns the number of events received from the daemon that the
 // reader has not read yet (once C is in use, not counting the one its
 // feeder holds). Under the default delivery (Unbounded) it is
@@ -490,12 +506,25 @@ func (g *Group) Backlog() int {
 	return len(g.q) - g.qh
 }
 
-// next is Next without C's channel.
+// next is Next without C's channel. With nothing in the backlog, the
+// reader reads the connection itself (session.ReadInline), as libcpg's
+// dispatch does: no goroutine hand-over between the daemon's event and the
+// reader (BENCHMARKS.md, cpg latency).
 func (g *Group) next(ctx context.Context) (Event, error) {
+	<-g.sready
 	for {
 		ev, ok, err := g.take()
 		if ok || err != nil {
 			return ev, err
+		}
+		if g.s != nil {
+			r, err := g.s.ReadInline(ctx, g.readable, g.qwake, g.failed, g.closed)
+			if err != nil {
+				return Event{}, err
+			}
+			if r != session.InlineUnavailable {
+				continue
+			}
 		}
 		g.waiting.Add(1)
 		select {

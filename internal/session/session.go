@@ -48,6 +48,10 @@ type Options struct {
 	Backoff corosync.Backoff
 	// Logger, if set, receives connection changes and retries.
 	Logger *slog.Logger
+	// InlineGrace, if positive, lets readers read events on their own
+	// goroutine (Session.ReadInline); the pump reads again once no reader
+	// has for this long.
+	InlineGrace time.Duration
 }
 
 // DefaultOptions returns the defaults: reconnect, DefaultBackoff, silent.
@@ -101,6 +105,8 @@ type Session[E any] struct {
 	opts     Options
 	disp     *dispatch.Dispatcher[E]
 	snapshot func(E) E // the service's Snapshot
+	svc      Service[E]
+	gate     *gate[E] // nil unless Options.InlineGrace
 
 	mu     sync.Mutex
 	conn   *Conn // nil while reconnecting
@@ -115,7 +121,10 @@ func Dial[E any](ctx context.Context, name string, svc Service[E], opts Options)
 	if opts.Dialer == nil {
 		opts.Dialer = transport.NewDialer(transport.Config{Logger: opts.Logger})
 	}
-	s := &Session[E]{name: name, opts: opts, snapshot: svc.Snapshot}
+	s := &Session[E]{name: name, opts: opts, snapshot: svc.Snapshot, svc: svc}
+	if opts.InlineGrace > 0 {
+		s.gate = newGate[E](opts.InlineGrace)
+	}
 	conn, snap, err := s.establish(ctx, svc, opts.WaitForDaemon)
 	if err != nil {
 		return nil, err
@@ -260,9 +269,11 @@ type pump[E any] struct {
 }
 
 // next returns queued lifecycle events first, then reads the connection,
-// reconnecting when it is lost.
+// reconnecting when it is lost. With inline reads, it does so holding the
+// gate's token, in its turn.
 func (p *pump[E]) next(ctx context.Context) (E, error) {
 	var zero E
+	g := p.s.gate
 	for {
 		if len(p.pending) > 0 {
 			ev := p.pending[0]
@@ -273,35 +284,90 @@ func (p *pump[E]) next(ctx context.Context) (E, error) {
 		if p.lostErr != nil {
 			return zero, p.lostErr
 		}
-		conn, err := p.s.Current()
-		if errors.Is(err, ErrClosed) {
-			return zero, err
-		}
-		if conn == nil {
-			if err := p.reconnect(ctx); err != nil {
-				if e, ok := p.svc.(Ender); ok && ctx.Err() == nil {
-					e.End(err)
-				}
-				return zero, err
+		if g == nil {
+			if ev, ok, err := p.step(ctx, ctx); ok || err != nil {
+				return ev, err
 			}
 			continue
 		}
-		msg, err := conn.t.ReadEvent(ctx)
-		if err == nil {
-			var ev E
-			var ok bool
-			if ev, ok, err = p.svc.Event(msg); err == nil {
-				if ok {
-					return ev, nil
-				}
-				continue
+		if err := g.pumpAcquire(ctx, p.s); err != nil {
+			g.stop()
+			return zero, err
+		}
+		ev, ok, err := p.stepGated(ctx, g)
+		g.release()
+		if err != nil {
+			g.stop()
+		}
+		if ok || err != nil {
+			return ev, err
+		}
+	}
+}
+
+// stepGated is step holding the token: first the work a reader left.
+func (p *pump[E]) stepGated(ctx context.Context, g *gate[E]) (E, bool, error) {
+	if g.urgent.Load() {
+		g.urgent.Store(false)
+		p.pending = append(p.pending, g.held...)
+		clear(g.held)
+		g.held = g.held[:0]
+		conn, err := g.failConn, g.failErr
+		g.failConn, g.failErr = nil, nil
+		if conn != nil {
+			if cur, _ := p.s.Current(); cur == conn {
+				return p.lost(conn, err), true, nil
 			}
 		}
-		if ctx.Err() != nil {
-			return zero, ctx.Err()
-		}
-		return p.lost(conn, err), nil
+		var zero E
+		return zero, false, nil
 	}
+	return p.step(ctx, g.pumpCtx(ctx))
+}
+
+// step reconnects if there is no connection, or reads one event with rctx
+// (ctx, or a context a reader may cancel to take the reading over). ok
+// says whether ev is to be delivered.
+func (p *pump[E]) step(ctx, rctx context.Context) (ev E, ok bool, err error) {
+	var zero E
+	conn, err := p.s.Current()
+	if errors.Is(err, ErrClosed) {
+		return zero, false, err
+	}
+	if conn == nil {
+		if err := p.reconnect(ctx); err != nil {
+			if e, ok := p.svc.(Ender); ok && ctx.Err() == nil {
+				e.End(err)
+			}
+			return zero, false, err
+		}
+		return zero, false, nil
+	}
+	g := p.s.gate
+	if g != nil {
+		// A reader counts itself in readers, then preempts the pump if it
+		// sees it reading: one of the two sees the other.
+		g.pumpReading.Store(true)
+		if g.readers.Load() > 0 {
+			g.pumpReading.Store(false)
+			return zero, false, nil
+		}
+	}
+	msg, err := conn.t.ReadEvent(rctx)
+	if g != nil {
+		g.pumpReading.Store(false)
+	}
+	if err == nil {
+		if ev, ok, err = p.svc.Event(msg); err == nil {
+			return ev, ok, nil
+		}
+	} else if ctx.Err() == nil && rctx.Err() != nil {
+		return zero, false, nil // a reader takes the reading over
+	}
+	if ctx.Err() != nil {
+		return zero, false, ctx.Err()
+	}
+	return p.lost(conn, err), true, nil
 }
 
 // lost drops conn and returns the fail-safe event.
