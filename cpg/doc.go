@@ -74,6 +74,16 @@
 // A sender is held back only by the daemon's flow control (Send waits out
 // TRY_AGAIN; FlowControlled reports it), as libcpg's is.
 //
+// Who reads the connection: a reader waiting in Next (or Run, All, C) with
+// nothing in the backlog reads the daemon's events itself, on its own
+// goroutine, as libcpg's dispatch does, taking every event the daemon has
+// already posted; no goroutine hand-over stands between the daemon's event
+// and the reader (a third of the latency gap to libcpg was that hand-over;
+// BENCHMARKS.md). Once no reader has read for a millisecond, the pump
+// reads again, so a reader that stops reading leaves the daemon's events
+// unread for at most about two milliseconds before they are taken into the
+// backlog.
+//
 // # Restarts
 //
 // When the connection to the daemon is lost (a daemon restart, a crash),

@@ -29,7 +29,10 @@ type gate[E any] struct {
 	readers atomic.Int32  // readers holding or waiting for the token
 	last    atomic.Int64  // when the last reader let the token go (UnixNano)
 	kick    chan struct{} // capacity 1: wakes a pump waiting for its turn
-	timer   *time.Timer   // the pump's grace timer (pump only)
+	// wantKick: the pump waits for the last reader to leave.
+	wantKick atomic.Bool
+	timer    *time.Timer  // the pump's grace timer (pump only)
+	wakes    atomic.Int64 // the pump's wake-ups while waiting for its turn (tests)
 
 	// pumpReading is set while the pump waits in ReadEvent with pctx, the
 	// context a reader cancels to preempt it.
@@ -94,34 +97,72 @@ func (g *gate[E]) signal() {
 	}
 }
 
+// deepSleepAfter: after this many grace periods without a reader leaving,
+// the pump stops looking periodically and sleeps until the last reader
+// leaves.
+const deepSleepAfter = 20
+
 // pumpAcquire waits for the pump's turn and takes the token: when no reader
 // wants it and none has for the grace period, or at once when a reader left
-// work for the pump. While readers read, the pump looks once per grace
-// period (a reader does not wake it: that would cost a wake-up per event,
-// what inline reads save), so it takes over within two grace periods of
-// the last reader's read. Without a connection (reconnecting) it goes at
-// once. It fails when ctx ends.
+// work for the pump or there is no connection (reconnecting). While readers
+// come and go, it looks once per grace period (not woken per event); while
+// a reader stays parked for long (an idle group), it sleeps until the last
+// reader leaves, so that an idle group costs nothing. It fails when ctx
+// ends.
 func (g *gate[E]) pumpAcquire(ctx context.Context, s *Session[E]) error {
 	for !g.urgent.Load() {
 		if c, _ := s.Current(); c == nil {
 			break
 		}
-		rem := g.grace
-		if g.readers.Load() == 0 {
-			rem -= time.Duration(time.Now().UnixNano() - g.last.Load())
-			if rem <= 0 {
-				break
+		idle := time.Duration(time.Now().UnixNano() - g.last.Load())
+		if g.readers.Load() > 0 && idle < deepSleepAfter*g.grace {
+			// Readers come and go: look again after the grace period. A
+			// wake-up at each reader's departure would cost a goroutine
+			// wake per event, which inline reads are there to save.
+			g.timer.Reset(g.grace)
+			select {
+			case <-g.timer.C:
+			case <-g.kick: // urgent, or a stale wake-up
+				g.timer.Stop()
+			case <-ctx.Done():
+				g.timer.Stop()
+				return ctx.Err()
 			}
+			g.wakes.Add(1)
+			continue
+		}
+		if g.readers.Load() > 0 {
+			// A reader parked for long (an idle group): sleep until the
+			// last reader leaves, at no cost meanwhile. It wakes us if it
+			// sees wantKick; we set it, then look at readers again: one of
+			// the two sees the other.
+			g.wantKick.Store(true)
+			if g.readers.Load() > 0 {
+				select {
+				case <-g.kick:
+				case <-ctx.Done():
+					g.wantKick.Store(false)
+					return ctx.Err()
+				}
+				g.wakes.Add(1)
+			}
+			g.wantKick.Store(false)
+			continue
+		}
+		rem := g.grace - idle
+		if rem <= 0 {
+			break
 		}
 		g.timer.Reset(rem)
 		select {
 		case <-g.timer.C:
-		case <-g.kick: // urgent
+		case <-g.kick: // urgent, or a stale wake-up
 			g.timer.Stop()
 		case <-ctx.Done():
 			g.timer.Stop()
 			return ctx.Err()
 		}
+		g.wakes.Add(1)
 	}
 	select {
 	case g.tok <- struct{}{}:
@@ -173,7 +214,9 @@ func (s *Session[E]) ReadInline(ctx context.Context, ready func() bool, wake, fa
 	g.readers.Add(1)
 	defer func() {
 		g.last.Store(time.Now().UnixNano())
-		g.readers.Add(-1)
+		if g.readers.Add(-1) == 0 && g.wantKick.Load() {
+			g.signal()
+		}
 	}()
 	select {
 	case g.tok <- struct{}{}:

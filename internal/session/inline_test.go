@@ -295,3 +295,29 @@ func TestInlineClose(t *testing.T) {
 		t.Fatalf("ReadInline after Close = %v", r)
 	}
 }
+
+// A reader parked in ReadInline on an idle connection costs no wake-ups of
+// the pump (it does not poll for the reader's departure), and once the
+// reader leaves the pump takes over within the grace period.
+func TestInlineIdleReaderCostsNothing(t *testing.T) {
+	c := newFakeConn(respMsg(1, corosync.OK))
+	s := newInlineSvc()
+	sess := dialInline(t, time.Millisecond, s, c)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	before := sess.gate.wakes.Load()
+	if _, err := sess.ReadInline(ctx, never, nil, nil, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ReadInline on an idle connection: %v", err)
+	}
+	// 300 ms parked with a 1 ms grace: a polling pump would wake ~300 times;
+	// this one looks for deepSleepAfter grace periods, then sleeps.
+	if w := sess.gate.wakes.Load() - before; w > 2*deepSleepAfter {
+		t.Fatalf("the pump woke %d times while a reader was parked", w)
+	}
+	c.events <- seqMsg(1)
+	select {
+	case <-s.arrived:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the pump did not take over after the reader left")
+	}
+}

@@ -174,11 +174,13 @@ func BenchmarkCPG(b *testing.B) {
 		}
 		return got
 	}
+	var lastErr atomic.Pointer[error] // why a goCount stopped short
 	goCount := func(ctx context.Context, g *cpg.Group, n int) int {
 		got := 0
 		for got < n {
 			ev, err := g.Next(ctx)
 			if err != nil {
+				lastErr.Store(&err)
 				return got
 			}
 			if ev.Kind == cpg.EventMessage {
@@ -214,7 +216,7 @@ func BenchmarkCPG(b *testing.B) {
 				}
 			}()
 			if got := goCount(rctx, r, b.N); got < b.N {
-				b.Errorf("the receiver read %d of %d messages", got, b.N)
+				b.Errorf("the receiver read %d of %d messages: %v", got, b.N, *lastErr.Load())
 			}
 			el := time.Since(start)
 			b.StopTimer()
