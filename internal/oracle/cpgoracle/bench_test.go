@@ -180,7 +180,8 @@ func BenchmarkCPG(b *testing.B) {
 		for got < n {
 			ev, err := g.Next(ctx)
 			if err != nil {
-				lastErr.Store(&err)
+				e := err // only a failing call's error escapes
+				lastErr.Store(&e)
 				return got
 			}
 			if ev.Kind == cpg.EventMessage {
