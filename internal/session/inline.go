@@ -21,8 +21,9 @@ import (
 // leaves the connection intact) and takes it. The pump takes the token back
 // only when no reader has wanted it for the grace period, so that a reader
 // calling again and again keeps it, and a reader that stops reading (a slow
-// consumer) leaves the daemon's events unread for at most the grace period:
-// the pump never stops reading for longer than that.
+// consumer) leaves the daemon's events unread for at most about two grace
+// periods (the pump looks once per period): then the pump reads them into
+// the service's backlog, as it always did.
 type gate[E any] struct {
 	grace   time.Duration
 	tok     chan struct{} // capacity 1: full while someone holds the token
