@@ -120,16 +120,9 @@ func (g *gate[E]) pumpAcquire(ctx context.Context, s *Session[E]) error {
 			// Readers come and go: look again after the grace period. A
 			// wake-up at each reader's departure would cost a goroutine
 			// wake per event, which inline reads are there to save.
-			g.timer.Reset(g.grace)
-			select {
-			case <-g.timer.C:
-			case <-g.kick: // urgent, or a stale wake-up
-				g.timer.Stop()
-			case <-ctx.Done():
-				g.timer.Stop()
-				return ctx.Err()
+			if err := g.sleep(ctx, g.grace); err != nil {
+				return err
 			}
-			g.wakes.Add(1)
 			continue
 		}
 		if g.readers.Load() > 0 {
@@ -154,16 +147,9 @@ func (g *gate[E]) pumpAcquire(ctx context.Context, s *Session[E]) error {
 		if rem <= 0 {
 			break
 		}
-		g.timer.Reset(rem)
-		select {
-		case <-g.timer.C:
-		case <-g.kick: // urgent, or a stale wake-up
-			g.timer.Stop()
-		case <-ctx.Done():
-			g.timer.Stop()
-			return ctx.Err()
+		if err := g.sleep(ctx, rem); err != nil {
+			return err
 		}
-		g.wakes.Add(1)
 	}
 	select {
 	case g.tok <- struct{}{}:
@@ -171,6 +157,35 @@ func (g *gate[E]) pumpAcquire(ctx context.Context, s *Session[E]) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// sleep is the pump's wait for d, cut short by a kick (urgent work, or a
+// stale wake-up); it fails when ctx ends.
+func (g *gate[E]) sleep(ctx context.Context, d time.Duration) error {
+	g.timer.Reset(d)
+	select {
+	case <-g.timer.C:
+	case <-g.kick:
+		g.timer.Stop()
+	case <-ctx.Done():
+		g.timer.Stop()
+		return ctx.Err()
+	}
+	g.wakes.Add(1)
+	return nil
+}
+
+// leave hands work to the pump (token held): a failed connection, or an
+// event for the dispatcher; the pump takes its turn at once.
+func (g *gate[E]) leave(conn *Conn, err error, ev *E) {
+	if conn != nil {
+		g.failConn, g.failErr = conn, err
+	}
+	if ev != nil {
+		g.held = append(g.held, *ev)
+	}
+	g.urgent.Store(true)
+	g.signal()
 }
 
 func (g *gate[E]) release() { <-g.tok }
@@ -255,22 +270,16 @@ func (s *Session[E]) ReadInline(ctx context.Context, ready func() bool, wake, fa
 			if cerr := ctx.Err(); cerr != nil {
 				return InlineUnavailable, cerr
 			}
-			g.failConn, g.failErr = conn, err
-			g.urgent.Store(true)
-			g.signal()
+			g.leave(conn, err, nil)
 			return InlineUnavailable, nil
 		}
 		ev, ok, err := s.svc.Event(msg)
 		switch {
 		case err != nil:
-			g.failConn, g.failErr = conn, err
-			g.urgent.Store(true)
-			g.signal()
+			g.leave(conn, err, nil)
 			return InlineRead, nil
 		case ok:
-			g.held = append(g.held, ev)
-			g.urgent.Store(true)
-			g.signal()
+			g.leave(nil, nil, &ev)
 		}
 		if n+1 >= inlineBatch || !conn.EventPending() {
 			break

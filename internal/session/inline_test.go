@@ -79,6 +79,19 @@ func dialInline(t *testing.T, grace time.Duration, s *inlineSvc, conns ...*fakeC
 
 func never() bool { return false }
 
+// takeOver makes readers the ones reading: a ReadInline that preempts the
+// pump and finds nothing. With a long grace the pump then stays out, so
+// that the next event is the next ReadInline's (otherwise the pump, which
+// reads from Dial on, may read it first).
+func takeOver(t *testing.T, sess *Session[ev]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := sess.ReadInline(ctx, never, nil, nil, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ReadInline on an empty connection: %v", err)
+	}
+}
+
 // A reader takes the reading over from the pump (preempting its read) and
 // reads the event itself; once readers are gone for the grace period, the
 // pump reads again.
@@ -118,7 +131,8 @@ func TestInlineReadAndPumpTakesOver(t *testing.T) {
 func TestInlineReaderKeepsReading(t *testing.T) {
 	c := newFakeConn(respMsg(1, corosync.OK))
 	s := newInlineSvc()
-	sess := dialInline(t, time.Second, s, c)
+	sess := dialInline(t, time.Hour, s, c)
+	takeOver(t, sess)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for i := range uint32(200) {
@@ -139,7 +153,8 @@ func TestInlineReaderKeepsReading(t *testing.T) {
 func TestInlineReadyReadsNothing(t *testing.T) {
 	c := newFakeConn(respMsg(1, corosync.OK))
 	s := newInlineSvc()
-	sess := dialInline(t, time.Second, s, c)
+	sess := dialInline(t, time.Hour, s, c)
+	takeOver(t, sess) // the pump stays out: only ReadInline could read
 	c.events <- seqMsg(1)
 	r, err := sess.ReadInline(context.Background(), func() bool { return true }, nil, nil, nil)
 	if err != nil || r != InlineWoken {
@@ -183,6 +198,7 @@ func TestInlineFailureGoesToPump(t *testing.T) {
 		t.Fatalf("first %+v", e)
 	}
 	// A dispatcher event read inline reaches the subscribers through the pump.
+	takeOver(t, sess)
 	c1.events <- respMsg(12, corosync.OK)
 	if r, err := sess.ReadInline(context.Background(), never, nil, nil, nil); err != nil || r != InlineRead {
 		t.Fatalf("ReadInline = %v, %v", r, err)
