@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -30,14 +31,21 @@ const memberEnv = "CPGORACLE_MEMBER"
 // goroutines would compete with the measured client's for the same Ps at
 // every delivery, a cost no real cluster has.
 func memberProcess(b *testing.B, n *corotest.Node, groups ...string) {
+	child(b, "member process", memberEnv+"="+n.NetNSPath()+";"+strings.Join(groups, ","))
+}
+
+// child starts this test binary as another process with env set (a role
+// its TestMain recognises), waits for its "ready" line, and returns its
+// stdin and stdout. Closing its stdin (at the end of b) makes it exit.
+func child(b *testing.B, what, env string) (io.WriteCloser, *bufio.Reader) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), memberEnv+"="+n.NetNSPath()+";"+strings.Join(groups, ","))
+	cmd.Env = append(os.Environ(), env)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
-	out, err := cmd.StdoutPipe()
+	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,22 +53,24 @@ func memberProcess(b *testing.B, n *corotest.Node, groups ...string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() {
-		stdin.Close() // the member leaves and exits
+		stdin.Close() // the child leaves its groups and exits
 		cmd.Wait()
 	})
+	out := bufio.NewReader(pipe)
 	ready := make(chan string, 1)
 	go func() {
-		line, _ := bufio.NewReader(out).ReadString('\n')
+		line, _ := out.ReadString('\n')
 		ready <- line
 	}()
 	select {
 	case line := <-ready:
 		if line != "ready\n" {
-			b.Fatalf("member process: %q", line)
+			b.Fatalf("%s: %q", what, line)
 		}
 	case <-time.After(20 * time.Second):
-		b.Fatal("member process not ready in 20s")
+		b.Fatalf("%s not ready in 20s", what)
 	}
+	return stdin, out
 }
 
 // runMember is the member process: it joins every group of spec, reads

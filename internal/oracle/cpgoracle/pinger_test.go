@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -29,45 +28,13 @@ const pingerEnv = "CPGORACLE_PINGER"
 // touches the other's measurement, while the parent alternates them so that
 // both meet the same moments of the machine.
 type pinger struct {
-	cmd *exec.Cmd
 	in  io.WriteCloser
 	out *bufio.Reader
 }
 
 func startPinger(b *testing.B, kind string, n *corotest.Node, group string) *pinger {
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), pingerEnv+"="+kind+";"+n.NetNSPath()+";"+group)
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	p := &pinger{cmd: cmd, in: in, out: bufio.NewReader(out)}
-	b.Cleanup(func() {
-		in.Close() // the pinger leaves and exits
-		cmd.Wait()
-	})
-	ready := make(chan string, 1)
-	go func() {
-		line, _ := p.out.ReadString('\n')
-		ready <- line
-	}()
-	select {
-	case line := <-ready:
-		if line != "ready\n" {
-			b.Fatalf("%s pinger: %q", kind, line)
-		}
-	case <-time.After(20 * time.Second):
-		b.Fatalf("%s pinger not ready in 20s", kind)
-	}
-	return p
+	in, out := child(b, kind+" pinger", pingerEnv+"="+kind+";"+n.NetNSPath()+";"+group)
+	return &pinger{in: in, out: out}
 }
 
 // ping asks for one round trip and returns the send and round-trip times.
