@@ -223,9 +223,9 @@ func (g *Group) Send(ctx context.Context, msg []byte, guarantee Guarantee) error
 // inlineGrace is how long the pump leaves the connection to readers after
 // the last one read it (session.Options.InlineGrace): a reader that keeps
 // calling Next keeps reading inline; one that stops leaves the daemon's
-// events unread for at most this long before the pump reads them into the
-// backlog. At totem's fastest (about 90 MB/s here) that is under a tenth
-// of the connection's event ring.
+// events unread for at most about twice this long before the pump reads
+// them into the backlog. At totem's fastest (about 90 MB/s here) that is
+// under a fifth of the connection's event ring.
 const inlineGrace = time.Millisecond
 
 // sendBufKeep is the largest request buffer a group keeps between sends.

@@ -101,12 +101,11 @@ type Ender interface {
 // Session is one service client's connection, reconnected as needed, with
 // its dispatcher.
 type Session[E any] struct {
-	name     string // the IPC service name, e.g. "quorum"
-	opts     Options
-	disp     *dispatch.Dispatcher[E]
-	snapshot func(E) E // the service's Snapshot
-	svc      Service[E]
-	gate     *gate[E] // nil unless Options.InlineGrace
+	name string // the IPC service name, e.g. "quorum"
+	opts Options
+	disp *dispatch.Dispatcher[E]
+	svc  Service[E]
+	gate *gate[E] // nil unless Options.InlineGrace
 
 	mu     sync.Mutex
 	conn   *Conn // nil while reconnecting
@@ -121,7 +120,7 @@ func Dial[E any](ctx context.Context, name string, svc Service[E], opts Options)
 	if opts.Dialer == nil {
 		opts.Dialer = transport.NewDialer(transport.Config{Logger: opts.Logger})
 	}
-	s := &Session[E]{name: name, opts: opts, snapshot: svc.Snapshot, svc: svc}
+	s := &Session[E]{name: name, opts: opts, svc: svc}
 	if opts.InlineGrace > 0 {
 		s.gate = newGate[E](opts.InlineGrace)
 	}
@@ -130,7 +129,7 @@ func Dial[E any](ctx context.Context, name string, svc Service[E], opts Options)
 		return nil, err
 	}
 	s.conn = conn
-	p := &pump[E]{s: s, svc: svc}
+	p := &pump[E]{s: s}
 	s.disp = dispatch.Start(context.Background(), p.next,
 		dispatch.WithSeed(snap),
 		dispatch.WithCoalesce(svc.Skip),
@@ -198,7 +197,7 @@ func (s *Session[E]) Subscribe(ctx context.Context, opts ...dispatch.SubOption) 
 // Latest returns the current state: the last event, as a snapshot.
 func (s *Session[E]) Latest() E {
 	ev, _ := s.disp.Latest()
-	return s.snapshot(ev)
+	return s.svc.Snapshot(ev)
 }
 
 // Close ends every subscription, closes the connection and waits for the
@@ -263,7 +262,6 @@ func (s *Session[E]) setup(ctx context.Context, svc Service[E]) (*Conn, E, error
 // dispatcher goroutine: nothing else touches them after Dial.
 type pump[E any] struct {
 	s       *Session[E]
-	svc     Service[E]
 	pending []E   // lifecycle events to deliver before reading again
 	lostErr error // set when the connection is lost for good (no reconnect)
 }
@@ -336,7 +334,7 @@ func (p *pump[E]) step(ctx, rctx context.Context) (ev E, ok bool, err error) {
 	}
 	if conn == nil {
 		if err := p.reconnect(ctx); err != nil {
-			if e, ok := p.svc.(Ender); ok && ctx.Err() == nil {
+			if e, ok := p.s.svc.(Ender); ok && ctx.Err() == nil {
 				e.End(err)
 			}
 			return zero, false, err
@@ -358,7 +356,7 @@ func (p *pump[E]) step(ctx, rctx context.Context) (ev E, ok bool, err error) {
 		g.pumpReading.Store(false)
 	}
 	if err == nil {
-		if ev, ok, err = p.svc.Event(msg); err == nil {
+		if ev, ok, err = p.s.svc.Event(msg); err == nil {
 			return ev, ok, nil
 		}
 	} else if ctx.Err() == nil && rctx.Err() != nil {
@@ -382,11 +380,11 @@ func (p *pump[E]) lost(conn *Conn, err error) E {
 	if !p.s.opts.Reconnect {
 		p.lostErr = err
 	}
-	return p.svc.Lost(err)
+	return p.s.svc.Lost(err)
 }
 
 func (p *pump[E]) reconnect(ctx context.Context) error {
-	conn, snap, err := p.s.establish(ctx, p.svc, true)
+	conn, snap, err := p.s.establish(ctx, p.s.svc, true)
 	if err != nil {
 		return err
 	}
@@ -399,7 +397,7 @@ func (p *pump[E]) reconnect(ctx context.Context) error {
 	p.s.conn = conn
 	p.s.mu.Unlock()
 	p.s.log("reconnected to corosync")
-	p.pending = append(p.pending, p.svc.Reconnected(snap), snap)
+	p.pending = append(p.pending, p.s.svc.Reconnected(snap), snap)
 	return nil
 }
 
