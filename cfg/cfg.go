@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/netip"
 
+	corosync "github.com/corosync-go/corosync"
+
 	"github.com/corosync-go/corosync/internal/cfgwire"
 	"github.com/corosync-go/corosync/internal/session"
 )
@@ -48,7 +50,7 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 		o(&cfg)
 	}
 	c := &Client{tracking: cfg.tracking}
-	s, err := session.Dial(ctx, ServiceName, &tracker{c: c}, cfg.Options)
+	s, err := session.Dial(ctx, cfgwire.Requests, &tracker{c: c}, cfg.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -230,6 +232,12 @@ func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subsc
 
 // Latest returns the client's current state: the last event, as a snapshot.
 func (c *Client) Latest() Event { return c.s.Latest() }
+
+// DaemonVersion returns what the client learnt of the daemon's release
+// when it last connected: a lower bound (see corosync.Version). Requests
+// the daemon may not define fail with corosync.ErrNotSupported before
+// anything is sent.
+func (c *Client) DaemonVersion() corosync.Version { return c.s.DaemonVersion() }
 
 // Close ends every subscription, closes the connection (which ends shutdown
 // tracking) and waits for the dispatcher goroutine to exit. It is

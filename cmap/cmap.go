@@ -75,7 +75,7 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 		return nil, corosync.NewError("cmap dial", corosync.ErrInvalidParam, err)
 	}
 	c := &Client{m: cfg.m, rec: cfg.Reconnect, tracks: map[uint64]*Track{}, closing: make(chan struct{})}
-	s, err := session.Dial(ctx, ServiceName, &service{c: c}, cfg.Options)
+	s, err := session.Dial(ctx, cmapwire.Requests, &service{c: c}, cfg.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -85,6 +85,12 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 
 // Map returns the map the client works on.
 func (c *Client) Map() Map { return c.m }
+
+// DaemonVersion returns what the client learnt of the daemon's release
+// when it last connected: a lower bound (see corosync.Version). Requests
+// the daemon may not define fail with corosync.ErrNotSupported before
+// anything is sent.
+func (c *Client) DaemonVersion() corosync.Version { return c.s.DaemonVersion() }
 
 // Close ends every track (their readers see an error carrying
 // corosync.ErrBadHandle), closes the connection and waits for the client's

@@ -76,12 +76,18 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s, err := session.Dial(ctx, ServiceName, controlService{}, cfg.Options)
+	s, err := session.Dial(ctx, cpgwire.Requests, controlService{}, cfg.Options)
 	if err != nil {
 		return nil, err
 	}
 	return &Client{s: s, cfg: cfg, groups: map[*Group]struct{}{}}, nil
 }
+
+// DaemonVersion returns what the client learnt of the daemon's release
+// when it last connected: a lower bound (see corosync.Version). Requests
+// the daemon may not define fail with corosync.ErrNotSupported before
+// anything is sent.
+func (c *Client) DaemonVersion() corosync.Version { return c.s.DaemonVersion() }
 
 // Close leaves nothing: it closes every group of the client (as Group.Close:
 // the other members see them go with reason procdown) and the client's own

@@ -116,7 +116,7 @@ func (c *Client) Join(ctx context.Context, group string, opts ...JoinOption) (*G
 	sopts.Reconnect = cfg.rejoin
 	sopts.WaitForDaemon = false
 	sopts.InlineGrace = inlineGrace
-	s, err := session.Dial(ctx, ServiceName, &groupService{g: g}, sopts)
+	s, err := session.Dial(ctx, cpgwire.Requests, &groupService{g: g}, sopts)
 	if err != nil {
 		close(g.sready)
 		g.closeStream()

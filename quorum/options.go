@@ -17,7 +17,9 @@ const (
 	// representative node id (libquorum's quorum_initialize).
 	ModelV0 Model = 0
 	// ModelV1 adds nodelist notifications (members, joined, left) and full
-	// ring ids (quorum_model_initialize with QUORUM_MODEL_V1). The default.
+	// ring ids (quorum_model_initialize with QUORUM_MODEL_V1). It needs
+	// corosync 3.1; without WithModel, Dial uses it wherever the daemon has
+	// it.
 	ModelV1 Model = 1
 )
 
@@ -55,14 +57,20 @@ var DefaultBackoff = corosync.DefaultBackoff
 
 type config struct {
 	session.Options
-	model Model
+	model    Model
+	modelSet bool
 }
 
 // Option configures Dial.
 type Option func(*config)
 
-// WithModel selects the notification model (default ModelV1).
-func WithModel(m Model) Option { return func(c *config) { c.model = m } }
+// WithModel selects the notification model. Without it, a client uses
+// ModelV1 where the daemon has it (corosync 3.1, as far as its release can
+// be told: see corosync.Version) and ModelV0 otherwise, choosing again at
+// each reconnect; Client.Model says which is in use. An explicit ModelV1
+// on an older daemon fails with corosync.ErrNotSupported, and nothing is
+// sent.
+func WithModel(m Model) Option { return func(c *config) { c.model, c.modelSet = m, true } }
 
 // WithDialer replaces the transport: for example mock.Cluster's nodes in
 // tests, or transport.NewDialer with a non-default transport.Config.

@@ -20,6 +20,7 @@ package quorum
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -44,7 +45,9 @@ var (
 // concurrent use.
 type Client struct {
 	s        *session.Session[Event]
-	model    Model
+	want     Model         // the model asked for; with auto, the preferred one
+	auto     bool          // no WithModel: V1 where the daemon has it, else V0
+	model    atomic.Uint32 // Model in use, chosen at each (re)connect
 	typ      atomic.Uint32 // Type, read at each (re)connect
 	tracking atomic.Bool
 }
@@ -65,11 +68,11 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 		o(&cfg)
 	}
 	if cfg.model != ModelV0 && cfg.model != ModelV1 {
-		return nil, corosync.NewError("quorum dial", corosync.ErrInvalidParam, errors.New("unknown model"))
+		return nil, corosync.NewError("quorum dial", corosync.ErrInvalidParam, fmt.Errorf("unknown model %d (want ModelV0 or ModelV1)", uint32(cfg.model)))
 	}
-	c := &Client{model: cfg.model}
+	c := &Client{want: cfg.model, auto: !cfg.modelSet}
 	c.tracking.Store(true)
-	s, err := session.Dial(ctx, ServiceName, &tracker{c: c}, cfg.Options)
+	s, err := session.Dial(ctx, wire.QuorumRequests, &tracker{c: c}, cfg.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -80,8 +83,14 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 // Type returns the daemon's quorum type, read at Dial and at each reconnect.
 func (c *Client) Type() Type { return Type(c.typ.Load()) }
 
-// Model returns the notification model in use.
-func (c *Client) Model() Model { return c.model }
+// Model returns the notification model in use: the one WithModel asked
+// for, or without it the one the daemon offers (ModelV1 on corosync 3.1,
+// ModelV0 before), chosen at Dial and at each reconnect.
+func (c *Client) Model() Model { return Model(c.model.Load()) }
+
+// DaemonVersion returns what the client learnt of the daemon's release
+// when it last connected: a lower bound (see corosync.Version).
+func (c *Client) DaemonVersion() corosync.Version { return c.s.DaemonVersion() }
 
 // Quorate asks the daemon whether this node is quorate (quorum_getquorate).
 // While the client is reconnecting it fails at once with ErrNotConnected

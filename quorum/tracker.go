@@ -26,7 +26,12 @@ var _ session.Service[Event] = (*tracker)(nil)
 func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) {
 	var r wire.Response
 	var err error
-	if t.c.model == ModelV1 {
+	model := t.c.want
+	if t.c.auto && !conn.Supports(wire.ReqModelGetType) {
+		model = ModelV0
+	}
+	t.c.model.Store(uint32(model))
+	if model == ModelV1 {
 		r, err = call(ctx, conn, "quorum model_gettype", wire.ReqModelGetType, wire.ModelV1)
 	} else {
 		r, err = call(ctx, conn, "quorum gettype", wire.ReqGetType, 0)
@@ -74,7 +79,7 @@ func (t *tracker) Event(msg []byte) (Event, bool, error) {
 	if err != nil {
 		return Event{}, false, corosync.NewError("quorum event", corosync.ErrMessageError, err)
 	}
-	model := t.c.model
+	model := t.c.Model()
 	switch {
 	case model == ModelV0 && n.ID == wire.EvNotification,
 		model == ModelV1 && n.ID == wire.EvV1QuorumNotification:

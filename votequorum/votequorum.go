@@ -64,7 +64,7 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 		o(&cfg)
 	}
 	c := &Client{}
-	s, err := session.Dial(ctx, ServiceName, &tracker{c: c, log: cfg.Logger}, cfg.Options)
+	s, err := session.Dial(ctx, vqwire.Requests, &tracker{c: c, log: cfg.Logger}, cfg.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -189,6 +189,12 @@ func (c *Client) QdeviceMasterWins(ctx context.Context, name string, allow bool)
 	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqQdeviceMasterWins, Name: name, Allow: allow})
 	return err
 }
+
+// DaemonVersion returns what the client learnt of the daemon's release
+// when it last connected: a lower bound (see corosync.Version). Requests
+// the daemon may not define fail with corosync.ErrNotSupported before
+// anything is sent.
+func (c *Client) DaemonVersion() corosync.Version { return c.s.DaemonVersion() }
 
 // Close ends every subscription, closes the connection and waits for the
 // dispatcher goroutine to exit. It does not unregister a quorum device (the

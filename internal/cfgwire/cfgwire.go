@@ -193,3 +193,23 @@ func b2u(b bool) byte {
 	}
 	return 0
 }
+
+// Requests is the cfg service's table of request ids and the release that
+// introduced each (include/corosync/ipc_cfg.h of every release). Id 8 was
+// CRYPTO_SET in corosync 2.x and is REOPEN_LOG_FILES since 3.0: it is
+// sent only to 3.0 and later, never to a 2.x daemon. NODESTATUSGET,
+// TRACKSTART and TRACKSTOP arrived in 3.1.1.
+var Requests = &wire.Requests{Service: "cfg", ByID: []wire.RequestInfo{
+	ReqRingStatusGet:   {Name: "RINGSTATUSGET", Since: corosync.Version2_4},
+	ReqRingReenable:    {Name: "RINGREENABLE", Since: corosync.Version2_4},
+	ReqKillNode:        {Name: "KILLNODE", Since: corosync.Version2_4},
+	ReqTryShutdown:     {Name: "TRYSHUTDOWN", Since: corosync.Version2_4},
+	ReqReplyToShutdown: {Name: "REPLYTOSHUTDOWN", Since: corosync.Version2_4},
+	ReqGetNodeAddrs:    {Name: "GET_NODE_ADDRS", Since: corosync.Version2_4},
+	ReqLocalGet:        {Name: "LOCAL_GET", Since: corosync.Version2_4},
+	ReqReloadConfig:    {Name: "RELOAD_CONFIG", Since: corosync.Version2_4},
+	ReqReopenLogFiles:  {Name: "REOPEN_LOG_FILES", Since: corosync.Version3_0},
+	ReqNodeStatusGet:   {Name: "NODESTATUSGET", Since: corosync.Version3_1_1},
+	ReqTrackStart:      {Name: "TRACKSTART", Since: corosync.Version3_1_1},
+	ReqTrackStop:       {Name: "TRACKSTOP", Since: corosync.Version3_1_1},
+}}

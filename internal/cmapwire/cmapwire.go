@@ -280,3 +280,20 @@ func (e *DangerError) Error() string {
 
 // Unwrap returns corosync.ErrInvalidParam.
 func (e *DangerError) Unwrap() error { return corosync.ErrInvalidParam }
+
+// Requests is the cmap service's table of request ids and the release that
+// introduced each. SET_CURRENT_MAP (the stats map) arrived in 2.99/3.0;
+// corosync 2.x indexes its handler table with the id unchecked and dies
+// on it.
+var Requests = &wire.Requests{Service: "cmap", ByID: []wire.RequestInfo{
+	ReqSet:           {Name: "SET", Since: corosync.Version2_4},
+	ReqDelete:        {Name: "DELETE", Since: corosync.Version2_4},
+	ReqGet:           {Name: "GET", Since: corosync.Version2_4},
+	ReqAdjustInt:     {Name: "ADJUST_INT", Since: corosync.Version2_4},
+	ReqIterInit:      {Name: "ITER_INIT", Since: corosync.Version2_4},
+	ReqIterNext:      {Name: "ITER_NEXT", Since: corosync.Version2_4},
+	ReqIterFinalize:  {Name: "ITER_FINALIZE", Since: corosync.Version2_4},
+	ReqTrackAdd:      {Name: "TRACK_ADD", Since: corosync.Version2_4},
+	ReqTrackDelete:   {Name: "TRACK_DELETE", Since: corosync.Version2_4},
+	ReqSetCurrentMap: {Name: "SET_CURRENT_MAP", Since: corosync.Version3_0},
+}}

@@ -347,3 +347,20 @@ func need(b []byte, n int, msg, field string) error {
 	}
 	return nil
 }
+
+// Requests is the cpg service's table of the request ids this client
+// sends and the release that introduced each. The zero-copy ids 9-11
+// (ZC_ALLOC, ZC_FREE, ZC_EXECUTE through 3.1.10; NULL, PAD1, PAD2 in main)
+// are never sent: a failed ZC_ALLOC asserts in the daemon.
+var Requests = &wire.Requests{Service: "cpg", ByID: []wire.RequestInfo{
+	ReqJoin:           {Name: "JOIN", Since: corosync.Version2_4},
+	ReqLeave:          {Name: "LEAVE", Since: corosync.Version2_4},
+	ReqMcast:          {Name: "MCAST", Since: corosync.Version2_4},
+	ReqMembership:     {Name: "MEMBERSHIP", Since: corosync.Version2_4},
+	ReqLocalGet:       {Name: "LOCAL_GET", Since: corosync.Version2_4},
+	ReqIterInitialize: {Name: "ITERATIONINITIALIZE", Since: corosync.Version2_4},
+	ReqIterNext:       {Name: "ITERATIONNEXT", Since: corosync.Version2_4},
+	ReqIterFinalize:   {Name: "ITERATIONFINALIZE", Since: corosync.Version2_4},
+	ReqFinalize:       {Name: "FINALIZE", Since: corosync.Version2_4},
+	ReqPartialMcast:   {Name: "PARTIAL_MCAST", Since: corosync.Version2_4},
+}}

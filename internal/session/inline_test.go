@@ -69,7 +69,7 @@ func dialInline(t *testing.T, grace time.Duration, s *inlineSvc, conns ...*fakeC
 	t.Helper()
 	o := opts(&fakeDialer{conns: conns})
 	o.InlineGrace = grace
-	sess, err := Dial(context.Background(), "test", Service[ev](s), o)
+	sess, err := Dial(context.Background(), testReqs, Service[ev](s), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestInlineClose(t *testing.T) {
 	s := newInlineSvc()
 	o := opts(&fakeDialer{conns: []*fakeConn{c}})
 	o.InlineGrace = time.Millisecond
-	sess, err := Dial(context.Background(), "test", Service[ev](s), o)
+	sess, err := Dial(context.Background(), testReqs, Service[ev](s), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,6 +52,9 @@ type Options struct {
 	// goroutine (Session.ReadInline); the pump reads again once no reader
 	// has for this long.
 	InlineGrace time.Duration
+	// Probe learns the daemon's release at each connect, before the
+	// service's setup sends anything; nil means ProbeCmap.
+	Probe Probe
 }
 
 // DefaultOptions returns the defaults: reconnect, DefaultBackoff, silent.
@@ -102,6 +105,7 @@ type Ender interface {
 // its dispatcher.
 type Session[E any] struct {
 	name string // the IPC service name, e.g. "quorum"
+	reqs *wire.Requests
 	opts Options
 	disp *dispatch.Dispatcher[E]
 	svc  Service[E]
@@ -109,18 +113,25 @@ type Session[E any] struct {
 
 	mu     sync.Mutex
 	conn   *Conn // nil while reconnecting
+	ver    corosync.Version
 	closed bool
 }
 
-// Dial connects to service name, runs svc's setup, and starts the
-// dispatcher seeded with the setup's snapshot. ctx bounds the handshake;
-// TRY_AGAIN answers (daemon starting, sync in progress) are retried with
-// backoff until ctx ends.
-func Dial[E any](ctx context.Context, name string, svc Service[E], opts Options) (*Session[E], error) {
+// Dial connects to the service whose request table is reqs (reqs.Service
+// is the IPC service name), learns the daemon's release (Options.Probe),
+// runs svc's setup, and starts the dispatcher seeded with the setup's
+// snapshot. Every request the session's connections send is checked
+// against reqs and the daemon's release first (Conn.Call). ctx bounds the
+// handshake; TRY_AGAIN answers (daemon starting, sync in progress) are
+// retried with backoff until ctx ends.
+func Dial[E any](ctx context.Context, reqs *wire.Requests, svc Service[E], opts Options) (*Session[E], error) {
 	if opts.Dialer == nil {
 		opts.Dialer = transport.NewDialer(transport.Config{Logger: opts.Logger})
 	}
-	s := &Session[E]{name: name, opts: opts, svc: svc}
+	if opts.Probe == nil {
+		opts.Probe = ProbeCmap
+	}
+	s := &Session[E]{name: reqs.Service, reqs: reqs, opts: opts, svc: svc}
 	if opts.InlineGrace > 0 {
 		s.gate = newGate[E](opts.InlineGrace)
 	}
@@ -128,7 +139,7 @@ func Dial[E any](ctx context.Context, name string, svc Service[E], opts Options)
 	if err != nil {
 		return nil, err
 	}
-	s.conn = conn
+	s.conn, s.ver = conn, conn.ver
 	p := &pump[E]{s: s}
 	s.disp = dispatch.Start(context.Background(), p.next,
 		dispatch.WithSeed(snap),
@@ -156,6 +167,14 @@ func (s *Session[E]) Current() (*Conn, error) {
 		return nil, corosync.NewError(s.name, corosync.ErrLibrary, ErrNotConnected)
 	}
 	return s.conn, nil
+}
+
+// DaemonVersion returns what the last connection learnt of the daemon's
+// release (see corosync.Version): a lower bound.
+func (s *Session[E]) DaemonVersion() corosync.Version {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ver
 }
 
 // Call sends req on the current connection and returns its response; see
@@ -249,7 +268,12 @@ func (s *Session[E]) setup(ctx context.Context, svc Service[E]) (*Conn, E, error
 	if err != nil {
 		return nil, zero, wrapOp("dial "+s.name, err)
 	}
-	conn := &Conn{t: t, backoff: s.opts.Backoff}
+	ver, err := s.opts.Probe(ctx, s.opts.Dialer, s.name, t, s.opts.Backoff)
+	if err != nil {
+		t.Close()
+		return nil, zero, err
+	}
+	conn := &Conn{t: t, reqs: s.reqs, ver: ver, backoff: s.opts.Backoff}
 	snap, err := svc.Setup(ctx, conn)
 	if err != nil {
 		t.Close()
@@ -394,9 +418,9 @@ func (p *pump[E]) reconnect(ctx context.Context) error {
 		conn.Close()
 		return corosync.NewError(p.s.name, corosync.ErrBadHandle, ErrClosed)
 	}
-	p.s.conn = conn
+	p.s.conn, p.s.ver = conn, conn.ver
 	p.s.mu.Unlock()
-	p.s.log("reconnected to corosync")
+	p.s.log("reconnected to corosync", "daemon", conn.ver.String())
 	p.pending = append(p.pending, p.s.svc.Reconnected(snap), snap)
 	return nil
 }
@@ -405,7 +429,25 @@ func (p *pump[E]) reconnect(ctx context.Context) error {
 // see it.
 type Conn struct {
 	t       transport.Conn
+	reqs    *wire.Requests
+	ver     corosync.Version
 	backoff corosync.Backoff
+}
+
+// Version returns what the probe learnt of the daemon's release.
+func (c *Conn) Version() corosync.Version { return c.ver }
+
+// Supports reports whether the daemon defines request id, as far as the
+// probe can tell: whether Call and Send would send it.
+func (c *Conn) Supports(id int32) bool { return c.reqs.Check(id, c.ver) == nil }
+
+// check refuses, with corosync.ErrNotSupported, a message whose request id
+// the daemon may not define: the one gate every outgoing message passes.
+func (c *Conn) check(op string, msg []byte) error {
+	if err := c.reqs.Check(wire.RequestID(msg), c.ver); err != nil {
+		return corosync.NewError(op, corosync.ErrNotSupported, err)
+	}
+	return nil
 }
 
 // Call sends req (a whole request message) and returns its response,
@@ -418,6 +460,9 @@ type Conn struct {
 //
 // opts pass on to the transport (transport.ThrottledAtLevel2).
 func (c *Conn) Call(ctx context.Context, op string, req []byte, want int32, resp []byte, opts ...transport.RequestOption) ([]byte, error) {
+	if err := c.check(op, req); err != nil {
+		return resp[:0], err
+	}
 	for attempt := 0; ; attempt++ {
 		out, err := c.t.Request(ctx, req, resp[:0], opts...)
 		if err == nil {
@@ -454,6 +499,9 @@ func (c *Conn) Call(ctx context.Context, op string, req []byte, want int32, resp
 // this connection. corosync.ErrTryAgain (flow control) is returned to the
 // caller, who decides whether to wait: a message is never sent twice.
 func (c *Conn) Send(ctx context.Context, op string, msg []byte) error {
+	if err := c.check(op, msg); err != nil {
+		return err
+	}
 	if err := c.t.Send(ctx, msg); err != nil {
 		return wrapOp(op, err)
 	}

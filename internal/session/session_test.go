@@ -131,9 +131,19 @@ func respMsg(id int32, code corosync.Error) []byte {
 	return b
 }
 
+// testReqs is the fake service's request table: ids 0 to 5 since 2.4, id 6
+// since 3.1.6, id 7 never sent.
+var testReqs = &wire.Requests{Service: "test", ByID: []wire.RequestInfo{
+	{Name: "R0", Since: corosync.Version2_4}, {Name: "R1", Since: corosync.Version2_4},
+	{Name: "R2", Since: corosync.Version2_4}, {Name: "R3", Since: corosync.Version2_4},
+	{Name: "R4", Since: corosync.Version2_4}, {Name: "R5", Since: corosync.Version2_4},
+	{Name: "NEW", Since: corosync.Version3_1_6}, {},
+}}
+
 func opts(d transport.Dialer) Options {
 	o := DefaultOptions()
 	o.Dialer = d
+	o.Probe = Fixed(corosync.Version3_0)
 	o.Backoff = corosync.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}
 	return o
 }
@@ -157,7 +167,7 @@ func TestLifecycle(t *testing.T) {
 	c1 := newFakeConn(respMsg(1, corosync.OK))
 	c2 := newFakeConn(respMsg(0, corosync.ErrTryAgain), respMsg(1, corosync.OK)) // setup retried
 	d := &fakeDialer{conns: []*fakeConn{c1, c2}}
-	s, err := Dial(context.Background(), "test", &svc{}, opts(d))
+	s, err := Dial(context.Background(), testReqs, &svc{}, opts(d))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +207,7 @@ func TestLifecycle(t *testing.T) {
 func TestCallWrongIDDropsConnection(t *testing.T) {
 	c1 := newFakeConn(respMsg(1, corosync.OK), respMsg(7, corosync.OK))
 	d := &fakeDialer{conns: []*fakeConn{c1}}
-	s, err := Dial(context.Background(), "test", &svc{}, opts(d))
+	s, err := Dial(context.Background(), testReqs, &svc{}, opts(d))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +228,7 @@ func TestCallWrongIDDropsConnection(t *testing.T) {
 func TestCallErrorCodes(t *testing.T) {
 	c1 := newFakeConn(respMsg(1, corosync.OK), respMsg(2, corosync.ErrNotExist), respMsg(0, corosync.ErrInvalidParam))
 	d := &fakeDialer{conns: []*fakeConn{c1}}
-	s, err := Dial(context.Background(), "test", &svc{}, opts(d))
+	s, err := Dial(context.Background(), testReqs, &svc{}, opts(d))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +251,7 @@ func TestNoReconnect(t *testing.T) {
 	c1 := newFakeConn(respMsg(1, corosync.OK))
 	o := opts(&fakeDialer{conns: []*fakeConn{c1}})
 	o.Reconnect = false
-	s, err := Dial(context.Background(), "test", &svc{}, o)
+	s, err := Dial(context.Background(), testReqs, &svc{}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +283,7 @@ func TestEnderOnPermanentFailure(t *testing.T) {
 	c1 := newFakeConn(respMsg(1, corosync.OK))
 	d := &deniedDialer{fakeDialer: fakeDialer{conns: []*fakeConn{c1}}}
 	e := &endSvc{ended: make(chan error, 1)}
-	s, err := Dial(context.Background(), "test", e, opts(d))
+	s, err := Dial(context.Background(), testReqs, e, opts(d))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +310,7 @@ func TestEnderOnPermanentFailure(t *testing.T) {
 
 	// Close is not an end for good.
 	e2 := &endSvc{ended: make(chan error, 1)}
-	s2, err := Dial(context.Background(), "test", e2, opts(&fakeDialer{conns: []*fakeConn{newFakeConn(respMsg(1, corosync.OK))}}))
+	s2, err := Dial(context.Background(), testReqs, e2, opts(&fakeDialer{conns: []*fakeConn{newFakeConn(respMsg(1, corosync.OK))}}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -269,3 +269,24 @@ func need(b []byte, n int, msg, field string) error {
 	}
 	return nil
 }
+
+// Requests is the votequorum service's table of request ids and the
+// release that introduced each. Ids 0-9 are the same in every release
+// since 2.4. corosync main adds QDEVICE_SET_EXTRA_INFO (10) and
+// QDEVICE_GET_EXTRA_INFO (11); no release has them yet and a daemon that
+// has them cannot be told from 3.1.x without sending them, so they are
+// listed as unreleased and never sent.
+var Requests = &wire.Requests{Service: "votequorum", ByID: []wire.RequestInfo{
+	ReqGetInfo:           {Name: "GETINFO", Since: corosync.Version2_4},
+	ReqSetExpected:       {Name: "SETEXPECTED", Since: corosync.Version2_4},
+	ReqSetVotes:          {Name: "SETVOTES", Since: corosync.Version2_4},
+	ReqTrackStart:        {Name: "TRACKSTART", Since: corosync.Version2_4},
+	ReqTrackStop:         {Name: "TRACKSTOP", Since: corosync.Version2_4},
+	ReqQdeviceRegister:   {Name: "QDEVICE_REGISTER", Since: corosync.Version2_4},
+	ReqQdeviceUnregister: {Name: "QDEVICE_UNREGISTER", Since: corosync.Version2_4},
+	ReqQdeviceUpdate:     {Name: "QDEVICE_UPDATE", Since: corosync.Version2_4},
+	ReqQdevicePoll:       {Name: "QDEVICE_POLL", Since: corosync.Version2_4},
+	ReqQdeviceMasterWins: {Name: "QDEVICE_MASTER_WINS", Since: corosync.Version2_4},
+	10:                   {Name: "QDEVICE_SET_EXTRA_INFO", Since: wire.Unreleased},
+	11:                   {Name: "QDEVICE_GET_EXTRA_INFO", Since: wire.Unreleased},
+}}

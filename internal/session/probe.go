@@ -1,0 +1,92 @@
+package session
+
+import (
+	"context"
+	"errors"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/cmapwire"
+	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/transport"
+)
+
+// Probe learns the release of the daemon behind t, a fresh connection to
+// service, before anything else is sent on it. It may dial other services
+// with d; it returns a lower bound (see corosync.Version).
+type Probe func(ctx context.Context, d transport.Dialer, service string, t transport.Conn, b corosync.Backoff) (corosync.Version, error)
+
+// A probe marker is a cmap key that a release line sets at startup and
+// the lines before it never set. Reading a key (cmap GET, request 2) is
+// defined by every corosync since 2.x; nothing else is sent.
+const (
+	// Set to 0 at startup by corosync 2.x only: 3.0 moved the IPC
+	// connection counters to the stats map.
+	marker2x = "runtime.connections.active"
+	// The knet PMTUd interval, exported by totem's runtime config since
+	// 2.99 (3.0) whatever the transport.
+	marker3_0 = "runtime.config.totem.knet_pmtud_interval"
+	// Exported since 3.1.6 (and by 2.4.6, which marker2x tells apart).
+	// 3.1.0 to 3.1.5 export nothing 3.0.4 does not: they read as 3.0.
+	marker3_1_6 = "runtime.config.totem.cancel_token_hold_on_retransmit"
+)
+
+// ProbeCmap is the default Probe: up to three cmap GETs, on t itself for
+// the cmap service and otherwise on a cmap connection of its own, closed
+// before it returns.
+//
+//   - runtime.connections.active exists: corosync 2.x (2.4);
+//   - runtime.config.totem.knet_pmtud_interval is missing: 2.x as well;
+//   - runtime.config.totem.cancel_token_hold_on_retransmit exists: 3.1.6
+//     or later, else 3.0.
+//
+// runtime.* keys are read-only to clients, so no client can fake them.
+func ProbeCmap(ctx context.Context, d transport.Dialer, service string, t transport.Conn, b corosync.Backoff) (corosync.Version, error) {
+	pt := t
+	if service != "cmap" {
+		c, err := d.Dial(ctx, "cmap")
+		if err != nil {
+			return corosync.Version{}, wrapOp("dial cmap (learning the daemon's release)", err)
+		}
+		defer c.Close()
+		pt = c
+	}
+	conn := &Conn{t: pt, reqs: cmapwire.Requests, ver: wire.Baseline, backoff: b}
+	var buf []byte
+	has := func(key string) (bool, error) {
+		req, err := cmapwire.AppendGetSize(buf[:0], key)
+		if err != nil {
+			return false, err
+		}
+		out, err := conn.Call(ctx, "cmap get "+key+" (learning the daemon's release)", req, cmapwire.ResGet, buf[:0])
+		buf = out[:0]
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, corosync.ErrNotExist):
+			return false, nil
+		}
+		return false, err
+	}
+	if ok, err := has(marker2x); err != nil || ok {
+		return corosync.Version2_4, err
+	}
+	if ok, err := has(marker3_0); err != nil || !ok {
+		return corosync.Version2_4, err
+	}
+	ok, err := has(marker3_1_6)
+	if err != nil {
+		return corosync.Version{}, err
+	}
+	if ok {
+		return corosync.Version3_1_6, nil
+	}
+	return corosync.Version3_0, nil
+}
+
+// Fixed returns a Probe that sends nothing and reports v, for tests with
+// fake daemons.
+func Fixed(v corosync.Version) Probe {
+	return func(context.Context, transport.Dialer, string, transport.Conn, corosync.Backoff) (corosync.Version, error) {
+		return v, nil
+	}
+}

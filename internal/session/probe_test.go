@@ -1,0 +1,156 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/cmapwire"
+	"github.com/corosync-go/corosync/transport"
+)
+
+// Requests the daemon may not define fail with ErrNotSupported, naming the
+// request and the release it needs, and nothing reaches the connection.
+func TestGateRefusesBeforeSending(t *testing.T) {
+	c := newFakeConn(respMsg(1, corosync.OK), respMsg(2, corosync.OK))
+	s, err := Dial(context.Background(), testReqs, &svc{}, opts(&fakeDialer{conns: []*fakeConn{c}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := s.DaemonVersion(); v != corosync.Version3_0 {
+		t.Fatalf("DaemonVersion = %v, want 3.0", v)
+	}
+	conn, err := s.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !conn.Supports(5) || conn.Supports(6) || conn.Supports(7) || conn.Supports(8) || conn.Supports(-1) {
+		t.Fatal("Supports disagrees with the table")
+	}
+	sent := func() int { c.mu.Lock(); defer c.mu.Unlock(); return c.reqs }
+	before := sent()
+	for _, tc := range []struct {
+		id   int32
+		want string
+	}{
+		{6, "test NEW (request 6) needs corosync 3.1.6 or later; the daemon showed only what corosync 3.0 has"},
+		{7, "test request id 7 is not one this client sends"},
+		{99, "test request id 99 is not one this client sends"},
+	} {
+		_, err := s.Call(context.Background(), "test op", reqMsg(tc.id), tc.id, nil)
+		if !errors.Is(err, corosync.ErrNotSupported) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Call(%d) = %v, want ErrNotSupported saying %q", tc.id, err, tc.want)
+		}
+		if err := s.Send(context.Background(), "test op", reqMsg(tc.id)); !errors.Is(err, corosync.ErrNotSupported) {
+			t.Errorf("Send(%d) = %v, want ErrNotSupported", tc.id, err)
+		}
+	}
+	if _, err := s.Call(context.Background(), "test op", []byte{1, 2}, 0, nil); !errors.Is(err, corosync.ErrNotSupported) {
+		t.Errorf("a message without a header: %v, want ErrNotSupported", err)
+	}
+	if n := sent(); n != before {
+		t.Fatalf("%d refused requests reached the connection", n-before)
+	}
+	if _, err := s.Call(context.Background(), "test op", reqMsg(2), 2, nil); err != nil {
+		t.Fatalf("a defined request: %v", err)
+	}
+}
+
+// cmapDaemon is a fake cmap connection holding some keys: it answers GETs
+// and counts every request by id.
+type cmapDaemon struct {
+	keys   map[string]bool
+	byID   map[int32]int
+	closed bool
+}
+
+func (d *cmapDaemon) Request(ctx context.Context, req, resp []byte, _ ...transport.RequestOption) ([]byte, error) {
+	r, err := cmapwire.DecodeRequest(req)
+	if err != nil {
+		return resp[:0], err
+	}
+	d.byID[r.ID]++
+	if r.ID != cmapwire.ReqGet {
+		return cmapwire.AppendReject(resp[:0], corosync.ErrInvalidParam), nil
+	}
+	if !d.keys[r.Key] {
+		return cmapwire.AppendStatus(resp[:0], cmapwire.ResGet, corosync.ErrNotExist), nil
+	}
+	return cmapwire.AppendGetResponse(resp[:0], 0, corosync.OK, cmapwire.Uint32(1))
+}
+func (d *cmapDaemon) Send(context.Context, []byte) error { return errors.New("unexpected send") }
+func (d *cmapDaemon) ReadEvent(ctx context.Context) ([]byte, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+func (d *cmapDaemon) Close() error { d.closed = true; return nil }
+
+type cmapDialer struct{ d *cmapDaemon }
+
+func (cd cmapDialer) Dial(_ context.Context, service string) (transport.Conn, error) {
+	if service != "cmap" {
+		return nil, errors.New("the probe dialled " + service)
+	}
+	return cd.d, nil
+}
+
+// The probe tells each release line by the keys it has, sends only cmap
+// GETs, and closes the connection it opened.
+func TestProbeCmap(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keys []string
+		want corosync.Version
+		gets int
+	}{
+		{"2.4.6", []string{marker2x, marker3_1_6}, corosync.Version2_4, 1},
+		{"2.3", []string{marker2x}, corosync.Version2_4, 1},
+		{"2.x without the counter", nil, corosync.Version2_4, 2},
+		{"3.0.4", []string{marker3_0}, corosync.Version3_0, 3},
+		{"3.1.10", []string{marker3_0, marker3_1_6}, corosync.Version3_1_6, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &cmapDaemon{keys: map[string]bool{}, byID: map[int32]int{}}
+			for _, k := range tc.keys {
+				d.keys[k] = true
+			}
+			v, err := ProbeCmap(context.Background(), cmapDialer{d}, "quorum", nil, corosync.DefaultBackoff)
+			if err != nil || v != tc.want {
+				t.Fatalf("ProbeCmap = %v, %v; want %v", v, err, tc.want)
+			}
+			if len(d.byID) != 1 || d.byID[cmapwire.ReqGet] != tc.gets {
+				t.Fatalf("requests sent by id: %v, want %d GETs only", d.byID, tc.gets)
+			}
+			if !d.closed {
+				t.Fatal("the probe's cmap connection was left open")
+			}
+		})
+	}
+	// On the cmap service the probe uses the service's own connection.
+	d := &cmapDaemon{keys: map[string]bool{marker3_0: true}, byID: map[int32]int{}}
+	v, err := ProbeCmap(context.Background(), cmapDialer{}, "cmap", d, corosync.DefaultBackoff)
+	if err != nil || v != corosync.Version3_0 || d.closed {
+		t.Fatalf("probe on cmap's own connection: %v, %v, closed %v", v, err, d.closed)
+	}
+}
+
+// A probe failure fails the dial with the probe's error and leaves nothing
+// open.
+func TestProbeFailureFailsDial(t *testing.T) {
+	c := newFakeConn()
+	o := opts(&fakeDialer{conns: []*fakeConn{c}})
+	o.Probe = func(context.Context, transport.Dialer, string, transport.Conn, corosync.Backoff) (corosync.Version, error) {
+		return corosync.Version{}, corosync.NewError("probe", corosync.ErrAccess, nil)
+	}
+	if _, err := Dial(context.Background(), testReqs, &svc{}, o); !errors.Is(err, corosync.ErrAccess) {
+		t.Fatalf("Dial = %v, want the probe's ErrAccess", err)
+	}
+	select {
+	case <-c.closed:
+	default:
+		t.Fatal("the service connection was left open")
+	}
+}
