@@ -3,6 +3,7 @@ package cfg
 import (
 	"context"
 	"net/netip"
+	"strings"
 
 	corosync "github.com/corosync-go/corosync"
 
@@ -110,6 +111,11 @@ type LinkStatus struct {
 // (corosync_cfg_node_status_get, version 1). An unknown node id fails with
 // corosync.ErrFailedOperation. A node that is cut off or dead is reported
 // with Reachable false and its links enabled but not connected.
+//
+// NodeStatus needs corosync 3.1 (NODESTATUSGET arrived in 3.1.1; see
+// corosync.Version for what the client can tell). On corosync 2.x and 3.0
+// it fails with corosync.ErrNotSupported and nothing is sent: RingStatus
+// is what those daemons offer.
 func (c *Client) NodeStatus(ctx context.Context, nodeID uint32) (NodeStatus, error) {
 	conn, err := c.s.Current()
 	if err != nil {
@@ -122,19 +128,47 @@ func (c *Client) NodeStatus(ctx context.Context, nodeID uint32) (NodeStatus, err
 	return st, nil
 }
 
-// RingInterface is one entry of RingStatus: on knet, Name is
-// "<link number> <local address>" (e.g. "0 192.0.2.1") and Status has one
-// character per knet host in node id order: 'n' for the local node,
-// '0'+(enabled | connected<<1 | dynconnected<<2) for the others (healthy:
-// '3'), 'd' when that host has no such link.
+// RingInterface is one entry of RingStatus. Its text is the daemon's own,
+// and differs by transport:
+//
+//   - knet (corosync 3.x): Name is "<link number> <local address>" (e.g.
+//     "0 192.0.2.1") and Status has one character per knet host in node id
+//     order: 'n' for the local node, '0'+(enabled | connected<<1 |
+//     dynconnected<<2) for the others (healthy: '3'), 'd' when that host
+//     has no such link.
+//   - udp and udpu (corosync 2.x, and 3.x with transport udpu): one entry
+//     per totem ring of the local node. Name is the ring's local address
+//     (e.g. "192.0.2.1") and Status a sentence: "ring 0 active with no
+//     faults", or one that contains "FAULTY" when totem's redundant ring
+//     protocol marked the ring faulty.
+//
+// Faulty reads either form.
 type RingInterface struct {
 	Name   string
 	Status string
 }
 
+// Faulty reports whether the entry shows a problem: on knet, a link to
+// some host that is not enabled and connected (any character but 'n', '3',
+// '7' or 'd'); on udp and udpu, a status that says "FAULTY".
+func (r RingInterface) Faulty() bool {
+	if strings.HasPrefix(r.Status, "ring ") || strings.Contains(r.Status, "FAULTY") {
+		return strings.Contains(r.Status, "FAULTY")
+	}
+	for _, ch := range r.Status {
+		switch ch {
+		case 'n', '3', '7', 'd':
+		default:
+			return true
+		}
+	}
+	return false
+}
+
 // RingStatus returns the old per-link status (corosync_cfg_ring_status_get):
-// one entry per configured link of the local node. NodeStatus is the
-// structured replacement.
+// one entry per configured link (knet) or ring (udp, udpu) of the local
+// node. It works on every corosync; on 3.1 NodeStatus is the structured
+// replacement.
 func (c *Client) RingStatus(ctx context.Context) ([]RingInterface, error) {
 	r, err := c.do(ctx, cfgwire.Request{ID: cfgwire.ReqRingStatusGet})
 	if err != nil {
@@ -173,7 +207,10 @@ func (c *Client) Reload(ctx context.Context) error {
 }
 
 // ReopenLog makes the local daemon reopen its log files
-// (corosync_cfg_reopen_log_files), e.g. after log rotation.
+// (corosync_cfg_reopen_log_files), e.g. after log rotation. It needs
+// corosync 3.0: corosync 2.x has no such request (its request 8 is
+// CRYPTO_SET), so there it fails with corosync.ErrNotSupported and nothing
+// is sent.
 func (c *Client) ReopenLog(ctx context.Context) error {
 	_, err := c.do(ctx, cfgwire.Request{ID: cfgwire.ReqReopenLogFiles})
 	return err

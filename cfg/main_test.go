@@ -37,3 +37,26 @@ func TestTrackerEvents(t *testing.T) {
 		t.Fatalf("lost: %v", l)
 	}
 }
+
+// Faulty reads both forms of ring status: knet's per-host characters and
+// the udp/udpu sentence of corosync 2.x (as measured on 2.4.6 and 3.1.7).
+func TestRingInterfaceFaulty(t *testing.T) {
+	for _, tc := range []struct {
+		r    RingInterface
+		want bool
+	}{
+		{RingInterface{"0 192.0.2.1", "n33"}, false},
+		{RingInterface{"0 192.0.2.1", "n37"}, false},
+		{RingInterface{"0 192.0.2.1", "n31"}, true},
+		{RingInterface{"0 192.0.2.1", "3n1"}, true},
+		{RingInterface{"0 192.0.2.1", "n?3"}, true},
+		{RingInterface{"1 192.0.3.1", "ndd"}, false},
+		{RingInterface{"192.0.2.1", "ring 0 active with no faults"}, false},
+		{RingInterface{"192.0.2.1", "Marking ringid 0 interface 192.0.2.1 FAULTY"}, true},
+		{RingInterface{"192.0.2.1", "ring 1 FAULTY"}, true},
+	} {
+		if got := tc.r.Faulty(); got != tc.want {
+			t.Errorf("%+v.Faulty() = %v, want %v", tc.r, got, tc.want)
+		}
+	}
+}

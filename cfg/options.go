@@ -49,6 +49,10 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l }
 // before cfg.shutdown_timeout (default 5 s) runs out, or the daemon counts
 // the silence as NO. Without this option the client never sees shutdown
 // requests.
+//
+// Shutdown tracking needs corosync 3.1 (TRACKSTART arrived in 3.1.1; see
+// corosync.Version for what the client can tell): on an older daemon Dial
+// fails with corosync.ErrNotSupported and nothing is sent.
 func WithShutdownTracking() Option { return func(c *config) { c.tracking = true } }
 
 // SubscribeOption configures a subscription's delivery policy; see package

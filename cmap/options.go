@@ -47,6 +47,14 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l }
 // WithMap selects the map the client works on (cmap_initialize_map):
 // MapICMap (the default) or MapStats, the read-only statistics. The choice
 // holds for the client's lifetime and is restored after a reconnect.
+//
+// The stats map needs corosync 3.0 (SET_CURRENT_MAP arrived in 2.99; a
+// corosync 2.x daemon dies on that request): on 2.x, Dial with MapStats
+// fails with corosync.ErrNotSupported and nothing is sent. corosync 2.x
+// keeps its statistics in the main map instead: the IPC connection
+// counters under runtime.connections.* and totem's under
+// runtime.totem.pg.* (e.g. runtime.totem.pg.mrp.srp.mcast_tx), read with
+// a client on MapICMap.
 func WithMap(m Map) Option { return func(c *config) { c.m = m } }
 
 // SubscribeOption configures a track's delivery policy; see package dispatch
