@@ -2,6 +2,7 @@ package cfg
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"sync"
 
@@ -116,11 +117,16 @@ func send(ctx context.Context, conn *session.Conn, op string, r cfgwire.Request,
 	if err != nil {
 		return nil, err
 	}
-	want := cfgwire.ResponseFor(r.ID)
-	if size := cfgwire.ResponseSize(want); cap(bufs.resp) < size {
+	want := cfgwire.ResponseForVersion(r.ID, conn.Version())
+	if size := cfgwire.ResponseSize(cfgwire.ResponseFor(r.ID)); cap(bufs.resp) < size {
 		bufs.resp = make([]byte, 0, size)
 	}
 	out, err := conn.Call(ctx, op, req, want, bufs.resp[:0])
+	if err == nil && want != cfgwire.ResponseFor(r.ID) {
+		// corosync 2.x numbers this response differently; the decoder
+		// knows 3.x's ids.
+		binary.LittleEndian.PutUint32(out[0:], uint32(cfgwire.ResponseFor(r.ID)))
+	}
 	if cap(out) > cap(bufs.resp) && cap(out) <= maxPooledResp {
 		bufs.resp = out[:0] // a get_node_addrs answer larger than usual
 	}

@@ -455,3 +455,22 @@ func FuzzDecodeNodeStatusInto(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkNodeStatusInto(t, b) })
 }
+
+// corosync 2.x answers RELOAD_CONFIG with 15 (its 14 is CRYPTO_SET); every
+// other response id is the same from 2.4 to main (internal/matrix checks
+// the headers).
+func TestResponseForVersion(t *testing.T) {
+	if got := ResponseForVersion(ReqReloadConfig, corosync.Version2_4); got != 15 {
+		t.Errorf("2.x reload response id %d, want 15", got)
+	}
+	for _, v := range []corosync.Version{corosync.Version3_0, corosync.Version3_1_6} {
+		if got := ResponseForVersion(ReqReloadConfig, v); got != ResReloadConfig {
+			t.Errorf("%v reload response id %d, want %d", v, got, ResReloadConfig)
+		}
+	}
+	for id := ReqRingStatusGet; id <= ReqTrackStop; id++ {
+		if id != ReqReloadConfig && ResponseForVersion(id, corosync.Version2_4) != ResponseFor(id) {
+			t.Errorf("request %d: 2.x response id differs", id)
+		}
+	}
+}

@@ -90,8 +90,20 @@ func (a *NodeAddrs) IPs() []net.IP {
 	return out
 }
 
-// ResponseFor returns the response id the daemon uses for request id, or -1
-// for an unknown request.
+// ResReloadConfig2x is the id corosync 2.x answers RELOAD_CONFIG with: its
+// response enum has CRYPTO_SET at 14, so RELOAD_CONFIG is 15 there.
+const ResReloadConfig2x int32 = 15
+
+// ResponseForVersion is ResponseFor on a daemon of release v.
+func ResponseForVersion(req int32, v corosync.Version) int32 {
+	if req == ReqReloadConfig && !v.AtLeast(corosync.Version3_0) {
+		return ResReloadConfig2x
+	}
+	return ResponseFor(req)
+}
+
+// ResponseFor returns the response id corosync 3.x uses for request id, or
+// -1 for an unknown request.
 func ResponseFor(req int32) int32 {
 	switch req {
 	case ReqRingStatusGet:
