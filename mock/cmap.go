@@ -173,6 +173,14 @@ func (n *Node) cmapBoot() *kvmap {
 	for _, k := range runtimeTotem {
 		set("runtime.config.totem."+k.key, k.v)
 	}
+	// The keys the release probe reads (internal/session/probe.go).
+	switch {
+	case !c.version.AtLeast(corosync.Version3_0):
+		m.del("runtime.config.totem.knet_pmtud_interval")
+		set("runtime.connections.active", cmapwire.Uint64(0))
+	case !c.version.AtLeast(corosync.Version3_1_6):
+		m.del("runtime.config.totem.cancel_token_hold_on_retransmit")
+	}
 	set("runtime.blackbox.dump_flight_data", cmapwire.String("no"))
 	set("runtime.blackbox.dump_state", cmapwire.String("no"))
 	set("runtime.force_gather", cmapwire.String("no"))

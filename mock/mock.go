@@ -74,7 +74,8 @@ type Cluster struct {
 	vq  vqrules.Config   // the quorum section and nodelist
 	sim *vqrules.Cluster // every daemon's votequorum state
 
-	shutdownTimeout time.Duration // cfg.shutdown_timeout
+	shutdownTimeout time.Duration    // cfg.shutdown_timeout
+	version         corosync.Version // what the release probe finds (WithDaemonVersion)
 }
 
 // Option configures NewCluster.
@@ -89,11 +90,22 @@ func WithoutProvider() Option { return func(c *Cluster) { c.free = true } }
 // trackers' answers (cfg.shutdown_timeout; default 5s, as corosync).
 func WithShutdownTimeout(d time.Duration) Option { return func(c *Cluster) { c.shutdownTimeout = d } }
 
+// WithDaemonVersion makes every node look like a daemon of release line v
+// (corosync.Version2_4, Version3_0 or Version3_1_6, the default) to the
+// release probe that clients run at connect: the cmap keys the probe reads
+// are those of that line. Clients then refuse, with
+// corosync.ErrNotSupported and before sending, what that release lacks,
+// exactly as against a real daemon of it (quorum falls back to ModelV0,
+// cfg's NodeStatus and shutdown tracking fail, and on 2.4 so do the stats
+// map and ReopenLog), so code can be tested against older clusters. The
+// rest of the mock's answers stay corosync 3.1.7's.
+func WithDaemonVersion(v corosync.Version) Option { return func(c *Cluster) { c.version = v } }
+
 // NewCluster returns a cluster of nodes 1..n, all running, in one partition.
 // It panics if the options make a configuration corosync refuses to start
 // with (two_node with a quorum device, for example).
 func NewCluster(n int, opts ...Option) *Cluster {
-	c := &Cluster{nodes: make(map[uint32]*Node), shutdownTimeout: 5 * time.Second}
+	c := &Cluster{nodes: make(map[uint32]*Node), shutdownTimeout: 5 * time.Second, version: corosync.Version3_1_6}
 	for i := 1; i <= n; i++ {
 		c.vq.Nodes = append(c.vq.Nodes, vqrules.NodeConfig{ID: uint32(i)})
 	}
