@@ -14,6 +14,11 @@
 // Tests call Require first: without root, corosync or iproute2 the test is
 // skipped with a loud reason, or fails when COROSYNC_GO_INTEGRATION=require
 // (as in CI).
+//
+// Clusters run the daemon that COROSYNC_GO_DAEMON names (daemon.go): the
+// system's corosync by default, or a build of scripts/build-daemons.sh
+// (Options.Daemon picks one per cluster). Each node runs that daemon's own
+// corosync and tools, with the configuration adapted to its version.
 package corotest
 
 import (
@@ -43,12 +48,21 @@ import (
 // failures: COROSYNC_GO_INTEGRATION=require.
 const EnvRequire = "COROSYNC_GO_INTEGRATION"
 
-// Missing returns why real-daemon tests cannot run here, or "".
+// Missing returns why real-daemon tests cannot run here with the default
+// daemon (DefaultDaemon), or "".
 func Missing() string {
+	if why := missingHost(); why != "" {
+		return why
+	}
+	return DefaultDaemon().Missing()
+}
+
+// missingHost returns why no daemon can run here, or "".
+func missingHost() string {
 	if os.Geteuid() != 0 {
 		return "not root (network and mount namespaces need root)"
 	}
-	for _, bin := range []string{"corosync", "corosync-cmapctl", "corosync-quorumtool", "ip", "unshare"} {
+	for _, bin := range []string{"ip", "unshare"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return bin + " not found (run ./scripts/install-deps.sh)"
 		}
@@ -60,7 +74,21 @@ func Missing() string {
 // COROSYNC_GO_INTEGRATION=require.
 func Require(t testing.TB) {
 	t.Helper()
-	why := Missing()
+	require(t, Missing())
+}
+
+// RequireDaemon is Require for daemon d rather than the default one.
+func RequireDaemon(t testing.TB, d Daemon) {
+	t.Helper()
+	why := missingHost()
+	if why == "" {
+		why = d.Missing()
+	}
+	require(t, why)
+}
+
+func require(t testing.TB, why string) {
+	t.Helper()
 	if why == "" && testing.Short() && os.Getenv(EnvRequire) != "require" {
 		why = "-short"
 	}
@@ -87,6 +115,8 @@ type Options struct {
 	// AllowUsers lists users besides root that may use corosync's IPC
 	// (uidgid sections).
 	AllowUsers []string
+	// Daemon is the corosync the nodes run; nil: DefaultDaemon().
+	Daemon *Daemon
 }
 
 // Cluster is a set of corosync nodes.
@@ -96,6 +126,7 @@ type Cluster struct {
 	dir    string
 	bridge string // bridge namespace; "" for a single node
 	opts   Options
+	d      Daemon
 	Nodes  []*Node
 
 	mu   sync.Mutex
@@ -133,14 +164,21 @@ func run(name string, args ...string) error {
 // of them. Everything is torn down when the test ends.
 func Start(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
-	Require(t)
+	var d Daemon
+	if opts.Daemon == nil {
+		Require(t)
+		d = DefaultDaemon()
+	} else {
+		d = *opts.Daemon
+		RequireDaemon(t, d)
+	}
 	if n < 1 || n > 5 {
 		t.Fatalf("corotest: %d nodes; 1 to 5 supported", n)
 	}
 	if opts.TokenMS == 0 {
 		opts.TokenMS = 1000
 	}
-	c := &Cluster{t: t, tag: randTag(), dir: t.TempDir(), opts: opts}
+	c := &Cluster{t: t, tag: randTag(), dir: t.TempDir(), opts: opts, d: d}
 	t.Cleanup(c.destroy)
 	if n > 1 {
 		c.bridge = c.tag + "br"
@@ -174,10 +212,16 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 		must(t, nd.Start())
 	}
 	if err := c.WaitFormed(60 * time.Second); err != nil {
-		t.Fatalf("corotest: %v", err)
+		t.Fatalf("corotest: %s: %v", d, err)
 	}
 	return c
 }
+
+// Daemon returns the corosync the cluster runs.
+func (c *Cluster) Daemon() Daemon { return c.d }
+
+// Daemon returns the corosync the node runs.
+func (n *Node) Daemon() Daemon { return n.c.d }
 
 func must(t testing.TB, err error) {
 	t.Helper()
@@ -217,12 +261,21 @@ func (c *Cluster) IDs() []uint32 {
 // Node returns node id (1-based).
 func (c *Cluster) Node(id uint32) *Node { return c.Nodes[id-1] }
 
+// config returns node nd's corosync.conf, for the cluster's daemon: 2.x has
+// no knet (udpu) and no system.state_dir (COROSYNC_RUN_DIR instead, see
+// Start); libqb 1.0 cannot give its log thread a real-time priority
+// (system.sched_rr off). The log timestamps are "on", which every version
+// knows ("hires" is 3.x on libqb 2 only).
 func (c *Cluster) config(nd *Node) string {
+	transport := "knet"
+	if !c.d.Knet() {
+		transport = "udpu"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `totem {
 	version: 2
 	cluster_name: %s
-	transport: knet
+	transport: %s
 	crypto_cipher: none
 	crypto_hash: none
 	token: %d
@@ -235,7 +288,7 @@ logging {
 	to_stderr: no
 	timestamp: on
 }
-`, c.tag, c.opts.TokenMS, nd.LogPath())
+`, c.tag, transport, c.opts.TokenMS, nd.LogPath())
 	if !c.opts.NoProvider {
 		b.WriteString("quorum {\n\tprovider: corosync_votequorum\n")
 		if c.opts.TwoNode {
@@ -248,7 +301,14 @@ logging {
 	for _, n := range c.Nodes {
 		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tnodeid: %d\n\t\tname: node%d\n%s\t}\n", n.Addr, n.ID, n.ID, c.opts.Votequorum.nodeKeys(n.ID))
 	}
-	fmt.Fprintf(&b, "}\nsystem {\n\tstate_dir: %s\n}\n", filepath.Join(nd.Dir, "state"))
+	b.WriteString("}\n")
+	if c.d.HasDashC() {
+		fmt.Fprintf(&b, "system {\n\tstate_dir: %s\n", nd.StateDir())
+		if c.d.QB1() {
+			b.WriteString("\tsched_rr: no\n")
+		}
+		b.WriteString("}\n")
+	}
 	for _, u := range c.opts.AllowUsers {
 		fmt.Fprintf(&b, "uidgid {\n\tuid: %s\n}\n", u)
 	}
@@ -257,6 +317,9 @@ logging {
 
 // ConfPath returns the node's corosync.conf.
 func (n *Node) ConfPath() string { return filepath.Join(n.Dir, "corosync.conf") }
+
+// StateDir returns the node's corosync state directory.
+func (n *Node) StateDir() string { return filepath.Join(n.Dir, "state") }
 
 // LogPath returns the node's log file.
 func (n *Node) LogPath() string { return filepath.Join(n.Dir, "corosync.log") }
@@ -287,9 +350,18 @@ func (n *Node) Start() error {
 		return err
 	}
 	// ip netns exec and unshare exec in place, and sh execs corosync, so the
-	// pid we start is corosync's.
+	// pid we start is corosync's. 2.x has no -c: it reads the configuration
+	// file and its state directory from the environment.
+	d := n.c.d
+	daemonCmd := "exec " + d.Bin("corosync") + " -f -c " + n.ConfPath()
+	if !d.HasDashC() {
+		daemonCmd = "exec " + d.Bin("corosync") + " -f"
+	}
 	cmd := exec.Command("ip", "netns", "exec", n.NS, "unshare", "-m", "--propagation", "private", "sh", "-c",
-		"mount -t tmpfs tmpfs /run && exec corosync -f -c "+n.ConfPath())
+		"mount -t tmpfs tmpfs /run && "+daemonCmd)
+	if !d.HasDashC() {
+		cmd.Env = append(os.Environ(), "COROSYNC_MAIN_CONFIG_FILE="+n.ConfPath(), "COROSYNC_RUN_DIR="+n.StateDir())
+	}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -360,8 +432,11 @@ func (n *Node) Stop() error { return n.signal(syscall.SIGTERM, 15*time.Second) }
 // Kill kills the daemon with SIGKILL and waits for it to exit.
 func (n *Node) Kill() error { return n.signal(syscall.SIGKILL, 5*time.Second) }
 
-// Exec runs a command in the node's network namespace.
+// Exec runs a command in the node's network namespace. A bare corosync tool
+// name ("corosync-cmapctl", "corosync-cfgtool", ...) runs the node's
+// daemon's own tool.
 func (n *Node) Exec(ctx context.Context, name string, args ...string) ([]byte, error) {
+	name = n.c.d.resolveTool(name)
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", n.NS, name}, args...)...)
 	return cmd.CombinedOutput()
 }
@@ -489,12 +564,17 @@ func (c *Cluster) Split(groups ...[]uint32) error {
 func (c *Cluster) Heal() error { return c.Split(c.IDs()) }
 
 // ShmFiles lists the /dev/shm IPC directories of connections from this
-// process to the daemon with pid serverPid (qb-<server>-<client>-*), for
-// leak checks. Other processes' connections (corosync's own tools) are
+// process to the daemon with pid serverPid (libqb 2: qb-<server>-<client>-*;
+// libqb 1.0: files qb-<service>-{request,response,event}-<server>-<client>-*),
+// for leak checks. Other processes' connections (corosync's own tools) are
 // not ours to check.
 func ShmFiles(serverPid int) []string {
-	m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-%d-*", serverPid, os.Getpid()))
-	return m
+	var all []string
+	for _, pat := range []string{"qb-%d-%d-*", "qb-*-request-%d-%d-*", "qb-*-response-%d-%d-*", "qb-*-event-%d-%d-*"} {
+		m, _ := filepath.Glob("/dev/shm/" + fmt.Sprintf(pat, serverPid, os.Getpid()))
+		all = append(all, m...)
+	}
+	return all
 }
 
 // destroy stops every daemon gracefully (so each cleans up its clients'
@@ -516,10 +596,11 @@ func (c *Cluster) destroy() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, pid := range c.pids {
-		m, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-%d-*", pid))
-		m2, _ := filepath.Glob(fmt.Sprintf("/dev/shm/qb-corosync-%d-*", pid))
-		for _, p := range append(m, m2...) {
-			os.RemoveAll(p)
+		for _, pat := range []string{"qb-%d-*", "qb-corosync-%d-*", "qb-*-request-%d-*", "qb-*-response-%d-*", "qb-*-event-%d-*"} {
+			m, _ := filepath.Glob("/dev/shm/" + fmt.Sprintf(pat, pid))
+			for _, p := range m {
+				os.RemoveAll(p)
+			}
 		}
 	}
 }
