@@ -3,15 +3,21 @@
 GO ?= go
 STATICCHECK := $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: test deps lint cross unit integration oracle bench soak fuzz
+.PHONY: test deps daemons lint cross unit integration oracle bench soak fuzz
 
-test: deps lint cross
+test: deps daemons lint cross
 	CGO_ENABLED=0 $(GO) build ./...
 	COROSYNC_GO_INTEGRATION=require $(GO) test -race -count=1 -timeout 30m ./...
 	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 30m ./internal/oracle/...
 
 deps:
 	./scripts/install-deps.sh
+
+# The version matrix of corosync daemons (internal/corotest; pick one with
+# COROSYNC_GO_DAEMON=<name>): built once into /var/cache/corosync-go, a
+# rerun is a no-op.
+daemons: deps
+	./scripts/build-daemons.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
