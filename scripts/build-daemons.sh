@@ -23,6 +23,7 @@
 # its README.md); a tarball missing there is downloaded from GitHub when the
 # network allows. Needs root for apt-get (build dependencies) and the cache.
 set -euo pipefail
+shopt -s inherit_errexit
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
@@ -186,6 +187,7 @@ build() {
     build "$(libqb_of "$n")"
   fi
   if [ -f "$prefix/.stamp" ] && [ "$(cat "$prefix/.stamp")" = "$want" ]; then
+    log "$n is up to date in $prefix"
     return
   fi
   t0=$(date +%s.%N)
