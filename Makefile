@@ -3,12 +3,34 @@
 GO ?= go
 STATICCHECK := $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: test deps daemons lint cross unit integration oracle bench soak fuzz
+.PHONY: test deps daemons lint cross unit integration oracle oracle-matrix bench bench-matrix soak fuzz
 
 test: deps daemons lint cross
 	CGO_ENABLED=0 $(GO) build ./...
 	COROSYNC_GO_INTEGRATION=require $(GO) test -race -count=1 -timeout 30m ./...
 	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 30m ./internal/oracle/...
+	$(MAKE) --no-print-directory oracle-matrix
+
+# The builds of scripts/build-daemons.sh; with the system's corosync they
+# are the version matrix.
+MATRIX_BUILDS := 2.4.6 3.0.4 3.1.10 main 3.1.10-qb1.0.3
+DAEMON_CACHE = $${COROSYNC_GO_CACHE:-/var/cache/corosync-go}/daemons
+
+# Against each built daemon, the differential test against that daemon's
+# own C client libraries (the oracle is compiled against its prefix; the
+# system daemon's run is part of the oracle step of `test`).
+oracle-matrix: daemons
+	for d in $(MATRIX_BUILDS); do p=$(DAEMON_CACHE)/$$d; echo "== oracle against corosync $$d"; \
+	  COROSYNC_GO_DAEMON=$$d CGO_CFLAGS="-I$$p/include" CGO_LDFLAGS="-L$$p/lib -Wl,-rpath,$$p/lib" \
+	  COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 10m ./internal/oracle/matrixoracle/ || exit 1; done
+
+# Each service's calls against the daemon's own C library, same run, per
+# daemon (BENCHMARKS.md).
+bench-matrix: daemons
+	for d in system $(MATRIX_BUILDS); do p=$(DAEMON_CACHE)/$$d; echo "== corosync $$d"; \
+	  if [ $$d = system ]; then f=; l=; else f="-I$$p/include"; l="-L$$p/lib -Wl,-rpath,$$p/lib"; fi; \
+	  COROSYNC_GO_DAEMON=$$d CGO_CFLAGS="$$f" CGO_LDFLAGS="$$l" \
+	  COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -run '^$$' -bench Calls -benchmem ./internal/oracle/matrixoracle/ || exit 1; done
 
 deps:
 	./scripts/install-deps.sh
