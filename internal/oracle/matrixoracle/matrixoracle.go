@@ -164,7 +164,10 @@ func (v *Votequorum) Info(nodeID uint32) (Info, error) {
 func (v *Votequorum) Close() { C.votequorum_finalize(v.h) }
 
 // Cfg is a libcfg handle.
-type Cfg struct{ h C.corosync_cfg_handle_t }
+type Cfg struct {
+	h   C.corosync_cfg_handle_t
+	buf []byte // C output, reused: no Go allocation counts against libcfg
+}
 
 // OpenCfg connects libcfg to the daemon of ns.
 func OpenCfg(ns string) (*Cfg, error) {
@@ -185,7 +188,10 @@ type Ring struct{ Name, Status string }
 
 // Rings calls corosync_cfg_ring_status_get.
 func (c *Cfg) Rings() ([]Ring, error) {
-	buf := make([]byte, 64<<10)
+	if c.buf == nil {
+		c.buf = make([]byte, 64<<10)
+	}
+	buf := c.buf
 	var n C.uint
 	if err := code(C.cfg_rings(c.h, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)), &n)); err != nil {
 		return nil, err
@@ -204,7 +210,10 @@ func (c *Cfg) Rings() ([]Ring, error) {
 
 // NodeAddrs calls corosync_cfg_get_node_addrs and prints the addresses.
 func (c *Cfg) NodeAddrs(nodeID uint32) ([]string, error) {
-	buf := make([]byte, 4096)
+	if c.buf == nil {
+		c.buf = make([]byte, 64<<10)
+	}
+	buf := c.buf
 	if err := code(C.cfg_addrs(c.h, C.uint(nodeID), (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))); err != nil {
 		return nil, err
 	}
@@ -215,7 +224,10 @@ func (c *Cfg) NodeAddrs(nodeID uint32) ([]string, error) {
 func (c *Cfg) Close() { C.corosync_cfg_finalize(c.h) }
 
 // Cmap is a libcmap handle on the main map (cmap_initialize).
-type Cmap struct{ h C.cmap_handle_t }
+type Cmap struct {
+	h   C.cmap_handle_t
+	buf []byte // the value buffer, reused as a C caller would
+}
 
 // OpenCmap connects libcmap to the daemon of ns.
 func OpenCmap(ns string) (*Cmap, error) {
@@ -225,11 +237,14 @@ func OpenCmap(ns string) (*Cmap, error) {
 }
 
 // Get calls cmap_get with a buffer that holds any value, and returns the
-// value's type (cmap_value_types_t) and bytes.
+// value's type (cmap_value_types_t) and bytes, valid until the next Get.
 func (c *Cmap) Get(key string) (int, []byte, error) {
 	ck := C.CString(key)
 	defer C.free(unsafe.Pointer(ck))
-	buf := make([]byte, 1<<16)
+	if c.buf == nil {
+		c.buf = make([]byte, 1<<16)
+	}
+	buf := c.buf
 	n := C.size_t(len(buf))
 	var t C.cmap_value_types_t
 	if err := code(C.cmap_get(c.h, ck, unsafe.Pointer(&buf[0]), &n, &t)); err != nil {
