@@ -210,7 +210,8 @@ func (c *Client) Reload(ctx context.Context) error {
 // (corosync_cfg_reopen_log_files), e.g. after log rotation. It needs
 // corosync 3.0: corosync 2.x has no such request (its request 8 is
 // CRYPTO_SET), so there it fails with corosync.ErrNotSupported and nothing
-// is sent.
+// is sent. A corosync built on libqb 1.0 (no qb_log_file_reopen) answers
+// corosync.ErrNotSupported itself.
 func (c *Client) ReopenLog(ctx context.Context) error {
 	_, err := c.do(ctx, cfgwire.Request{ID: cfgwire.ReqReopenLogFiles})
 	return err
@@ -220,8 +221,10 @@ func (c *Client) ReopenLog(ctx context.Context) error {
 // (corosync_cfg_kill_node); the target logs "Killed by node N : reason".
 // DANGEROUS: the node leaves the cluster without asking its shutdown
 // trackers. reason is at most MaxReasonLen bytes without NUL
-// (corosync.ErrNameTooLong, corosync.ErrInvalidParam otherwise). An unknown
-// or dead node fails with corosync.ErrNotExist.
+// (corosync.ErrNameTooLong, corosync.ErrInvalidParam otherwise). On corosync
+// 3.1 an unknown or dead node fails with corosync.ErrNotExist; corosync 2.x
+// and 3.0 do not look the node up: they answer success (as libcfg reports
+// it) and kill nothing.
 func (c *Client) KillNode(ctx context.Context, nodeID uint32, reason string) error {
 	_, err := c.do(ctx, cfgwire.Request{ID: cfgwire.ReqKillNode, NodeID: nodeID, Reason: reason})
 	return err

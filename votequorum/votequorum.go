@@ -2,6 +2,8 @@ package votequorum
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,13 +100,71 @@ func (c *Client) SetExpected(ctx context.Context, n uint32) error {
 // corosync.ErrNameNotFound. If the votes then exceed the expected votes, the
 // daemon raises the expected votes (with an EventExpectedVotes) and does not
 // lower them again.
+//
+// SetVotes also refuses, with corosync.ErrInvalidParam and before sending,
+// a change that would bring the votes of every node the daemon has seen
+// (dead ones included) and the quorum device's above MaxVotes: the daemon
+// would raise the expected votes to that total, and its 8-bit quorum would
+// wrap to 0 and make a lone node quorate, a state no later call can undo
+// (measured on every release from 2.4.6 to main). It reads each node's
+// votes first (one getinfo per node), so a concurrent change elsewhere can
+// still race it.
 func (c *Client) SetVotes(ctx context.Context, target Target, votes uint32) error {
+	const op = "votequorum setvotes"
 	if !target.valid {
-		return corosync.NewError("votequorum setvotes", corosync.ErrInvalidParam,
-			errInvalidTarget)
+		return corosync.NewError(op, corosync.ErrInvalidParam, errInvalidTarget)
 	}
-	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqSetVotes, NodeID: target.id, Votes: votes})
+	if votes > MaxVotes {
+		return corosync.NewError(op, corosync.ErrInvalidParam, fmt.Errorf("votes %d: must be at most %d (the daemon's quorum is 8-bit)", votes, MaxVotes))
+	}
+	total, err := c.totalVotes(ctx, target, votes)
+	if err != nil {
+		return err
+	}
+	if total > MaxVotes {
+		return corosync.NewError(op, corosync.ErrInvalidParam, fmt.Errorf(
+			"votes %d for %v would bring the cluster's votes to %d, above %d: the daemon's 8-bit quorum would wrap to 0", votes, target, total, MaxVotes))
+	}
+	_, err = c.call(ctx, vqwire.Request{ID: vqwire.ReqSetVotes, NodeID: target.id, Votes: votes})
 	return err
+}
+
+// totalVotes returns the votes of every node the daemon has seen and of the
+// quorum device, with target's replaced by votes.
+func (c *Client) totalVotes(ctx context.Context, target Target, votes uint32) (uint32, error) {
+	self, err := c.Info(ctx, 0)
+	if err != nil {
+		return 0, err
+	}
+	total := uint32(0)
+	if target.IsQuorumDevice() {
+		total = votes
+	} else {
+		total = self.QdeviceVotes
+	}
+	seen := false
+	for _, n := range c.Latest().Nodes {
+		if n.NodeID == vqwire.QdeviceNodeID {
+			continue
+		}
+		if n.NodeID == target.id {
+			seen = true
+			total += votes
+			continue
+		}
+		i, err := c.Info(ctx, n.NodeID)
+		if errors.Is(err, corosync.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		total += i.NodeVotes
+	}
+	if !seen && !target.IsQuorumDevice() {
+		total += votes // the daemon will refuse an unknown node anyway
+	}
+	return total, nil
 }
 
 // Subscribe returns a new subscription. Its first event is the current state

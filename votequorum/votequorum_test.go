@@ -1,9 +1,14 @@
 package votequorum_test
 
 import (
+	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
+	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/votequorum"
 )
 
@@ -59,5 +64,33 @@ func TestEventString(t *testing.T) {
 		if got := c.e.String(); got != c.want {
 			t.Errorf("got  %q\nwant %q", got, c.want)
 		}
+	}
+}
+
+// SetVotes refuses a change that would bring the cluster's votes above
+// votequorum.MaxVotes (the daemon's quorum would wrap to 0: internal/matrix's
+// TestSafetyEveryDaemon measured it on every release) and allows one that
+// stays at it.
+func TestSetVotesRefusesQuorumWrap(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := votequorum.Dial(ctx, votequorum.WithDialer(mock.NewCluster(2).Node(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	err = c.SetVotes(ctx, votequorum.Node(2), votequorum.MaxVotes)
+	if !errors.Is(err, corosync.ErrInvalidParam) || !strings.Contains(err.Error(), "would bring the cluster's votes to 510") {
+		t.Fatalf("SetVotes(2, %d) on two nodes = %v, want ErrInvalidParam naming the total 510", votequorum.MaxVotes, err)
+	}
+	if err := c.SetVotes(ctx, votequorum.Node(2), votequorum.MaxVotes-1); err != nil {
+		t.Fatalf("SetVotes(2, %d) (total %d): %v", votequorum.MaxVotes-1, votequorum.MaxVotes, err)
+	}
+	if err := c.SetVotes(ctx, votequorum.QuorumDevice(), 1); !errors.Is(err, corosync.ErrInvalidParam) {
+		t.Fatalf("a quorum device vote on top of %d = %v, want ErrInvalidParam", votequorum.MaxVotes, err)
+	}
+	i, err := c.Info(ctx, 0)
+	if err != nil || i.Quorum == 0 || !i.Quorate() {
+		t.Fatalf("after the allowed change: %v, %v", i, err)
 	}
 }
