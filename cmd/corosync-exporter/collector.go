@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,6 +112,14 @@ type Collector struct {
 	lastQ     *bool
 	lastRing  quorum.RingID
 
+	// statsDialing is set while a late dial of the stats map is under way
+	// (see Collect); lateDials waits for it at Close.
+	statsDialing bool
+	statsTried   time.Time
+	lateDials    sync.WaitGroup
+	ctx          context.Context
+	dialer       transport.Dialer
+
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -123,7 +134,7 @@ func NewCollector(dialer transport.Dialer, timeout time.Duration, log *slog.Logg
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Collector{timeout: timeout, log: log, cancel: cancel, done: make(chan struct{})}
+	c := &Collector{timeout: timeout, log: log, ctx: ctx, dialer: dialer, cancel: cancel, done: make(chan struct{})}
 	go c.run(ctx, dialer)
 	return c
 }
@@ -132,6 +143,9 @@ func NewCollector(dialer transport.Dialer, timeout time.Duration, log *slog.Logg
 func (c *Collector) Close() {
 	c.cancel()
 	<-c.done
+	c.mu.Lock() // a late dial starts under mu only while ctx lives
+	c.mu.Unlock()
+	c.lateDials.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.q == nil {
@@ -140,7 +154,9 @@ func (c *Collector) Close() {
 	c.q.Close()
 	c.vq.Close()
 	c.cf.Close()
-	c.stats.Close()
+	if c.stats != nil {
+		c.stats.Close()
+	}
 	c.names.c.Close()
 }
 
@@ -177,9 +193,16 @@ func (c *Collector) run(ctx context.Context, d transport.Dialer) {
 		cf.Close()
 		return
 	}
+	// The stats map needs corosync 3.0: on 2.x the dial is refused
+	// (ErrNotSupported, nothing sent) and the statistics the exporter
+	// gives are read from the main map instead (scrape.ipc).
 	st, err := dialRetry(ctx, func() (*cmap.Client, error) {
 		return cmap.Dial(ctx, cmap.WithDialer(d), cmap.WithWaitForDaemon(), cmap.WithMap(cmap.MapStats))
 	}, backoff)
+	if errors.Is(err, corosync.ErrNotSupported) {
+		c.log.Debug("corosync has no stats map", "daemon", cm.DaemonVersion())
+		st, err = nil, nil
+	}
 	if err != nil {
 		q.Close()
 		vq.Close()
@@ -207,10 +230,12 @@ func (c *Collector) run(ctx context.Context, d transport.Dialer) {
 
 // dialRetry dials until it succeeds or ctx ends (for errors WaitForDaemon
 // does not retry, such as access denied, which may be fixed at runtime).
+// It gives up at once on corosync.ErrNotSupported: the daemon's release
+// does not offer what is dialed, and asking again will not change that.
 func dialRetry[T any](ctx context.Context, dial func() (T, error), b quorum.Backoff) (T, error) {
 	for attempt := 0; ; attempt++ {
 		v, err := dial()
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || errors.Is(err, corosync.ErrNotSupported) {
 			return v, err
 		}
 		t := time.NewTimer(b.Delay(attempt))
@@ -303,7 +328,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- gauge(descUp, b2f(up))
 	ok := up
 	if up {
-		s := &scrape{ctx: ctx, ch: ch, q: q, vq: vq, cf: cf, stats: st, nm: nm}
+		ver := cf.DaemonVersion()
+		v2 := olderThan3(ver)
+		if st == nil && !v2 {
+			c.dialStatsLate()
+		}
+		if v2 {
+			st = nil // a 3.x daemon's stats client, now facing 2.x
+		}
+		s := &scrape{ctx: ctx, ch: ch, q: q, vq: vq, cf: cf, stats: st, nm: nm, v2: v2}
 		ok = s.collect()
 		ch <- prometheus.MustNewConstMetric(descQuorumChanges, prometheus.CounterValue, float64(qChanges))
 		ch <- prometheus.MustNewConstMetric(descMemberChanges, prometheus.CounterValue, float64(mChanges))
@@ -317,6 +350,54 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- gauge(descScrapeDur, time.Since(start).Seconds())
 }
 
+// dialStatsLate dials the stats map in the background when the daemon
+// offers it but the collector has no client for it (it first met a
+// corosync 2.x, which has none), at most once a minute.
+func (c *Collector) dialStatsLate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.statsDialing || c.stats != nil || c.ctx.Err() != nil || time.Since(c.statsTried) < time.Minute {
+		return
+	}
+	c.statsDialing, c.statsTried = true, time.Now()
+	c.lateDials.Add(1)
+	go func() {
+		defer c.lateDials.Done()
+		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+		st, err := cmap.Dial(ctx, cmap.WithDialer(c.dialer), cmap.WithMap(cmap.MapStats))
+		cancel()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.statsDialing = false
+		if err != nil {
+			c.log.Debug("stats map", "err", err)
+			return
+		}
+		if c.ctx.Err() != nil {
+			st.Close()
+			return
+		}
+		c.stats = st
+	}()
+}
+
+// olderThan3 reports whether v is a corosync 2.x (no knet, no stats map,
+// the 2.x tools' output); an unknown version is taken for 3.x.
+func olderThan3(v corosync.Version) bool {
+	return v != (corosync.Version{}) && !v.AtLeast(corosync.Version3_0)
+}
+
+// ringLabel renders a ring id as that release's corosync-quorumtool prints
+// it, which is ha_cluster_exporter's ring_id label: "1/12" on 2.x (the
+// representative node as a signed int, then the sequence, in decimal),
+// "1.c" on 3.x (both in hex).
+func ringLabel(v2 bool, rep uint32, seq uint64) string {
+	if v2 {
+		return fmt.Sprintf("%d/%d", int32(rep), seq)
+	}
+	return fmt.Sprintf("%x.%x", rep, seq)
+}
+
 // scrape is one Collect's reads.
 type scrape struct {
 	ctx   context.Context
@@ -324,15 +405,18 @@ type scrape struct {
 	q     *quorum.Client
 	vq    *votequorum.Client
 	cf    *cfg.Client
-	stats *cmap.Client
+	stats *cmap.Client // nil on corosync 2.x
 	nm    *names
-	names map[uint32]string
+	v2    bool // corosync 2.x
+	nodes map[uint32]nodelistNode
 	local uint32
 	links map[uint32][]int // enabled links of each node, from cfg
 }
 
+// name is the node's name as corosync-quorumtool shows it (2.x: its
+// ring0_addr, 3.x: its name), or its id when the nodelist has none.
 func (s *scrape) name(id uint32) string {
-	if n, ok := s.names[id]; ok && n != "" {
+	if n := s.nodes[id].display(s.v2); n != "" {
 		return n
 	}
 	return strconv.FormatUint(uint64(id), 10)
@@ -346,17 +430,29 @@ func (s *scrape) part(name string, fn func() error) bool {
 
 func (s *scrape) collect() bool {
 	qs := s.q.Latest()
-	ringID := fmt.Sprintf("%x.%x", qs.Ring.NodeID, qs.Ring.Seq)
+	rep := qs.Ring.NodeID
+	if rep == 0 {
+		// The quorum service's V0 model (corosync 2.x and 3.0) carries
+		// no representative node; quorumtool takes it from votequorum.
+		rep = s.vq.Latest().Ring.NodeID
+	}
+	ringID := ringLabel(s.v2, rep, qs.Ring.Seq)
 	s.ch <- gauge(descQuorate, b2f(qs.Quorate))
 	s.ch <- gauge(descRingSeq, float64(qs.Ring.Seq), ringID)
 	ok := s.part("cmap", func() error {
 		var err error
-		s.names, err = s.nm.get(s.ctx)
+		s.nodes, err = s.nm.get(s.ctx)
 		return err
 	})
 	ok = s.part("votequorum", func() error { return s.votes(qs) }) && ok
 	ok = s.part("cfg", func() error { return s.linkStatus(ringID) }) && ok
-	ok = s.part("stats", s.knet) && ok
+	switch {
+	case s.stats != nil:
+		ok = s.part("stats", s.knet) && ok
+	case s.v2:
+		// 2.x keeps its IPC counters in the main map.
+		ok = s.part("stats", func() error { return s.ipc(s.nm.c, "runtime.connections.") }) && ok
+	}
 	return ok
 }
 
@@ -439,6 +535,13 @@ func (s *scrape) linkStatus(ringID string) error {
 	if err != nil {
 		return err
 	}
+	self, err := s.cf.NodeStatus(s.ctx, local)
+	if errors.Is(err, corosync.ErrNotSupported) {
+		return s.ringStatus(local, ringID) // corosync 2.x and 3.0
+	}
+	if err != nil {
+		return err
+	}
 	ids := []uint32{local}
 	seen := map[uint32]bool{local: true}
 	for _, n := range s.vq.Latest().Nodes {
@@ -447,15 +550,11 @@ func (s *scrape) linkStatus(ringID string) error {
 			ids = append(ids, n.NodeID)
 		}
 	}
-	for id := range s.names {
+	for id := range s.nodes {
 		if !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
 		}
-	}
-	self, err := s.cf.NodeStatus(s.ctx, local)
-	if err != nil {
-		return err
 	}
 	errs := 0
 	s.links = map[uint32][]int{}
@@ -495,6 +594,91 @@ func (s *scrape) linkStatus(ringID string) error {
 	return nil
 }
 
+// ringStatus is linkStatus for a daemon without node status (corosync 2.x
+// and 3.0), from the old ring status that every release answers:
+//
+//   - a totem ring of udp or udpu (2.x): one rings series per ring of the
+//     local node, as ha_cluster_exporter reads `corosync-cfgtool -s` of
+//     2.x: node_id the local node, number the ring's position in the list
+//     (cfgtool's RING ID), address the ring's local address (cfgtool's id),
+//     0 when the status says FAULTY;
+//   - a knet link (3.0): one series per link and node, from the link's
+//     status character for each host (hosts in node id order of the
+//     nodelist, as corosync-cfgtool reads them), as on 3.1, and
+//     link_enabled and link_connected; 3.0 reports no MTU nor reachability.
+func (s *scrape) ringStatus(local uint32, ringID string) error {
+	rings, err := s.cf.RingStatus(s.ctx)
+	if err != nil {
+		return err
+	}
+	s.links, err = ringMetrics(s.ch, rings, local, ringID, s.nodes, s.name)
+	return err
+}
+
+// ringMetrics sends what ringStatus reads from rings; it returns the links
+// of each node (knet) for the statistics.
+func ringMetrics(ch chan<- prometheus.Metric, rings []cfg.RingInterface, local uint32, ringID string,
+	nodes map[uint32]nodelistNode, name func(uint32) string) (map[uint32][]int, error) {
+	ids := slices.Sorted(maps.Keys(nodes))
+	errs := 0
+	links := map[uint32][]int{}
+	for i, r := range rings {
+		link, addr, knet := knetLink(r)
+		if !knet {
+			healthy := !strings.Contains(r.Status, "FAULTY")
+			if !healthy {
+				errs++
+			}
+			ch <- gauge(descRings, b2f(healthy), ringID, strconv.FormatUint(uint64(local), 10), strconv.Itoa(i), r.Name)
+			continue
+		}
+		if len(ids) < len(r.Status) {
+			return nil, fmt.Errorf("link %d: status of %d hosts, %d nodes in the nodelist", link, len(r.Status), len(ids))
+		}
+		l := strconv.Itoa(link)
+		for p := 0; p < len(r.Status); p++ {
+			id, st := ids[p], r.Status[p]
+			nid, nm := strconv.FormatUint(uint64(id), 10), name(id)
+			healthy, dst := false, nodes[id].addrs[link]
+			switch {
+			case st == 'n': // the local node
+				healthy, dst = true, addr
+				ch <- gauge(descLinkEnabled, 1, nid, nm, l)
+				ch <- gauge(descLinkConnected, 1, nid, nm, l)
+				links[id] = append(links[id], link)
+			case st >= '0' && st <= '9': // enabled | connected<<1 | dynconnected<<2
+				bits := st - '0'
+				healthy = bits&2 != 0
+				ch <- gauge(descLinkEnabled, b2f(bits&1 != 0), nid, nm, l)
+				ch <- gauge(descLinkConnected, b2f(healthy), nid, nm, l)
+				links[id] = append(links[id], link)
+			case st == 'd': // that host has no such link
+				continue
+			}
+			if !healthy {
+				errs++
+			}
+			ch <- gauge(descRings, b2f(healthy), ringID, nid, l, dst)
+		}
+	}
+	ch <- gauge(descRingErrors, float64(errs))
+	return links, nil
+}
+
+// knetLink parses a knet entry of RingStatus, named "<link> <local
+// address>"; a udp or udpu ring is named by its address alone.
+func knetLink(r cfg.RingInterface) (link int, addr string, ok bool) {
+	num, addr, ok := strings.Cut(r.Name, " ")
+	if !ok {
+		return 0, "", false
+	}
+	link, err := strconv.Atoi(num)
+	if err != nil || link < 0 {
+		return 0, "", false
+	}
+	return link, addr, true
+}
+
 // knet sends the selected knet link statistics of every node's links, and
 // the IPC connection counts, from the stats map: one GET per value.
 func (s *scrape) knet() error {
@@ -519,12 +703,22 @@ func (s *scrape) knet() error {
 			}
 		}
 	}
+	return s.ipc(s.stats, "stats.ipcs.global.")
+}
+
+// ipc sends the IPC connection counts, the keys active and closed under
+// prefix: stats.ipcs.global. in the stats map (3.x), runtime.connections.
+// in the main map (2.x). A missing key is left out.
+func (s *scrape) ipc(c *cmap.Client, prefix string) error {
 	for _, k := range []struct {
 		key  string
 		desc *prometheus.Desc
 		kind prometheus.ValueType
-	}{{"stats.ipcs.global.active", descIPCActive, prometheus.GaugeValue}, {"stats.ipcs.global.closed", descIPCClosed, prometheus.CounterValue}} {
-		v, err := s.stats.Get(s.ctx, k.key)
+	}{{"active", descIPCActive, prometheus.GaugeValue}, {"closed", descIPCClosed, prometheus.CounterValue}} {
+		v, err := c.Get(s.ctx, prefix+k.key)
+		if errors.Is(err, corosync.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return err
 		}

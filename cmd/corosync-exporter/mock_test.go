@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/mock"
+	"github.com/corosync-go/corosync/transport"
 )
 
 // mockUp starts a collector on node 1 of cl and waits until it reports up.
@@ -222,5 +226,103 @@ func TestMockEveryMetric(t *testing.T) {
 	problems, err := testutil.CollectAndLint(coll)
 	if err != nil || len(problems) != 0 {
 		t.Fatalf("lint: %v %v", problems, err)
+	}
+}
+
+// Against daemons of older release lines (the mock answers the release
+// probe as corosync 3.0 or 2.4 would): what they do not offer is not
+// asked for, nor retried, and does not fail the scrape. On 3.0 (no node
+// status) the knet rings come from the old ring status and equal 3.1's.
+// The mock's ring status stays 3.1.7's knet form under 2.4 too, so its
+// rings are per node there; the real 2.x form (one series per local ring)
+// is TestRingMetrics's and TestRealCluster's.
+func TestMockOlderDaemons(t *testing.T) {
+	for _, v := range []corosync.Version{corosync.Version3_0, corosync.Version2_4} {
+		t.Run(v.String(), func(t *testing.T) {
+			cl := mock.NewCluster(3, mock.WithDaemonVersion(v))
+			coll := mockUp(t, cl)
+			got := gather(t, coll)
+			if v, _ := find(got, "ha_cluster_scrape_success", nil); v != 1 {
+				t.Fatalf("scrape_success %v: %v", v, got["corosync_scrape_part_success"])
+			}
+			_, withStats := find(got, "corosync_knet_link_rx_data_packets_total", nil)
+			if withStats != (v == corosync.Version3_0) {
+				t.Fatalf("knet statistics present %v on %v", withStats, v)
+			}
+			if len(got["corosync_node_reachable"]) != 0 || len(got["corosync_link_mtu_bytes"]) != 0 {
+				t.Fatal("node status metrics from a daemon without node status")
+			}
+			// 2.x's quorumtool prints ring ids in decimal and names nodes
+			// by their ring0_addr.
+			ring, name := "1.4", "node"
+			if v == corosync.Version2_4 {
+				ring, name = "1/4", "192.0.2."
+			}
+			compareMetrics(t, coll, "all up", compatHelp+`
+ha_cluster_corosync_quorate 1
+ha_cluster_corosync_quorum_votes{type="expected_votes"} 3
+ha_cluster_corosync_quorum_votes{type="highest_expected"} 3
+ha_cluster_corosync_quorum_votes{type="quorum"} 2
+ha_cluster_corosync_quorum_votes{type="total_votes"} 3
+ha_cluster_corosync_member_votes{local="true",node="`+name+`1",node_id="1"} 1
+ha_cluster_corosync_member_votes{local="false",node="`+name+`2",node_id="2"} 1
+ha_cluster_corosync_member_votes{local="false",node="`+name+`3",node_id="3"} 1
+ha_cluster_corosync_rings{address="192.0.2.1",node_id="1",number="0",ring_id="`+ring+`"} 1
+ha_cluster_corosync_rings{address="192.0.2.2",node_id="2",number="0",ring_id="`+ring+`"} 1
+ha_cluster_corosync_rings{address="192.0.2.3",node_id="3",number="0",ring_id="`+ring+`"} 1
+ha_cluster_corosync_ring_errors 0
+`, compatNames...)
+		})
+	}
+}
+
+// switchDialer dials whichever mock node it was last set to.
+type switchDialer struct {
+	mu sync.Mutex
+	n  *mock.Node
+}
+
+func (s *switchDialer) set(n *mock.Node) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n = n
+}
+
+func (s *switchDialer) Dial(ctx context.Context, service string) (transport.Conn, error) {
+	s.mu.Lock()
+	n := s.n
+	s.mu.Unlock()
+	return n.Dial(ctx, service)
+}
+
+// A corosync 2.4 replaced by a 3.1 under a running exporter (an upgrade):
+// the stats map, which 2.4 lacked, is dialed once the daemon offers it,
+// and its knet statistics appear.
+func TestMockDaemonUpgraded(t *testing.T) {
+	old, upgraded := mock.NewCluster(3, mock.WithDaemonVersion(corosync.Version2_4)), mock.NewCluster(3)
+	d := &switchDialer{n: old.Node(1)}
+	coll := NewCollector(d, time.Second, nil)
+	t.Cleanup(coll.Close)
+	got := waitUp(t, coll, 1)
+	if _, ok := find(got, "corosync_knet_link_rx_data_packets_total", nil); ok {
+		t.Fatal("knet statistics from corosync 2.4")
+	}
+	d.set(upgraded.Node(1))
+	old.Stop(1)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := gather(t, coll)
+		_, stats := find(got, "corosync_knet_link_rx_data_packets_total", nil)
+		ring, _ := find(got, "ha_cluster_corosync_rings", map[string]string{"ring_id": "1.4", "node_id": "2"})
+		if stats && ring == 1 {
+			if v, _ := find(got, "ha_cluster_scrape_success", nil); v != 1 {
+				t.Fatalf("scrape_success %v after the upgrade: %v", v, got["corosync_scrape_part_success"])
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no knet statistics or 3.x rings after the upgrade: %v %v", got["corosync_up"], got["ha_cluster_corosync_rings"])
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

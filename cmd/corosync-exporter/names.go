@@ -16,15 +16,30 @@ var (
 	cfgUnknownNode     = corosync.ErrFailedOperation
 )
 
-// names keeps node names from cmap's nodelist (nodelist.node.N.nodeid and
-// .name), reloaded only when a track on the nodelist says it changed (or
-// after a reconnect), so a scrape costs no cmap round trip for them.
+// names keeps the nodelist from cmap (nodelist.node.N.nodeid, .name and
+// .ringL_addr), reloaded only when a track on the nodelist says it changed
+// (or after a reconnect), so a scrape costs no cmap round trip for it.
 type names struct {
 	c *cmap.Client
 
 	mu    sync.Mutex
 	dirty bool
-	byID  map[uint32]string
+	byID  map[uint32]nodelistNode
+}
+
+// nodelistNode is one node of the nodelist.
+type nodelistNode struct {
+	name  string         // nodelist.node.N.name
+	addrs map[int]string // nodelist.node.N.ringL_addr by L
+}
+
+// display is the node's name as that release's corosync-quorumtool shows
+// it: 2.x shows ring0_addr, 3.x the name; "" when the nodelist has none.
+func (n nodelistNode) display(v2 bool) string {
+	if v2 {
+		return n.addrs[0]
+	}
+	return n.name
 }
 
 // watch marks the names stale on every nodelist change until ctx ends.
@@ -51,15 +66,15 @@ func (n *names) watch(ctx context.Context) {
 	}
 }
 
-// get returns the names, reloading them if they may have changed.
-func (n *names) get(ctx context.Context) (map[uint32]string, error) {
+// get returns the nodelist by node id, reloading it if it may have changed.
+func (n *names) get(ctx context.Context) (map[uint32]nodelistNode, error) {
 	n.mu.Lock()
 	byID, dirty := n.byID, n.dirty || n.byID == nil
 	n.mu.Unlock()
 	if !dirty {
 		return byID, nil
 	}
-	ids, nm := map[string]uint32{}, map[string]string{}
+	ids, nm, addrs := map[string]uint32{}, map[string]string{}, map[string]map[int]string{}
 	for e, err := range n.c.IterValues(ctx, "nodelist.node.") {
 		if err != nil {
 			return byID, err
@@ -78,11 +93,25 @@ func (n *names) get(ctx context.Context) (map[uint32]string, error) {
 			if s, err := e.Value.String(); err == nil {
 				nm[idx] = s
 			}
+		default:
+			// ringL_addr: the node's address on link (ring) L.
+			l, ok := strings.CutPrefix(field, "ring")
+			l, ok2 := strings.CutSuffix(l, "_addr")
+			link, err := strconv.Atoi(l)
+			if !ok || !ok2 || err != nil || link < 0 {
+				continue
+			}
+			if s, err := e.Value.String(); err == nil {
+				if addrs[idx] == nil {
+					addrs[idx] = map[int]string{}
+				}
+				addrs[idx][link] = s
+			}
 		}
 	}
-	byID = map[uint32]string{}
+	byID = map[uint32]nodelistNode{}
 	for idx, id := range ids {
-		byID[id] = nm[idx]
+		byID[id] = nodelistNode{name: nm[idx], addrs: addrs[idx]}
 	}
 	n.mu.Lock()
 	n.byID, n.dirty = byID, false
