@@ -28,8 +28,11 @@
 // # Status
 //
 // -status prints corosync-quorumtool -s's report in its layout (without the
-// Date line), from the quorum, votequorum, cfg and cmap services. With -json
-// it prints one object instead:
+// Date line), from the quorum, votequorum, cfg and cmap services, as the
+// daemon's own release prints it: on corosync 2.x the ring id is in decimal
+// with a slash ("1/12") and nodes are named by their nodelist ring0_addr;
+// on 3.x it is in hex with a dot ("1.c") and nodes go by their nodelist
+// name. With -json it prints one object instead:
 //
 //	{"quorum_provider":"corosync_votequorum","nodes":3,"node_id":1,
 //	 "ring_id":"1.10","quorate":true,

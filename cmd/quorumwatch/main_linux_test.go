@@ -10,12 +10,21 @@ import (
 	"github.com/corosync-go/corosync/internal/corotest"
 )
 
+// TestRealDaemon checks -once's exit codes against every daemon of the
+// matrix (or the one COROSYNC_GO_DAEMON names).
 func TestRealDaemon(t *testing.T) {
-	cl := corotest.Start(t, 1, corotest.Options{})
+	matrix(t, testRealDaemon)
+}
+
+func testRealDaemon(t *testing.T, d corotest.Daemon) {
+	cl := corotest.Start(t, 1, corotest.Options{Daemon: &d})
 	n := cl.Node(1)
 	ctx := context.Background()
 	code, out, _ := runQW(t, ctx, "-once", "-netns", n.NetNSPath())
-	if code != 0 || !strings.Contains(out, "quorate, ring 1.") {
+	// Before 3.1 the quorum service tells no representative node (model
+	// V0): the ring id reads 0.<seq>.
+	ring := map[bool]string{true: "quorate, ring 1.", false: "quorate, ring 0."}[d.Major > 3 || d.Major == 3 && d.Minor >= 1]
+	if code != 0 || !strings.Contains(out, ring) {
 		t.Fatalf("quorate daemon: exit %d, %q", code, out)
 	}
 	if err := n.SetExpectedVotes(ctx, 2); err != nil {
@@ -33,9 +42,18 @@ func TestRealDaemon(t *testing.T) {
 
 // TestStatusMatchesQuorumtool compares -status with corosync-quorumtool -s
 // line by line (but the Date line), and -status -json with it field by
-// field, on every node of a cluster, also after a node is lost.
+// field, on every node of a cluster, also after a node is lost; against
+// every daemon of the matrix (or the one COROSYNC_GO_DAEMON names), each
+// with its own quorumtool: 2.x prints ring ids in decimal ("1/8") and names
+// nodes by their ring0_addr, 3.x in hex ("1.8") and by their name.
 func TestStatusMatchesQuorumtool(t *testing.T) {
-	cl := corotest.Start(t, 3, corotest.Options{Votequorum: corotest.Votequorum{WaitForAll: true}})
+	matrix(t, testStatusMatchesQuorumtool)
+}
+
+func testStatusMatchesQuorumtool(t *testing.T, d corotest.Daemon) {
+	start := time.Now()
+	cl := corotest.Start(t, 3, corotest.Options{Daemon: &d, Votequorum: corotest.Votequorum{WaitForAll: true}})
+	defer func() { t.Logf("%s: %v", d, time.Since(start).Round(time.Millisecond)) }()
 	ctx := context.Background()
 	compare := func(step string, ids ...uint32) { compareStatus(t, cl, step, ids...) }
 	compare("formed", 1, 2, 3)
@@ -56,6 +74,13 @@ func TestStatusMatchesQuorumtool(t *testing.T) {
 		t.Fatal(err)
 	}
 	compare("node 1 alone", 1)
+	// The comparisons above covered the release's own format: 2.x's
+	// quorumtool prints the ring id as 1/N, 3.x's as 1.N.
+	_, tool, _ := cl.Node(1).QuorumTool(ctx)
+	sep := map[bool]string{true: ".", false: "/"}[d.Knet()]
+	if !strings.Contains(tool, "Ring ID:          1"+sep) {
+		t.Fatalf("%s: quorumtool's ring id is not of the form 1%sN:\n%s", d, sep, tool)
+	}
 }
 
 // compareStatus compares -status and -status -json with

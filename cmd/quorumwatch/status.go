@@ -88,9 +88,12 @@ func runStatus(ctx context.Context, o options, out io.Writer, d transport.Dialer
 			st.Provider = p
 		}
 	}
+	// corosync 2.x's quorumtool prints ring ids in decimal and names nodes
+	// by their ring0_addr; 3.x's in hex, and by their name.
+	v2 := olderThan3(qc.DaemonVersion())
 	ev := qc.Latest()
 	st.Nodes = len(ev.Members)
-	st.RingID = fmt.Sprintf("%x", ev.Ring.Seq)
+	st.RingID = fmt.Sprintf(pick(v2, "%d", "%x"), ev.Ring.Seq)
 	cc, err := cfg.Dial(dctx, cfg.WithDialer(d), cfg.WithReconnect(false))
 	if err != nil {
 		return exitError, err
@@ -99,7 +102,7 @@ func runStatus(ctx context.Context, o options, out io.Writer, d transport.Dialer
 	if st.NodeID, err = cc.LocalNodeID(dctx); err != nil {
 		return exitError, err
 	}
-	nodelist := nodelistNames(dctx, cm)
+	nodelist := nodelistNames(dctx, cm, pick(v2, "ring0_addr", "name"))
 	names := func(id uint32) string {
 		if n := nodelist[id]; n != "" {
 			return n
@@ -121,7 +124,11 @@ func runStatus(ctx context.Context, o options, out io.Writer, d transport.Dialer
 		return exitError, err
 	}
 	defer vc.Close()
-	st.RingID = fmt.Sprintf("%x.%x", vc.Latest().Ring.NodeID, ev.Ring.Seq)
+	if rep := vc.Latest().Ring.NodeID; v2 {
+		st.RingID = fmt.Sprintf("%d/%d", int32(rep), ev.Ring.Seq)
+	} else {
+		st.RingID = fmt.Sprintf("%x.%x", rep, ev.Ring.Seq)
+	}
 	info, err := vc.Info(dctx, st.NodeID)
 	if err != nil && corosync.Code(err) != corosync.ErrNotExist {
 		return exitError, err
@@ -258,9 +265,16 @@ func slicesContains(l []string, s string) bool {
 	return false
 }
 
-// nodelistNames reads the nodelist's names by node id (quorumtool's
-// default names; a node without one is shown by its first address).
-func nodelistNames(ctx context.Context, cm transport.Conn) map[uint32]string {
+// olderThan3 reports whether v is a corosync 2.x; an unknown version is
+// taken for 3.x.
+func olderThan3(v corosync.Version) bool {
+	return v != (corosync.Version{}) && !v.AtLeast(corosync.Version3_0)
+}
+
+// nodelistNames reads the nodelist's names by node id from each node's key
+// field: quorumtool's default names are "name" on 3.x, "ring0_addr" on 2.x;
+// a node without one is shown by its first address.
+func nodelistNames(ctx context.Context, cm transport.Conn, field string) map[uint32]string {
 	names := map[uint32]string{}
 	for pos := 0; pos < 1024; pos++ {
 		base := "nodelist.node." + strconv.Itoa(pos) + "."
@@ -271,7 +285,7 @@ func nodelistNames(ctx context.Context, cm transport.Conn) map[uint32]string {
 		if err != nil || v.Len() != 4 {
 			continue
 		}
-		if name, err := cmapString(ctx, cm, base+"name"); err == nil {
+		if name, err := cmapString(ctx, cm, base+field); err == nil {
 			names[binary.LittleEndian.Uint32(v.Bytes())] = name
 		}
 	}
