@@ -2,6 +2,7 @@ package transport
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -15,7 +16,8 @@ import (
 // This file: teardown. Close wakes every waiter, closes the socket, waits for
 // operations in flight, and unmaps the rings. The daemon removes its
 // /dev/shm files when it sees the socket close; if the daemon is gone, the
-// files are removed here.
+// files are removed here, however the connection ended: closed, failed
+// while being set up, or found dead.
 
 // Close implements Conn.
 func (c *IPCConn) Close() error {
@@ -25,7 +27,11 @@ func (c *IPCConn) Close() error {
 		return nil
 	}
 	c.closed = true
+	dead := c.dead != nil
 	c.mu.Unlock()
+	// Whether the daemon has hung up, asked before our own shutdown makes
+	// the socket look hung up.
+	hup := dead || c.hungUp()
 	c.broken.Store(true)
 	close(c.closing)
 	if c.resp != nil {
@@ -40,20 +46,23 @@ func (c *IPCConn) Close() error {
 	c.evCtx.unbind() // the ctx must not keep the file alive
 	c.evMu.Unlock()
 	c.cleanup.Stop()
-	c.teardown()
+	c.teardown(hup)
 	return nil
 }
 
 // teardown closes the socket, removes the files of a dead server, and
-// releases the rings.
-func (c *IPCConn) teardown() {
+// releases the rings. hup says whether the daemon's end had hung up (or
+// the connection was found dead): only then is the daemon looked for.
+func (c *IPCConn) teardown(hup bool) {
 	c.f.Close()
 	rings := [3]*ring{c.req, c.resp, c.ev}
-	c.mu.Lock()
-	dead := c.dead != nil
-	c.mu.Unlock()
-	if dead && c.serverPid > 0 && serverGone(int(c.serverPid)) {
-		removeFiles(rings)
+	pid := c.serverPid
+	if pid <= 0 {
+		pid = c.peerPid
+	}
+	if hup && pid > 0 && serverGone(int(pid)) {
+		removeFiles(rings, c.bases)
+		removeOrphans(int(pid))
 	}
 	releaseRings(rings)
 	c.req, c.resp, c.ev = nil, nil, nil
@@ -76,10 +85,15 @@ func releaseRings(rings [3]*ring) {
 }
 
 // removeFiles removes the /dev/shm files of the rings (and libqb's directory
-// around them, once empty) after their server died.
-func removeFiles(rings [3]*ring) {
-	dirs := map[string]bool{}
-	for _, r := range rings {
+// around them, once empty) after their server died: those named in the
+// mapped headers and those the connection response named (bases), which
+// cover rings not (or not yet) mapped.
+func removeFiles(rings [3]*ring, bases [3]string) {
+	var files []string
+	for i, r := range rings {
+		if bases[i] != "" {
+			files = append(files, bases[i]+"-header", bases[i]+"-data")
+		}
 		if r == nil {
 			continue
 		}
@@ -89,21 +103,48 @@ func removeFiles(rings [3]*ring) {
 			defer faultGuard(debug.SetPanicOnFault(true), &err)
 			h, d = r.paths()
 		}()
-		for _, p := range []string{h, d} {
-			if p == "" {
-				continue
+		files = append(files, h, d)
+	}
+	dirs := map[string]bool{}
+	for _, p := range files {
+		if p == "" {
+			continue
+		}
+		if p, err := shmPath(p); err == nil {
+			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				os.Truncate(p, 0)
 			}
-			if p, err := shmPath(p); err == nil {
-				if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-					os.Truncate(p, 0)
-				}
-				dirs[filepath.Dir(p)] = true
-			}
+			dirs[filepath.Dir(p)] = true
 		}
 	}
 	for d := range dirs {
 		if strings.HasPrefix(d, shmDir+"qb-") {
 			os.Remove(d) // only if empty
+		}
+	}
+}
+
+// removeOrphans removes what the dead server with pid left in /dev/shm for
+// connections of this process, found by libqb's names: the directory
+// qb-<server>-<client>-<fd>-XXXXXX (libqb 1.0.5 and later) or the flat
+// files qb-<service>-{request,response,event}-<server>-<client>-<fd>-*
+// (older). It covers connections the server died creating, whose response
+// (and so whose paths) never came. Every connection of this process to
+// that server is dead, so none of them is still in use.
+func removeOrphans(pid int) {
+	me := os.Getpid()
+	for _, pat := range []string{"qb-%d-%d-*", "qb-*-request-%d-%d-*", "qb-*-response-%d-%d-*", "qb-*-event-%d-%d-*"} {
+		m, _ := filepath.Glob(shmDir + fmt.Sprintf(pat, pid, me))
+		for _, p := range m {
+			if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+				ents, _ := os.ReadDir(p)
+				for _, e := range ents {
+					if strings.HasPrefix(e.Name(), "qb-") && e.Type().IsRegular() {
+						os.Remove(filepath.Join(p, e.Name()))
+					}
+				}
+			}
+			os.Remove(p)
 		}
 	}
 }

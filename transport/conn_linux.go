@@ -34,7 +34,10 @@ type IPCConn struct {
 	resp      *ring
 	ev        *ring
 	maxMsg    int
-	serverPid int32
+	serverPid int32     // from the daemon's credentials in its response
+	peerPid   int32     // the listener's pid (SO_PEERCRED at connect)
+	bases     [3]string // the rings' base paths named in the response
+	hs        handshakeState
 	cleanup   runtime.Cleanup
 
 	lock    chan struct{} // request path: ring write + post + byte + response
@@ -106,31 +109,34 @@ type abandoned struct {
 }
 
 // enter starts an operation that touches the mappings or the fd: Close
-// waits for it before it unmaps and closes them.
+// waits for it before it unmaps and closes them. A call made after Close
+// fails with ErrClosed, whatever happened before.
 func (c *IPCConn) enter(op string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.unusableLocked(op); err != nil {
-		return err
+	if c.closed {
+		return ClosedError(op)
+	}
+	if c.dead != nil {
+		return c.dead
 	}
 	c.active.Add(1)
 	return nil
 }
 
-// unusableLocked returns why the connection cannot be used, or nil.
-func (c *IPCConn) unusableLocked(op string) error {
-	if c.closed {
-		return ClosedError(op)
-	}
-	return c.dead
-}
-
-// stateErr is the error of an operation that found the connection broken.
+// stateErr is the error of an operation in flight that found the
+// connection broken. A connection found dead before its owner closed it
+// stays dead (LostError, corosync.ErrLibrary) for the calls that were in
+// flight on it: the owner closing a lost connection must not turn their
+// error into ErrClosed.
 func (c *IPCConn) stateErr(op string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.unusableLocked(op); err != nil {
-		return err
+	switch {
+	case c.dead != nil:
+		return c.dead
+	case c.closed:
+		return ClosedError(op)
 	}
 	return LostError(op, "connection unusable", nil)
 }

@@ -135,13 +135,25 @@ func dialOnce(ctx context.Context, service, kind string, cfg Config) (*IPCConn, 
 	if err != nil {
 		return nil, corosync.NewError(op, corosync.ErrLibrary, err)
 	}
+	// The daemon's pid, known before it answers: if it dies while creating
+	// the connection, its files are found by it (teardown).
+	if cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED); err == nil {
+		c.peerPid = cred.Pid
+	}
 	// The whole handshake, ring mapping included, runs under ctx; release
 	// clears the socket deadline only once ctx can no longer set it.
 	release := bindCtx(ctx, c.f.SetDeadline)
 	err = c.handshake(ctx, op, shown)
 	release()
 	if err != nil {
-		c.teardown()
+		if c.hs.pending() && errors.Is(err, corosync.ErrTimeout) {
+			// The caller gave up while the daemon creates the connection:
+			// let it finish, then close, in the background.
+			unwinding.Add(1)
+			go c.finishAbandoned()
+			return nil, err
+		}
+		c.teardown(c.hungUp())
 		return nil, err
 	}
 	c.armCleanup()

@@ -98,7 +98,7 @@ func (c *IPCConn) readErr(ctx context.Context, op string, err error) error {
 	case ctx.Err() != nil:
 		return CtxError(op, ctx.Err())
 	case errors.Is(err, os.ErrClosed) || c.isClosed():
-		return ClosedError(op)
+		return c.stateErr(op) // dead before it was closed: still dead
 	}
 	return c.markDead(op, "the daemon closed the connection", err)
 }

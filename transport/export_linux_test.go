@@ -38,3 +38,7 @@ func FakeDial(t *testing.T, errno *int32) func(ctx context.Context) (Conn, error
 		return c, nil
 	}
 }
+
+// WaitUnwound waits until every handshake abandoned by its caller has been
+// completed (or given up) in the background and its connection closed.
+func WaitUnwound() { unwinding.Wait() }

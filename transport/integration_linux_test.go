@@ -29,6 +29,10 @@ func TestMain(m *testing.M) {
 		impostor(name)
 		return
 	}
+	if spec := os.Getenv("CGTEST_DYING"); spec != "" {
+		dyingServer(spec)
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 
