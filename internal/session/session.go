@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
@@ -100,6 +101,30 @@ type Service[E any] interface {
 type Ender interface {
 	End(err error)
 }
+
+// Goodbyer is implemented by a Service that says goodbye on a connection
+// before the session closes it: what its C library sends at finalize
+// (libcpg's CPG_FINALIZE), or what makes the daemon stop sending events to
+// it (tracking stopped). The daemon logs an error for every event it
+// cannot deliver ("event_send retuned -32"), and it sends events to a
+// connection until it has seen it close.
+//
+// Goodbye is called with a bounded ctx on a connection the client closes:
+// at Close, and when a setup fails or is abandoned (then possibly on a
+// goroutine of its own while the dispatcher runs on: Goodbye must depend
+// only on c). It is not called on a connection that was lost. Its errors
+// are not reported: the connection is closed anyway.
+type Goodbyer interface {
+	Goodbye(ctx context.Context, c *Conn)
+}
+
+// goodbyeWait bounds a service's goodbye. It only ever waits on a daemon
+// that is alive but slow: on a dead one the request fails at once.
+const goodbyeWait = 2 * time.Second
+
+// unwinding counts the abandoned setups being undone in the background
+// (tests wait for them).
+var unwinding sync.WaitGroup
 
 // Session is one service client's connection, reconnected as needed, with
 // its dispatcher.
@@ -233,9 +258,42 @@ func (s *Session[E]) Close() error {
 	s.mu.Unlock()
 	s.disp.Close() // cancels the pump and waits for it
 	if conn != nil {
+		conn.owned.Store(true) // calls in flight on it fail with ErrClosed
+		s.goodbye(conn)
 		conn.Close()
 	}
 	return nil
+}
+
+// goodbye lets the service say goodbye on c (Goodbyer), bounded by
+// goodbyeWait.
+func (s *Session[E]) goodbye(c *Conn) {
+	g, ok := s.svc.(Goodbyer)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), goodbyeWait)
+	defer cancel()
+	g.Goodbye(ctx, c)
+}
+
+// unwind closes c, a connection whose setup failed, after the service's
+// goodbye. If the setup was abandoned (ctx ended), that happens in the
+// background, so that the caller does not wait: a request abandoned
+// mid-setup is still completed first (the transport consumes its
+// response), and the goodbye follows it.
+func (s *Session[E]) unwind(ctx context.Context, c *Conn) {
+	if ctx.Err() == nil {
+		s.goodbye(c)
+		c.Close()
+		return
+	}
+	unwinding.Add(1)
+	go func() {
+		defer unwinding.Done()
+		s.goodbye(c)
+		c.Close()
+	}()
 }
 
 // establish connects and runs setup, retrying with backoff: TRY_AGAIN
@@ -268,15 +326,16 @@ func (s *Session[E]) setup(ctx context.Context, svc Service[E]) (*Conn, E, error
 	if err != nil {
 		return nil, zero, wrapOp("dial "+s.name, err)
 	}
+	conn := &Conn{t: t, reqs: s.reqs, ver: wire.Baseline, backoff: s.opts.Backoff}
 	ver, err := s.opts.Probe(ctx, s.opts.Dialer, s.name, t, s.opts.Backoff)
 	if err != nil {
-		t.Close()
+		s.unwind(ctx, conn)
 		return nil, zero, err
 	}
-	conn := &Conn{t: t, reqs: s.reqs, ver: ver, backoff: s.opts.Backoff}
+	conn.ver = ver
 	snap, err := svc.Setup(ctx, conn)
 	if err != nil {
-		t.Close()
+		s.unwind(ctx, conn)
 		return nil, zero, err
 	}
 	return conn, snap, nil
@@ -338,7 +397,7 @@ func (p *pump[E]) stepGated(ctx context.Context, g *gate[E]) (E, bool, error) {
 		g.failConn, g.failErr = nil, nil
 		if conn != nil {
 			if cur, _ := p.s.Current(); cur == conn {
-				return p.lost(conn, err), true, nil
+				return p.lost(conn, conn.fail(p.s.name+" event", err)), true, nil
 			}
 		}
 		var zero E
@@ -389,7 +448,7 @@ func (p *pump[E]) step(ctx, rctx context.Context) (ev E, ok bool, err error) {
 	if ctx.Err() != nil {
 		return zero, false, ctx.Err()
 	}
-	return p.lost(conn, err), true, nil
+	return p.lost(conn, conn.fail(p.s.name+" event", err)), true, nil
 }
 
 // lost drops conn and returns the fail-safe event.
@@ -415,6 +474,8 @@ func (p *pump[E]) reconnect(ctx context.Context) error {
 	p.s.mu.Lock()
 	if p.s.closed {
 		p.s.mu.Unlock()
+		conn.owned.Store(true)
+		p.s.goodbye(conn)
 		conn.Close()
 		return corosync.NewError(p.s.name, corosync.ErrBadHandle, ErrClosed)
 	}
@@ -432,6 +493,7 @@ type Conn struct {
 	reqs    *wire.Requests
 	ver     corosync.Version
 	backoff corosync.Backoff
+	owned   atomic.Bool // closed by the session's Close: the caller's own doing
 }
 
 // Version returns what the probe learnt of the daemon's release.
@@ -465,6 +527,7 @@ func (c *Conn) Call(ctx context.Context, op string, req []byte, want int32, resp
 	}
 	for attempt := 0; ; attempt++ {
 		out, err := c.t.Request(ctx, req, resp[:0], opts...)
+		err = c.fail(op, err)
 		if err == nil {
 			var h wire.ResponseHeader
 			h, err = wire.DecodeResponseHeader(out)
@@ -487,7 +550,7 @@ func (c *Conn) Call(ctx context.Context, op string, req []byte, want int32, resp
 			return resp[:0], corosync.NewError(op, corosync.Code(err), ctx.Err())
 		}
 		if !errors.Is(err, corosync.ErrTryAgain) {
-			return resp[:0], wrapOp(op, err)
+			return resp[:0], err
 		}
 		if werr := sleepCtx(ctx, c.backoff.Delay(attempt)); werr != nil {
 			return resp[:0], corosync.NewError(op, corosync.ErrTryAgain, werr)
@@ -502,10 +565,7 @@ func (c *Conn) Send(ctx context.Context, op string, msg []byte) error {
 	if err := c.check(op, msg); err != nil {
 		return err
 	}
-	if err := c.t.Send(ctx, msg); err != nil {
-		return wrapOp(op, err)
-	}
-	return nil
+	return c.fail(op, c.t.Send(ctx, msg))
 }
 
 // ReadEvent reads the next notification (for a setup that reads the
@@ -513,9 +573,29 @@ func (c *Conn) Send(ctx context.Context, op string, msg []byte) error {
 func (c *Conn) ReadEvent(ctx context.Context, op string) ([]byte, error) {
 	msg, err := c.t.ReadEvent(ctx)
 	if err != nil {
-		return nil, wrapOp(op, err)
+		return nil, c.fail(op, err)
 	}
 	return msg, nil
+}
+
+// fail is the one place where an error of the transport becomes the error
+// callers see. A connection closed under a call (transport.ErrClosed) is
+// the caller's own closed client (corosync.ErrBadHandle, ErrClosed) only
+// if Session.Close closed it; closed by the session itself because it was
+// lost or broke, it is the not-connected class (corosync.ErrLibrary,
+// transport.ErrDisconnected), like every other loss of the daemon. The
+// transport's own "connection closed" never reaches a caller.
+func (c *Conn) fail(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, transport.ErrClosed):
+		if c.owned.Load() {
+			return corosync.NewError(op, corosync.ErrBadHandle, ErrClosed)
+		}
+		return corosync.NewError(op, corosync.ErrLibrary, fmt.Errorf("%w: the connection was dropped", transport.ErrDisconnected))
+	}
+	return wrapOp(op, err)
 }
 
 // Close closes the connection.
