@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -603,4 +604,30 @@ func (c *Cluster) destroy() {
 			}
 		}
 	}
+}
+
+// ErrorLines returns the lines of the node's daemon log at level error or
+// worse (error, crit, alert, emerg): what operators alert on.
+func (n *Node) ErrorLines() []string {
+	var out []string
+	for _, l := range strings.Split(n.Log(), "\n") {
+		if logErrorLevel.MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// logErrorLevel matches a corosync log line (to_logfile, every version of
+// the matrix: "<time> [<pid>] <host> corosync <level> [<subsys>] ...") at
+// level error or worse.
+var logErrorLevel = regexp.MustCompile(` corosync (error|crit|alert|emerg) +\[`)
+
+// ErrorCounts returns the number of ErrorLines of every node, by node id.
+func (c *Cluster) ErrorCounts() map[uint32]int {
+	m := map[uint32]int{}
+	for _, n := range c.Nodes {
+		m[n.ID] = len(n.ErrorLines())
+	}
+	return m
 }
