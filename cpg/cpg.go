@@ -221,9 +221,20 @@ func membership(ctx context.Context, s *session.Session[Event], group string) ([
 	return members(r.Members), nil
 }
 
+// finalize sends CPG_FINALIZE on conn, as cpg_finalize does before it
+// disconnects: the daemon then sends no more events to it.
+func finalize(ctx context.Context, conn *session.Conn) {
+	var resp [64]byte
+	call(ctx, conn, cpgwire.Request{ID: cpgwire.ReqFinalize}, resp[:0])
+}
+
 // controlService is the client's own connection: no group, so no events it
 // delivers (the daemon sends totem confchgs to every cpg connection).
 type controlService struct{}
+
+// Goodbye finalizes the connection before it is closed, as libcpg does: the
+// daemon sends totem confchgs to every cpg connection it lists.
+func (controlService) Goodbye(ctx context.Context, conn *session.Conn) { finalize(ctx, conn) }
 
 func (controlService) Setup(context.Context, *session.Conn) (Event, error) { return Event{}, nil }
 func (controlService) Event([]byte) (Event, bool, error)                   { return Event{}, false, nil }

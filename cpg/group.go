@@ -304,12 +304,29 @@ func (g *Group) goneErr(op string) error {
 // from the daemon: the stream then holds every event up to it and ends with
 // ErrLeft once they are read. If ctx ends first (the daemon is slow to
 // answer), the group is left and closed anyway, the events not yet read
-// from the daemon are discarded, and Leave returns an error carrying
-// corosync.ErrTimeout.
+// from the daemon are discarded, the stream ends with ErrLeft, and Leave
+// returns an error carrying corosync.ErrTimeout.
 //
-// To be a member again, Join again: a left connection can never rejoin
-// (SPEC.md), so Join opens a fresh one. Leave on a group that is not joined
-// (left, closed, lost) fails with corosync.ErrNotExist or ErrBadHandle.
+// The daemon refuses a leave while it is still completing the join
+// (CS_ERR_BUSY: the join has not yet gone round totem, a few milliseconds
+// after Join returns). Like libcpg's cpg_leave, Leave asks again until the
+// daemon takes it, with a short backoff (libcpg asks again at once),
+// bounded by ctx: BUSY never reaches the caller. If ctx ends while the
+// daemon still says BUSY, nothing was left: Leave returns an error
+// carrying corosync.ErrTimeout, and the group stays joined (Leave again,
+// or Close).
+//
+// Leave finalizes the connection as libcpg's cpg_finalize does, so a new
+// Join of this pid is not refused with EXIST, and the daemon sends nothing
+// more to the closing connection. To be a member again, Join again: a left
+// connection can never rejoin (SPEC.md), so Join opens a fresh one.
+//
+// Errors: corosync.ErrTimeout (ctx ended, see above); corosync.ErrBadHandle
+// with ErrLeft or ErrClosed when the group was already left or closed (or
+// overflowed, or lost its membership without WithRejoin);
+// corosync.ErrNotExist with ErrNotConnected while a WithRejoin group is
+// rejoining; corosync.ErrLibrary when the daemon goes away meanwhile;
+// corosync.ErrNotExist when the daemon no longer knows the membership.
 func (g *Group) Leave(ctx context.Context) error {
 	const op = "cpg leave"
 	g.leave.Lock()
@@ -325,7 +342,18 @@ func (g *Group) Leave(ctx context.Context) error {
 		return corosync.NewError(op, corosync.ErrNotExist, err)
 	}
 	var resp [64]byte
-	_, err = call(ctx, conn, cpgwire.Request{ID: cpgwire.ReqLeave, Group: g.name, PID: g.pid}, resp[:0])
+	req := cpgwire.Request{ID: cpgwire.ReqLeave, Group: g.name, PID: g.pid}
+	for attempt := 0; ; attempt++ {
+		_, err = call(ctx, conn, req, resp[:0])
+		if !errors.Is(err, corosync.ErrBusy) {
+			break
+		}
+		if werr := sleepCtx(ctx, leaveBackoff.Delay(attempt)); werr != nil {
+			err = corosync.NewError(op, corosync.ErrTimeout,
+				errors.Join(errors.New("the daemon was still completing the join (CS_ERR_BUSY); not left"), werr))
+			break
+		}
+	}
 	if err != nil {
 		g.sendMu.Unlock()
 		return err
@@ -341,14 +369,23 @@ func (g *Group) Leave(ctx context.Context) error {
 			errors.Join(errors.New("left, but the leave confchg was not read before ctx ended; unread events were discarded"), ctx.Err()))
 		g.fail(ErrLeft)
 	}
-	// Finalize takes the connection off the daemon's list at once, so that a
-	// new Join of this pid is not refused with EXIST while the daemon has
-	// not yet seen the connection close.
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedWait)
-	call(dctx, conn, cpgwire.Request{ID: cpgwire.ReqFinalize}, resp[:0])
-	cancel()
-	g.closeConn()
+	g.closeConn() // finalizes (groupService.Goodbye), then closes
 	return werr
+}
+
+// leaveBackoff paces Leave's retries while the daemon answers BUSY: the
+// join completes within a token rotation or two.
+var leaveBackoff = Backoff{Initial: 200 * time.Microsecond, Max: 10 * time.Millisecond, Multiplier: 2, Jitter: 0.2}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // closeConn closes the group's connection (and its pump).
@@ -670,6 +707,14 @@ func (s *groupService) Setup(ctx context.Context, conn *session.Conn) (Event, er
 		Flags: cpgwire.ModelV1DeliverInitialTotemConf}, resp[:0])
 	return Event{}, err
 }
+
+// Goodbye finalizes the connection before it is closed (libcpg's
+// cpg_finalize): the daemon takes it off its list at once, so it sends no
+// more events to it (each would be an error in its log once the socket is
+// closed), and a new Join of this pid is not refused with EXIST. The
+// daemon still tells the other members this process left (reason procdown,
+// unless it left with Leave).
+func (s *groupService) Goodbye(ctx context.Context, conn *session.Conn) { finalize(ctx, conn) }
 
 // Event decodes a notification and pushes what it means to the reader.
 // Nothing goes to the session's own dispatcher (ok is false).

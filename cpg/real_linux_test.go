@@ -28,6 +28,7 @@ func TestReal(t *testing.T) {
 	}
 	dialers := realDialers(cl)
 	t.Run("group", func(t *testing.T) { groupOps(t, dialers) })
+	t.Run("goodbyes", func(t *testing.T) { goodbyes(t, cl) })
 	t.Run("overflow", func(t *testing.T) { overflow(t, dialers) })
 	t.Run("backlog", func(t *testing.T) { backlog(t, dialers) })
 	t.Run("slow reader", func(t *testing.T) { slowReader(t, cl, 3000, 2048, 500*time.Microsecond) })
