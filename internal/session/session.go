@@ -226,7 +226,7 @@ func (s *Session[E]) Send(ctx context.Context, op string, msg []byte) error {
 // from the dispatcher's cache.
 func (s *Session[E]) Subscribe(ctx context.Context, opts ...dispatch.SubOption) (*dispatch.Subscription[E], error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, corosync.NewError(s.name+" subscribe", corosync.ErrTimeout, err)
 	}
 	if _, err := s.Current(); err != nil && errors.Is(err, ErrClosed) {
 		return nil, err
@@ -309,15 +309,24 @@ func (s *Session[E]) establish(ctx context.Context, svc Service[E], retryAll boo
 		retry := errors.Is(err, corosync.ErrTryAgain) ||
 			(retryAll && !errors.Is(err, corosync.ErrAccess) && !errors.Is(err, corosync.ErrInvalidParam) &&
 				!errors.Is(err, corosync.ErrNotSupported) && !errors.Is(err, corosync.ErrSecurity))
+		if ctx.Err() != nil && retry && corosync.Code(err) != corosync.ErrTimeout {
+			return nil, zero, timedOut(s.name, ctx.Err(), err)
+		}
 		if !retry || ctx.Err() != nil {
 			return nil, zero, err
 		}
 		delay := s.opts.Backoff.Delay(attempt)
 		s.log("connect failed; retrying", "error", err.Error(), "attempt", attempt+1, "delay", delay)
 		if werr := sleepCtx(ctx, delay); werr != nil {
-			return nil, zero, fmt.Errorf("%w (last attempt: %w)", werr, err)
+			return nil, zero, timedOut(s.name, werr, err)
 		}
 	}
+}
+
+// timedOut is the error of a connect whose ctx ended while it was being
+// retried: corosync.ErrTimeout, with ctx's error and the last attempt's.
+func timedOut(service string, ctxErr, last error) error {
+	return corosync.NewError("dial "+service, corosync.ErrTimeout, fmt.Errorf("%w (last attempt: %w)", ctxErr, last))
 }
 
 func (s *Session[E]) setup(ctx context.Context, svc Service[E]) (*Conn, E, error) {
