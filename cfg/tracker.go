@@ -21,6 +21,17 @@ type tracker struct {
 
 var _ session.Service[Event] = (*tracker)(nil)
 
+// Goodbye stops shutdown tracking before the connection closes, so that a
+// shutdown request at that moment is not sent to a closed connection (an
+// error in the daemon's log). The daemon counts a client that stops
+// tracking as one that closes: an implicit yes. libcfg's finalize just
+// disconnects.
+func (t *tracker) Goodbye(ctx context.Context, conn *session.Conn) {
+	if t.c.tracking && conn.Supports(cfgwire.ReqTrackStop) {
+		call(ctx, conn, cfgwire.Request{ID: cfgwire.ReqTrackStop})
+	}
+}
+
 // Setup reads the local node id and, when asked for, starts shutdown
 // tracking.
 func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) {

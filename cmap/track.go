@@ -251,6 +251,29 @@ type service struct {
 
 var _ session.Service[Event] = (*service)(nil)
 
+// Goodbye deletes the trackers registered on conn before it closes: a
+// change of a tracked key while the connection closes would otherwise be
+// sent to a closed connection, an error in the daemon's log ("event_send
+// retuned -32"). libcmap's finalize just disconnects.
+func (s *service) Goodbye(ctx context.Context, conn *session.Conn) {
+	c := s.c
+	c.trackMu.Lock()
+	defer c.trackMu.Unlock()
+	c.tmu.Lock()
+	ts := make([]*Track, 0, len(c.tracks))
+	for _, t := range c.tracks {
+		ts = append(ts, t)
+	}
+	c.tmu.Unlock()
+	var buf [cmapwire.TrackDeleteRequestSize]byte
+	var resp [64]byte
+	for _, t := range ts {
+		if t.conn == conn && ctx.Err() == nil {
+			call(ctx, conn, cmapwire.ReqTrackDelete, t.key, cmapwire.AppendTrackDelete(buf[:0], t.handle), resp[:0])
+		}
+	}
+}
+
 // errTrackLost is why a track ends when the daemon refuses to register it
 // again after a reconnect.
 var errTrackLost = errors.New("the daemon refused to register the track again after a reconnect")

@@ -21,6 +21,15 @@ type tracker struct {
 
 var _ session.Service[Event] = (*tracker)(nil)
 
+// Goodbye stops tracking before the connection closes: a notification the
+// daemon sent to a closed connection (a membership change at that moment)
+// would be an error in its log. libquorum's finalize just disconnects.
+func (t *tracker) Goodbye(ctx context.Context, conn *session.Conn) {
+	if t.c.tracking.Load() {
+		call(ctx, conn, "quorum trackstop", wire.ReqTrackStop, 0)
+	}
+}
+
 // Setup selects the model, starts tracking and reads the snapshot the
 // daemon queues before its trackstart response.
 func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) {

@@ -29,6 +29,14 @@ type tracker struct {
 
 var _ session.Service[Event] = (*tracker)(nil)
 
+// Goodbye stops tracking before the connection closes: a notification the
+// daemon sent to a closed connection (a membership or expected votes
+// change at that moment) would be an error in its log. libvotequorum's
+// finalize just disconnects.
+func (t *tracker) Goodbye(ctx context.Context, conn *session.Conn) {
+	call(ctx, conn, vqwire.Request{ID: vqwire.ReqTrackStop})
+}
+
 // Setup starts tracking, reads the snapshot the daemon queues before its
 // trackstart answer (a nodelist, then a quorum notification), reads this
 // node's expected votes, and registers again the device registered through
