@@ -178,6 +178,11 @@ func (g *Group) FlowControlled() bool { return g.fc.Load() }
 // The daemon does not answer an mcast: Send returns when the message is in
 // the daemon's request ring, not when it is delivered. guarantee is passed
 // on and ignored by corosync.
+//
+// On a group that is gone, Send fails with corosync.ErrBadHandle (ErrLeft,
+// ErrClosed) after the caller's own Leave or Close, and otherwise with
+// what ended the stream: ErrMembershipLost (corosync.ErrLibrary) when the
+// membership went with the daemon, ErrOverflow (corosync.ErrQueueFull).
 func (g *Group) Send(ctx context.Context, msg []byte, guarantee Guarantee) error {
 	const op = "cpg mcast"
 	if guarantee > Safe {
@@ -289,9 +294,27 @@ func (g *Group) sendFragments(ctx context.Context, conn *session.Conn, msg []byt
 	}
 }
 
+// goneErr is the error of a call on a group that is gone: left or closed
+// by the caller (corosync.ErrBadHandle, with ErrLeft or ErrClosed), or
+// ended by what ended its stream (the membership lost with the daemon:
+// corosync.ErrLibrary and ErrMembershipLost; a Queue reader fallen behind:
+// ErrOverflow), never BAD_HANDLE for what the caller did not do.
 func (g *Group) goneErr(op string) error {
 	select {
 	case <-g.left:
+		return corosync.NewError(op, corosync.ErrBadHandle, ErrLeft)
+	default:
+	}
+	select {
+	case <-g.closed:
+		return corosync.NewError(op, corosync.ErrBadHandle, ErrClosed)
+	default:
+	}
+	select {
+	case <-g.failed:
+		if err := g.failErr; err != ErrLeft {
+			return corosync.NewError(op, corosync.Code(err), err)
+		}
 		return corosync.NewError(op, corosync.ErrBadHandle, ErrLeft)
 	default:
 	}

@@ -181,3 +181,53 @@ func TestMockStreamAPI(t *testing.T) {
 	}
 	l.Close()
 }
+
+// Calls on a group that is gone say why: BAD_HANDLE only for the caller's
+// own Leave or Close; a membership lost with the daemon is CS_ERR_LIBRARY
+// (ErrMembershipLost), never BAD_HANDLE.
+func TestMockGoneErrors(t *testing.T) {
+	c := mock.NewCluster(2)
+	ctx := ctxT(t, 10*time.Second)
+	a := dialT(t, c.Node(1), cpg.WithReconnect(false))
+	lost, err := a.Join(ctx, "lost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := a.Join(ctx, "left")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed, err := a.Join(ctx, "closed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := left.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	closed.Close()
+	c.Kill(1)
+	for {
+		_, err := lost.Next(ctx)
+		if err != nil {
+			if !errors.Is(err, cpg.ErrMembershipLost) {
+				t.Fatalf("stream of the lost group ended with %v", err)
+			}
+			break
+		}
+	}
+	for _, tc := range []struct {
+		g    *cpg.Group
+		code corosync.Error
+		why  error
+	}{
+		{lost, corosync.ErrLibrary, cpg.ErrMembershipLost},
+		{left, corosync.ErrBadHandle, cpg.ErrLeft},
+		{closed, corosync.ErrBadHandle, cpg.ErrClosed},
+	} {
+		for what, err := range map[string]error{"Send": tc.g.Send(ctx, []byte("x"), cpg.Agreed), "Leave": tc.g.Leave(ctx)} {
+			if corosync.Code(err) != tc.code || !errors.Is(err, tc.why) {
+				t.Errorf("%s on group %s: %v (%s), want %s and %v", what, tc.g.Name(), err, corosync.Code(err).Name(), tc.code.Name(), tc.why)
+			}
+		}
+	}
+}
