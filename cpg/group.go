@@ -347,9 +347,10 @@ func (g *Group) goneErr(op string) error {
 // Errors: corosync.ErrTimeout (ctx ended, see above); corosync.ErrBadHandle
 // with ErrLeft or ErrClosed when the group was already left or closed (or
 // overflowed, or lost its membership without WithRejoin);
-// corosync.ErrNotExist with ErrNotConnected while a WithRejoin group is
-// rejoining; corosync.ErrLibrary when the daemon goes away meanwhile;
-// corosync.ErrNotExist when the daemon no longer knows the membership.
+// corosync.ErrLibrary with ErrNotConnected while the connection is lost (a
+// WithRejoin group rejoining, or one whose loss is being delivered), or
+// when the daemon goes away meanwhile; corosync.ErrNotExist when the
+// daemon no longer knows the membership.
 func (g *Group) Leave(ctx context.Context) error {
 	const op = "cpg leave"
 	g.leave.Lock()
@@ -362,7 +363,7 @@ func (g *Group) Leave(ctx context.Context) error {
 	conn, err := g.s.Current()
 	if err != nil {
 		g.sendMu.Unlock()
-		return corosync.NewError(op, corosync.ErrNotExist, err)
+		return err // not connected (corosync.ErrLibrary): the daemon went away
 	}
 	var resp [64]byte
 	req := cpgwire.Request{ID: cpgwire.ReqLeave, Group: g.name, PID: g.pid}
