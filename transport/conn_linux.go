@@ -52,11 +52,14 @@ type IPCConn struct {
 
 	evMu  sync.Mutex
 	evBuf []byte
-	bytes byteReader            // notification bytes of the event path; guarded by evMu
-	owed  int                   // socket bytes owed for events already read
-	more  bool                  // another event was posted when the last one was read
-	evCtx *heldCtx              // ReadEvent's ctx, kept bound between calls; guarded by evMu
-	setRD func(time.Time) error // f.SetReadDeadline, bound once: a method value allocates
+	bytes byteReader // notification bytes of the event path; guarded by evMu
+	owed  int        // socket bytes owed for events already read
+	more  bool       // another event was posted when the last one was read
+	// backlogAt is when a ReadEvent last left another event in the ring
+	// (UnixNano): the daemon may have queued events that did not fit.
+	backlogAt atomic.Int64
+	evCtx     *heldCtx              // ReadEvent's ctx, kept bound between calls; guarded by evMu
+	setRD     func(time.Time) error // f.SetReadDeadline, bound once: a method value allocates
 }
 
 func newConn(service string, cfg Config, fd int) (*IPCConn, error) {

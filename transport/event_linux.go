@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"runtime/debug"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -54,6 +55,9 @@ func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
 			}
 			c.evBuf = buf
 			c.more = c.ev.sem.value() > 0
+			if c.more {
+				c.backlogAt.Store(time.Now().UnixNano())
+			}
 			c.owed++
 			if c.owed > 0 {
 				if got, err := c.recvByte(false); err == nil && got {
@@ -91,6 +95,39 @@ func (c *IPCConn) EventPending() bool {
 	c.evMu.Lock()
 	defer c.evMu.Unlock()
 	return c.more
+}
+
+// settleWindow is how recently the event ring must have held a backlog
+// for Settle to expect events the daemon holds back.
+const settleWindow = 250 * time.Millisecond
+
+// Settle reads and discards the events the daemon still delivers to a
+// connection about to close, until none has arrived for quiet (or ctx
+// ends), if the daemon may be holding some back: libqb's server queues an
+// event that does not fit the event ring and sends it once the reader
+// frees room, and corosync logs an error ("qb_ipcs_event_send: ...") for
+// each queued event of a connection that closed meanwhile. It waits only
+// when the ring holds events now or held a backlog within the last
+// settleWindow; otherwise it returns at once. Call it after telling the
+// daemon to send nothing more (cpg finalize, trackers stopped), with no
+// other reader: the events it reads are lost.
+func (c *IPCConn) Settle(ctx context.Context, quiet time.Duration) {
+	if err := c.enter(c.evOp); err != nil {
+		return
+	}
+	pending := c.ev.sem.value() > 0
+	c.active.Done()
+	if !pending && time.Since(time.Unix(0, c.backlogAt.Load())) > settleWindow {
+		return
+	}
+	for ctx.Err() == nil {
+		qctx, cancel := context.WithTimeout(ctx, quiet)
+		_, err := c.ReadEvent(qctx)
+		cancel()
+		if err != nil {
+			return // quiet for that long, or ctx ended, or the connection broke
+		}
+	}
 }
 
 func (c *IPCConn) readErr(ctx context.Context, op string, err error) error {

@@ -265,8 +265,9 @@ func (s *Session[E]) Close() error {
 	return nil
 }
 
-// goodbye lets the service say goodbye on c (Goodbyer), bounded by
-// goodbyeWait.
+// goodbye lets the service say goodbye on c (Goodbyer), then lets the
+// daemon deliver what it still holds for c (see transport.IPCConn.Settle),
+// bounded by goodbyeWait.
 func (s *Session[E]) goodbye(c *Conn) {
 	g, ok := s.svc.(Goodbyer)
 	if !ok {
@@ -275,7 +276,21 @@ func (s *Session[E]) goodbye(c *Conn) {
 	ctx, cancel := context.WithTimeout(context.Background(), goodbyeWait)
 	defer cancel()
 	g.Goodbye(ctx, c)
+	if st, ok := c.t.(settler); ok {
+		st.Settle(ctx, settleQuiet)
+	}
 }
+
+// settler is a transport that can take in the events the daemon still
+// holds for a connection about to close (transport.IPCConn).
+type settler interface {
+	Settle(ctx context.Context, quiet time.Duration)
+}
+
+// settleQuiet is how long no event must arrive before a connection that
+// had a backlog is taken to have received everything: the daemon sends a
+// held event in the main loop iteration after the reader frees room.
+const settleQuiet = 20 * time.Millisecond
 
 // unwind closes c, a connection whose setup failed, after the service's
 // goodbye. If the setup was abandoned (ctx ended), that happens in the
