@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,19 @@ func watch(t *testing.T, ctx context.Context, c *cpg.Client, group string) (*wat
 	}
 	w := &watcher{left: map[cpg.Reason]int{}, done: make(chan struct{})}
 	self := g.Self()
+	// Counting starts with the watcher's own join: changes before it are
+	// not delivered to it.
+	for {
+		ev, err := g.Next(ctx)
+		if err != nil {
+			t.Fatalf("watcher: %v", err)
+		}
+		if ev.Kind == cpg.EventConfchg && slices.ContainsFunc(ev.Joined, func(m cpg.Member) bool {
+			return m.NodeID == self.NodeID && m.PID == self.PID
+		}) {
+			break
+		}
+	}
 	go func() {
 		defer close(w.done)
 		for {
