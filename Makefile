@@ -76,5 +76,8 @@ fuzz:
 
 # Opt-in soak: 100 daemon restarts (alternating kill -9 and SIGTERM) under a
 # client with subscribers; prints recovery p50/p99 and checks for leaks.
+# Then the stress soak (internal/stress): four 20 s rounds of the issue-20
+# abuse with 400 MiB of cpg each, a kill -9 and a partition under load.
 soak: deps
 	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_SOAK=1 $(GO) test -count=1 -run 'TestSoak$$' -v -timeout 60m ./quorum/ ./votequorum/ 2>&1 | tee soak.log | grep -E 'restarts|^(---|ok|FAIL)'
+	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_SOAK=1 $(GO) test -count=1 -run 'TestStress$$' -v -timeout 60m ./internal/stress/ 2>&1 | tee -a soak.log | grep -E 'flood round|in flight|caused by a client|left in|RSS|unexpected|^(---|ok|FAIL)'

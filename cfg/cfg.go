@@ -279,7 +279,9 @@ func (c *Client) Latest() Event { return c.s.Latest() }
 // anything is sent.
 func (c *Client) DaemonVersion() corosync.Version { return c.s.DaemonVersion() }
 
-// Close ends every subscription, closes the connection (which ends shutdown
-// tracking) and waits for the dispatcher goroutine to exit. It is
-// idempotent.
+// Close ends every subscription, stops shutdown tracking (the daemon counts
+// that as a yes, as it counts a closed connection; stopping first keeps it
+// from sending a shutdown request to a closing connection, an error in its
+// log), closes the connection and waits for the dispatcher goroutine to
+// exit. It is idempotent.
 func (c *Client) Close() error { return c.s.Close() }

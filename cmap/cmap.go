@@ -93,9 +93,11 @@ func (c *Client) Map() Map { return c.m }
 func (c *Client) DaemonVersion() corosync.Version { return c.s.DaemonVersion() }
 
 // Close ends every track (their readers see an error carrying
-// corosync.ErrBadHandle), closes the connection and waits for the client's
-// goroutines to exit. The daemon drops the connection's trackers and
-// iterators with it. Close is idempotent.
+// corosync.ErrBadHandle), deletes the trackers on the daemon (a change of a
+// tracked key sent to a closing connection is an error in the daemon's
+// log), closes the connection and waits for the client's goroutines to
+// exit. The daemon drops the connection's iterators with it. Close is
+// idempotent.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() { close(c.closing) })
 	err := c.s.Close()
@@ -349,6 +351,13 @@ type Entry struct {
 // early (break) or ctx ends. A lost connection ends the iteration with its
 // error (the daemon drops the iterator with the connection). Keys created or
 // deleted during the iteration may or may not be seen.
+//
+// corosync 2.x keeps a runtime.connections.<connection>.* entry per IPC
+// connection, and crashes (SIGSEGV) when several iterations cover those
+// keys while connections come and go: reproduced with four libcmap 2.4.6
+// clients iterating the whole map under connection churn (none crashed it
+// iterating totem.*). On 2.x, iterate the prefixes you need rather than the
+// whole map, and avoid runtime.connections. under load.
 //
 //	for e, err := range c.Iter(ctx, "totem.") {
 //		if err != nil {

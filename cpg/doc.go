@@ -36,6 +36,20 @@
 // (WithPID): the daemon refuses a second member with the same pid in one
 // group on one node (EXIST).
 //
+// # Goodbyes
+//
+// The daemon answers a leave right after a join with BUSY until the join
+// has gone round totem; Leave asks again, as libcpg's cpg_leave does, so
+// BUSY never reaches the caller and the stream ends with ErrLeft. Every
+// connection a Group or Client closes (Close, Leave, a Queue overflow, a
+// Join whose ctx ended mid-way, undone in the background) is finalized
+// first, as cpg_finalize does: the daemon stops sending it events, of
+// which each one sent to a closed connection is an error in its log
+// ("event_send retuned -32"). Events the daemon still held for it are
+// taken in before the close. Measured: 300 Join+Leave, Join+Close and
+// abandoned Joins on every release of the matrix, no error line in any
+// daemon's log (TestReal/goodbyes, internal/stress).
+//
 // # Messages
 //
 // Group.Send multicasts to the group; the daemon does not answer an mcast,

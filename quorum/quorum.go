@@ -132,8 +132,11 @@ func (c *Client) StopTracking(ctx context.Context) error {
 	return err
 }
 
-// Close ends every subscription, closes the connection and waits for the
-// dispatcher goroutine to exit. It is idempotent.
+// Close ends every subscription, stops tracking (so that the daemon sends
+// nothing to a closing connection, an error in its log), closes the
+// connection and waits for the dispatcher goroutine to exit. It never waits
+// on a dead daemon, and on a live but stalled one for at most 2 s. It is
+// idempotent.
 func (c *Client) Close() error { return c.s.Close() }
 
 // call sends one request on conn and decodes its response.

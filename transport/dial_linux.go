@@ -26,6 +26,20 @@ const (
 
 // Dial connects to corosync's IPC service (e.g. "quorum") over libqb's
 // shared-memory transport. ctx bounds the whole handshake.
+//
+// If ctx ends while the daemon is creating the connection (the request sent,
+// its answer not yet read), Dial returns corosync.ErrTimeout at once and
+// lets the handshake complete in the background (for up to 10 s) before it
+// closes the socket: libqb's server logs "Error in connection setup ...:
+// Broken pipe" for a client that hangs up before its answer, which a C
+// client, unable to abandon a connect, never causes.
+//
+// However a connection ends (closed, failed while being set up, found
+// dead), if its daemon is gone, the connection's files in /dev/shm are
+// removed: the ones the daemon's answer named and, when no answer came,
+// the ones libqb's names give for that daemon and this process. libqb's
+// own client removes a dead daemon's files only at finalize, and neither
+// the directory nor the files of a connection whose setup failed.
 func Dial(ctx context.Context, service string, cfg Config) (*IPCConn, error) {
 	op := "dial " + service
 	if service == "" || len(service) > 235 || strings.ContainsAny(service, "/\x00") {

@@ -28,6 +28,13 @@ import (
 //	ctx ended (cancelled or past its deadline)  corosync.ErrTimeout, and ctx's error
 //	the Conn was closed by its owner            corosync.ErrBadHandle, and ErrClosed
 //	the daemon went away                        corosync.ErrLibrary, and ErrDisconnected
+//
+// A call in flight when the connection is found dead fails with
+// ErrDisconnected even if the owner closes the Conn before the call
+// returns; a call made after Close fails with ErrClosed. ErrClosed is the
+// owner's own doing: a client built on a Conn that closes it for another
+// reason (a lost or broken connection) reports that reason to its callers
+// instead (package session does).
 type Conn interface {
 	// Request sends one request message (a whole message, header included)
 	// and waits for its response, which it appends to resp[:0] and returns.

@@ -256,8 +256,10 @@ func (c *Client) QdeviceMasterWins(ctx context.Context, name string, allow bool)
 // anything is sent.
 func (c *Client) DaemonVersion() corosync.Version { return c.s.DaemonVersion() }
 
-// Close ends every subscription, closes the connection and waits for the
-// dispatcher goroutine to exit. It does not unregister a quorum device (the
+// Close ends every subscription, stops tracking (so that the daemon sends
+// nothing to a closing connection, an error in its log), closes the
+// connection and waits for the dispatcher goroutine to exit. It does not
+// unregister a quorum device (the
 // daemon keeps the registration; the device just stops being alive). If a
 // registration's answer may still be pending, Close first waits for it, for
 // up to 30 s: closing a connection with one pending corrupts the daemon's

@@ -8,6 +8,16 @@
 // A service supplies only what is its own (the Service interface): its setup
 // after connect, how a notification decodes and changes its state, and how
 // its events say "lost", "reconnected" and "snapshot".
+//
+// Leaving no trace: a connection the session closes gets the service's
+// goodbye first (Goodbyer: what the C library sends at finalize, or what
+// stops the daemon's events), then the events the daemon still holds for it
+// are taken in (transport.IPCConn.Settle), so the daemon logs no error for
+// it; a setup its caller abandons is undone that way in the background. One
+// place (Conn.fail) turns the transport's failures into the codes callers
+// see: CS_ERR_BAD_HANDLE only for the caller's own Close, the
+// not-connected class (CS_ERR_LIBRARY) whenever the daemon went away,
+// CS_ERR_TIMEOUT whenever ctx ended.
 package session
 
 import (
