@@ -143,7 +143,11 @@ func NewCollector(dialer transport.Dialer, timeout time.Duration, log *slog.Logg
 func (c *Collector) Close() {
 	c.cancel()
 	<-c.done
-	c.mu.Lock() // a late dial starts under mu only while ctx lives
+	// A barrier: a late dial starts (lateDials.Add) under mu only while ctx
+	// lives, so once mu is taken after cancel, none can start and Wait may
+	// begin.
+	//lint:ignore SA2001 the empty critical section is the barrier
+	c.mu.Lock()
 	c.mu.Unlock()
 	c.lateDials.Wait()
 	c.mu.Lock()
