@@ -62,6 +62,26 @@ func waitEvent(t *testing.T, s *votequorum.Subscription, kind votequorum.EventKi
 	}
 }
 
+// waitState reads s until an event of any kind, the first snapshot
+// included, carries a state satisfying ok: every event carries the whole
+// state, so what a notification changed may already be in the snapshot.
+func waitState(t *testing.T, s *votequorum.Subscription, ok func(votequorum.Event) bool) votequorum.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var seen []string
+	for {
+		ev, err := s.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for a state: %v; saw:\n%s", err, strings.Join(seen, "\n"))
+		}
+		seen = append(seen, ev.String())
+		if ok(ev) {
+			return ev
+		}
+	}
+}
+
 // toolInfo is what corosync-quorumtool -s reports of votequorum.
 type toolInfo struct {
 	NodeID                                  uint32
@@ -372,8 +392,14 @@ func TestReal(t *testing.T) {
 		if r.Err != nil {
 			t.Fatalf("reconnected with %v", r.Err)
 		}
-		waitEvent(t, s, votequorum.EventSnapshot, nil)
-		waitEvent(t, s, votequorum.EventQuorum, func(e votequorum.Event) bool { return e.Quorate && slices.Equal(e.Members, []uint32{1, 2, 3}) })
+		// The snapshot may already show node 1 back in the ring (measured
+		// on 2.4.6, whose udpu ring forms before the client reconnects).
+		snap := waitEvent(t, s, votequorum.EventSnapshot, nil)
+		if !snap.Quorate || !slices.Equal(snap.Members, []uint32{1, 2, 3}) {
+			waitEvent(t, s, votequorum.EventQuorum, func(e votequorum.Event) bool { return e.Quorate && slices.Equal(e.Members, []uint32{1, 2, 3}) })
+		} else {
+			t.Logf("the snapshot after the reconnect already shows the ring: %v", snap)
+		}
 		if err := n1.WaitMembers(ctx, 1, 2, 3); err != nil {
 			t.Fatal(err)
 		}

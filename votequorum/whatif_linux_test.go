@@ -86,7 +86,7 @@ func TestWhatIf(t *testing.T) {
 		t.Errorf("%v", o)
 	}
 	// The client follows the new membership before predicting again.
-	waitEvent(t, subscribe(t, c), votequorum.EventSnapshot, func(e votequorum.Event) bool { return len(e.Members) == 2 })
+	waitState(t, subscribe(t, c), func(e votequorum.Event) bool { return len(e.Members) == 2 })
 	if o := checkWhatIf(t, cl, c, votequorum.Change{FailNodes: []uint32{2}}); o.Quorate {
 		t.Errorf("%v", o)
 	}
@@ -137,7 +137,7 @@ func TestWhatIfTieBreaker(t *testing.T) {
 		t.Fatal(err)
 	}
 	c3 := dial(t, cl.Node(3))
-	waitEvent(t, subscribe(t, c3), votequorum.EventSnapshot, func(e votequorum.Event) bool { return e.Quorate && len(e.Members) == 4 })
+	waitState(t, subscribe(t, c3), func(e votequorum.Event) bool { return e.Quorate && len(e.Members) == 4 })
 	if o := checkWhatIf(t, cl, c3, votequorum.Change{FailNodes: []uint32{1, 2}}); o.Quorate || o.NodeID != 3 {
 		t.Errorf("nodes 3 and 4 left: %v", o)
 	}
