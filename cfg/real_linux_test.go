@@ -127,11 +127,21 @@ func TestReal(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	d := cl.Daemon()
+	want := wantVersion(d)
+	// NODESTATUSGET and TRACKSTART arrived in 3.1.1: before, NodeStatus
+	// and shutdown tracking are refused with ErrNotSupported, unsent.
+	status31 := want.AtLeast(corosync.Version3_1_1)
+	t.Logf("%s: the client must take it for corosync %v", d, want)
+
 	t.Run("calls", func(t *testing.T) {
 		for _, id := range cl.IDs() {
 			n := cl.Node(id)
 			c := dial(t, ctx, n)
 			defer c.Close()
+			if v := c.DaemonVersion(); v != want {
+				t.Fatalf("node %d: DaemonVersion %v, want %v", id, v, want)
+			}
 			rc, err := transport.Dial(ctx, "cfg", transport.Config{NetNS: n.NetNSPath()})
 			if err != nil {
 				t.Fatal(err)
@@ -141,18 +151,34 @@ func TestReal(t *testing.T) {
 			if err != nil || local != id || c.Latest().LocalNodeID != id {
 				t.Fatalf("node %d: LocalNodeID %d, %v; latest %v", id, local, err, c.Latest())
 			}
+			// RingStatus equals what the daemon's own corosync-cfgtool
+			// prints, and every link (knet) or the ring (udpu) is healthy.
+			ringsMatchTool(t, ctx, c, n, len(cl.Nodes), status31)
 			for _, other := range cl.IDs() {
+				if !status31 {
+					// corosync 2.x and 3.0: refused before sending;
+					// RingStatus above is what those daemons offer.
+					if st, err := c.NodeStatus(ctx, other); !errors.Is(err, corosync.ErrNotSupported) {
+						t.Errorf("node %d: NodeStatus(%d) on corosync %v: %+v, %v; want ErrNotSupported", id, other, want, st, err)
+					}
+					addrs, err := c.NodeAddrs(ctx, other)
+					wantAddr := netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", other))
+					if err != nil || !slices.Equal(addrs, []netip.Addr{wantAddr}) {
+						t.Errorf("node %d addrs of %d: %v %v", id, other, addrs, err)
+					}
+					continue
+				}
 				// MTUs move while PMTUd runs: retry until both agree.
 				var got cfg.NodeStatus
-				var want *cfgwire.NodeStatus
+				var ref *cfgwire.NodeStatus
 				for try := 0; ; try++ {
 					if got, err = c.NodeStatus(ctx, other); err != nil {
 						t.Fatal(err)
 					}
-					want = raw(t, ctx, rc, cfgwire.Request{ID: cfgwire.ReqNodeStatusGet, NodeID: other, Version: 1}).NodeStatus
-					w := cfg.NodeStatus{NodeID: want.NodeID, Reachable: want.Reachable, Remote: want.Remote, External: want.External,
-						OnwireMin: want.OnwireMin, OnwireMax: want.OnwireMax, OnwireVer: want.OnwireVer}
-					for i, l := range want.Links {
+					ref = raw(t, ctx, rc, cfgwire.Request{ID: cfgwire.ReqNodeStatusGet, NodeID: other, Version: 1}).NodeStatus
+					w := cfg.NodeStatus{NodeID: ref.NodeID, Reachable: ref.Reachable, Remote: ref.Remote, External: ref.External,
+						OnwireMin: ref.OnwireMin, OnwireMax: ref.OnwireMax, OnwireVer: ref.OnwireVer}
+					for i, l := range ref.Links {
 						w.Links[i] = cfg.LinkStatus(l)
 					}
 					if reflect.DeepEqual(got, w) {
@@ -181,21 +207,24 @@ func TestReal(t *testing.T) {
 			if addrs, err := c.NodeAddrs(ctx, 0); err != nil || len(addrs) != 1 || addrs[0] != netip.MustParseAddr(fmt.Sprintf("192.0.2.%d", id)) {
 				t.Errorf("node %d addrs of 0: %v %v", id, addrs, err)
 			}
-			rings, err := c.RingStatus(ctx)
-			if err != nil || len(rings) != 1 || rings[0].Name != fmt.Sprintf("0 192.0.2.%d", id) {
-				t.Errorf("node %d ring status %q %v", id, rings, err)
-			}
 		}
 		c := dial(t, ctx, cl.Node(1))
 		defer c.Close()
-		if _, err := c.NodeStatus(ctx, 9); !errors.Is(err, corosync.ErrFailedOperation) {
+		if _, err := c.NodeStatus(ctx, 9); status31 && !errors.Is(err, corosync.ErrFailedOperation) {
 			t.Errorf("status of node 9: %v", err)
+		} else if !status31 && !errors.Is(err, corosync.ErrNotSupported) {
+			t.Errorf("status of node 9 on corosync %v: %v, want ErrNotSupported", want, err)
 		}
 		if _, err := c.NodeAddrs(ctx, 9); !errors.Is(err, corosync.ErrNotExist) {
 			t.Errorf("addrs of node 9: %v", err)
 		}
-		if err := c.KillNode(ctx, 9, "test"); !errors.Is(err, corosync.ErrNotExist) {
+		// corosync 3.1 looks the node up (3.1.0 added the membership
+		// check); 2.x and 3.0 multicast the kill, answer OK and kill
+		// nothing (cfg.KillNode documents both).
+		if err := c.KillNode(ctx, 9, "test"); want.AtLeast(corosync.Version3_1_6) && !errors.Is(err, corosync.ErrNotExist) {
 			t.Errorf("kill node 9: %v", err)
+		} else if !want.AtLeast(corosync.Version3_1_6) && err != nil {
+			t.Errorf("kill node 9 on corosync %v: %v, want success (no lookup)", want, err)
 		}
 		if err := c.KillNode(ctx, 9, string(make([]byte, 300))); !errors.Is(err, corosync.ErrNameTooLong) {
 			t.Errorf("kill node with a long reason: %v", err)
@@ -203,16 +232,56 @@ func TestReal(t *testing.T) {
 		if err := c.ReplyShutdown(ctx, cfg.ShutdownNo); !errors.Is(err, corosync.ErrAccess) {
 			t.Errorf("reply with nothing pending: %v", err)
 		}
-		if err := c.ReopenLog(ctx); err != nil {
+		// REOPEN_LOG_FILES arrived in 3.0 (2.x's request 8 is CRYPTO_SET:
+		// refused unsent); a corosync on libqb 1.0 (no
+		// qb_log_file_reopen) answers NOT_SUPPORTED itself.
+		switch err := c.ReopenLog(ctx); {
+		case !want.AtLeast(corosync.Version3_0) || d.QB1():
+			if !errors.Is(err, corosync.ErrNotSupported) {
+				t.Errorf("ReopenLog on %s: %v, want ErrNotSupported", d, err)
+			}
+		case err != nil:
 			t.Error(err)
 		}
 		if err := c.Reload(ctx); err != nil {
 			t.Error(err)
 		}
+		// Nothing above (KillNode of node 9, what was refused unsent) cost
+		// a node: all run and see each other.
+		for _, n := range cl.Nodes {
+			if err := n.WaitMembers(ctx, 1, 2, 3); err != nil {
+				t.Fatalf("after the calls: %v", err)
+			}
+		}
+		if id, err := c.LocalNodeID(ctx); err != nil || id != 1 {
+			t.Errorf("LocalNodeID after the calls: %d %v", id, err)
+		}
 	})
 
 	t.Run("shutdown refused", func(t *testing.T) {
 		n := cl.Node(1)
+		if !status31 {
+			// corosync 2.x and 3.0 have no shutdown trackers (their
+			// exec/cfg.c never adds a connection to trackers_list):
+			// Dial refuses, before sending TRACKSTART.
+			c, err := cfg.Dial(ctx, cfg.WithDialer(n.Dialer()), cfg.WithBackoff(fast), cfg.WithShutdownTracking())
+			if !errors.Is(err, corosync.ErrNotSupported) {
+				if err == nil {
+					c.Close()
+				}
+				t.Fatalf("Dial(WithShutdownTracking()) on corosync %v: %v, want ErrNotSupported", want, err)
+			}
+			t.Logf("Dial(WithShutdownTracking()) on corosync %v: %v", want, err)
+			c = dial(t, ctx, n)
+			defer c.Close()
+			if l := c.Latest(); l.Tracking || !l.Connected || l.LocalNodeID != 1 {
+				t.Errorf("a plain client after the refused tracker: %v", l)
+			}
+			if err := n.WaitMembers(ctx, 1, 2, 3); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
 		c := dial(t, ctx, n, cfg.WithShutdownTracking())
 		defer c.Close()
 		if !c.Latest().Tracking {
@@ -257,7 +326,11 @@ func TestReal(t *testing.T) {
 
 	t.Run("restart", func(t *testing.T) {
 		n := cl.Node(2)
-		c := dial(t, ctx, n, cfg.WithShutdownTracking())
+		var opts []cfg.Option
+		if status31 {
+			opts = append(opts, cfg.WithShutdownTracking())
+		}
+		c := dial(t, ctx, n, opts...)
 		defer c.Close()
 		sub, err := c.Subscribe(ctx, cfg.Queue(16))
 		if err != nil {
@@ -284,18 +357,27 @@ func TestReal(t *testing.T) {
 		rec := expect(t, ctx, ch, cfg.EventReconnected)
 		snap := expect(t, ctx, ch, cfg.EventSnapshot)
 		t.Logf("reconnected %v after kill -9", time.Since(killed).Round(time.Millisecond))
-		if !rec.Connected || !snap.Tracking || snap.LocalNodeID != 2 {
+		if !rec.Connected || snap.Tracking != status31 || snap.LocalNodeID != 2 {
 			t.Errorf("reconnected %v, snapshot %v", rec, snap)
 		}
 		if id, err := c.LocalNodeID(ctx); err != nil || id != 2 {
 			t.Errorf("after reconnect: %d %v", id, err)
 		}
-		// Tracking is back: a shutdown request reaches us again.
-		refuse(t, ctx, n, c, ch)
+		if v := c.DaemonVersion(); v != want {
+			t.Errorf("DaemonVersion after reconnect %v, want %v", v, want)
+		}
+		if status31 {
+			// Tracking is back: a shutdown request reaches us again.
+			refuse(t, ctx, n, c, ch)
+		}
 	})
 
 	t.Run("shutdown agreed", func(t *testing.T) {
 		n := cl.Node(3)
+		if !status31 {
+			untrackedShutdown(t, ctx, n)
+			return
+		}
 		c := dial(t, ctx, n, cfg.WithShutdownTracking(), cfg.WithReconnect(false))
 		defer c.Close()
 		sub, err := c.Subscribe(ctx, cfg.Queue(16))
@@ -330,4 +412,155 @@ func TestReal(t *testing.T) {
 			t.Fatal("daemon still running after YES")
 		}
 	})
+}
+
+// untrackedShutdown runs corosync-cfgtool -H on n, a corosync without
+// shutdown trackers (2.x, 3.0): with nobody to ask, the daemon agrees at
+// once and exits; a client of it sees its connection end and no shutdown
+// request.
+func untrackedShutdown(t *testing.T, ctx context.Context, n *corotest.Node) {
+	t.Helper()
+	c := dial(t, ctx, n, cfg.WithReconnect(false))
+	defer c.Close()
+	sub, err := c.Subscribe(ctx, cfg.Queue(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer sub.Close()
+	ch := record(sub, &wg)
+	expect(t, ctx, ch, cfg.EventSnapshot)
+	start := time.Now()
+	out, err := n.Exec(ctx, "corosync-cfgtool", "-H")
+	t.Logf("corosync-cfgtool -H without trackers (%v): %v: %q", time.Since(start).Round(time.Millisecond), err, out)
+	if err != nil || strings.Contains(string(out), "Could not shutdown") {
+		t.Fatalf("corosync-cfgtool -H without trackers: %v: %s", err, out)
+	}
+	for ev := range ch {
+		if ev.Kind == cfg.EventShutdownRequest {
+			t.Errorf("a plain client got %v", ev)
+		}
+		if ev.Kind == cfg.EventDisconnected {
+			if ev.Connected || ev.Err == nil {
+				t.Errorf("disconnected event %v", ev)
+			}
+			break
+		}
+		t.Logf("before the disconnect: %v", ev)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for n.Running() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n.Running() {
+		t.Fatal("daemon still running after corosync-cfgtool -H")
+	}
+}
+
+// wantVersion is the release line a client must take daemon d for (see
+// corosync.Version): 2.x is 2.4, 3.0 and 3.1.0-3.1.5 read as 3.0, the rest
+// as 3.1.6. The tests gate on it rather than on DaemonVersion, which they
+// check against it.
+func wantVersion(d corotest.Daemon) corosync.Version {
+	var major, minor, patch int
+	fmt.Sscanf(d.Version, "%d.%d.%d", &major, &minor, &patch)
+	switch {
+	case major == 2:
+		return corosync.Version2_4
+	case major == 3 && (minor == 0 || minor == 1 && patch < 6):
+		return corosync.Version3_0
+	}
+	return corosync.Version3_1_6
+}
+
+// toolRings parses the ring or link status that node n's own
+// corosync-cfgtool prints into RingInterface values:
+//
+//   - 2.x, `-s`: "RING ID 0" then "\tid\t= 192.0.2.1" and
+//     "\tstatus\t= ring 0 active with no faults": {"192.0.2.1", status}.
+//   - 3.x, `-s -b`: "LINK ID 0" (3.1: "LINK ID 0 udp") then
+//     "\taddr\t= 192.0.2.1" and "\tstatus\t= n33": {"0 192.0.2.1", "n33"}.
+//     3.0 prints the daemon's ring status string itself; 3.1 builds it from
+//     node status, as enabled|connected<<1 only (no dynconnected bit).
+func toolRings(t *testing.T, ctx context.Context, n *corotest.Node, knet bool) ([]cfg.RingInterface, string) {
+	t.Helper()
+	args := []string{"-s"}
+	if knet {
+		args = append(args, "-b")
+	}
+	out, err := n.Exec(ctx, "corosync-cfgtool", args...)
+	if err != nil {
+		// corosync-cfgtool -s exits 1 when a link is not connected: the
+		// caller retries on what it printed.
+		t.Logf("corosync-cfgtool %v: %v", args, err)
+	}
+	var rings []cfg.RingInterface
+	var cur *cfg.RingInterface
+	for _, line := range strings.Split(string(out), "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) >= 3 && (f[0] == "RING" || f[0] == "LINK") && f[1] == "ID":
+			rings = append(rings, cfg.RingInterface{Name: f[2]})
+			cur = &rings[len(rings)-1]
+		case cur != nil && len(f) == 3 && (f[0] == "id" || f[0] == "addr") && f[1] == "=":
+			if knet {
+				cur.Name += " " + f[2]
+			} else {
+				cur.Name = f[2]
+			}
+		case cur != nil && len(f) >= 3 && f[0] == "status" && f[1] == "=":
+			_, cur.Status, _ = strings.Cut(line, "= ")
+		}
+	}
+	return rings, string(out)
+}
+
+// ringsMatchTool checks that c.RingStatus on node n equals what n's own
+// corosync-cfgtool prints, and that the local node's links are healthy:
+// on knet one character per node, 'n' for itself and connected and
+// enabled ('3', or '7' with knet's dynconnected bit) for the others; on
+// udpu (2.x) "ring 0 active with no faults". Links settle after the
+// cluster forms: it retries until both agree.
+func ringsMatchTool(t *testing.T, ctx context.Context, c *cfg.Client, n *corotest.Node, nodes int, status31 bool) {
+	t.Helper()
+	knet := n.Daemon().Knet()
+	addr := fmt.Sprintf("192.0.2.%d", n.ID)
+	for try := 0; ; try++ {
+		rings, err := c.RingStatus(ctx)
+		if err != nil {
+			t.Fatalf("node %d: RingStatus: %v", n.ID, err)
+		}
+		tool, out := toolRings(t, ctx, n, knet)
+		// 3.1's tool has no dynconnected bit: compare without it.
+		ours := slices.Clone(rings)
+		if status31 {
+			for i := range ours {
+				ours[i].Status = strings.Map(func(r rune) rune {
+					if r >= '0' && r <= '7' {
+						return '0' + (r-'0')&3
+					}
+					return r
+				}, ours[i].Status)
+			}
+		}
+		healthy := len(rings) == 1 && !rings[0].Faulty()
+		if knet {
+			want := []byte(strings.Repeat("3", nodes))
+			want[n.ID-1] = 'n'
+			healthy = healthy && rings[0].Name == "0 "+addr && len(ours[0].Status) == nodes
+			for i := 0; healthy && i < nodes; i++ {
+				healthy = ours[0].Status[i] == want[i] || (!status31 && want[i] == '3' && ours[0].Status[i] == '7')
+			}
+		} else {
+			healthy = healthy && rings[0] == cfg.RingInterface{Name: addr, Status: "ring 0 active with no faults"}
+		}
+		if healthy && slices.Equal(ours, tool) {
+			t.Logf("node %d: RingStatus %q, as corosync-cfgtool prints", n.ID, rings)
+			return
+		}
+		if try == 50 {
+			t.Fatalf("node %d: RingStatus %q (healthy %v), corosync-cfgtool %q:\n%s", n.ID, rings, healthy, tool, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -2,9 +2,13 @@ package cmap_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/corotest"
 )
@@ -43,3 +47,102 @@ func cmapctl(t testing.TB, node *corotest.Node, args ...string) []textEntry {
 
 // volatile reports keys whose values move between reads on an idle node.
 func volatile(key string) bool { return corotest.CmapVolatile(key) }
+
+// wantVersion is the release line a client must take daemon d for (see
+// corosync.Version): 2.x is 2.4, 3.0 and 3.1.0-3.1.5 read as 3.0, the rest
+// as 3.1.6. The tests gate on it rather than on DaemonVersion, which they
+// check against it.
+func wantVersion(d corotest.Daemon) corosync.Version {
+	var major, minor, patch int
+	fmt.Sscanf(d.Version, "%d.%d.%d", &major, &minor, &patch)
+	switch {
+	case major == 2:
+		return corosync.Version2_4
+	case major == 3 && (minor == 0 || minor == 1 && patch < 6):
+		return corosync.Version3_0
+	}
+	return corosync.Version3_1_6
+}
+
+// checkVersion fails t unless c took its daemon for the release line that
+// node runs, and returns that line.
+func checkVersion(t testing.TB, c *cmap.Client, node *corotest.Node) corosync.Version {
+	t.Helper()
+	want := wantVersion(node.Daemon())
+	if v := c.DaemonVersion(); v != want {
+		t.Fatalf("%s: DaemonVersion %v, want %v", node.Daemon(), v, want)
+	}
+	return want
+}
+
+// membersPrefix is where the daemon keeps its membership in the main map:
+// runtime.members. since 3.0, runtime.totem.pg.mrp.srp.members. in 2.x.
+func membersPrefix(v corosync.Version) string {
+	if v == corosync.Version2_4 {
+		return "runtime.totem.pg.mrp.srp.members."
+	}
+	return "runtime.members."
+}
+
+// Statistics of corosync 2.x, which has no stats map: its main map holds
+// one entry per IPC connection (runtime.connections.<name>:<pid>:<ptr>.*,
+// made at connect, removed at disconnect) and totem's counters
+// (runtime.totem.pg.*). A timer refreshes both every 1.5 s, and the first
+// refresh, 1.5 s after start, adds most of totem's keys (exec/main.c,
+// corosync_totem_stats_updater).
+const (
+	connPrefix2x  = "runtime.connections."
+	totemStats2x  = "runtime.totem.pg."
+	refreshed2x   = "runtime.totem.pg.mrp.srp.orf_token_tx"
+	schedmissPre  = "runtime.schedmiss."
+	members2x     = "runtime.totem.pg.mrp.srp.members."
+	connActive2x  = "runtime.connections.active"
+	toolConnName  = "corosync-cmapct" // corosync-cmapctl's comm, as 2.x records it
+	toolConnStart = toolConnName + ":"
+)
+
+// connKey splits a 2.x per-connection key into its connection
+// ("<name>:<pid>:<ptr>"; the name may hold dots) and field.
+func connKey(key string) (conn, field string, ok bool) {
+	rest, ok := strings.CutPrefix(key, connPrefix2x)
+	i := strings.LastIndexByte(rest, '.')
+	if !ok || i < 0 || !strings.Contains(rest[:i], ":") {
+		return "", "", false
+	}
+	return rest[:i], rest[i+1:], true
+}
+
+// volatile2x reports 2.x main-map keys whose values the stats refresh
+// moves between two reads of an idle daemon: totem's counters (not the
+// membership) and each connection's counters (not its name, pid or
+// service).
+func volatile2x(key string) bool {
+	if strings.HasPrefix(key, totemStats2x) {
+		return !strings.HasPrefix(key, members2x)
+	}
+	if strings.HasPrefix(key, schedmissPre) {
+		return true
+	}
+	_, field, ok := connKey(key)
+	return ok && field != "name" && field != "client_pid" && field != "service_id"
+}
+
+// waitRefreshed2x waits until corosync 2.x has refreshed its statistics
+// once, so that no refresh adds keys between two reads of the map.
+func waitRefreshed2x(t testing.TB, ctx context.Context, c *cmap.Client) {
+	t.Helper()
+	for {
+		_, err := c.GetUint64(ctx, refreshed2x)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, corosync.ErrNotExist) {
+			t.Fatalf("waiting for the 2.x stats refresh: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no %s: %v", refreshed2x, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"math"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,11 +217,21 @@ func TestOperations(t *testing.T) {
 // TestIterMatchesCmapctl reads the whole map through IterValues and
 // through corosync-cmapctl on the same node: same keys in the same order,
 // same types, same values but for counters that move between the reads.
+//
+// On corosync 2.x the main map also holds the statistics (no stats map
+// before 3.0): corosync-cmapctl's own IPC connection is listed while it
+// reads (runtime.connections.corosync-cmapct:<pid>:<ptr>.*, the same
+// fields as ours, and runtime.connections.active one higher), and the
+// statistics refresh moves counters every 1.5 s.
 func TestIterMatchesCmapctl(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	node := cl.Nodes[0]
 	c := dial(t, node)
 	ctx := ctxT(t, 30*time.Second)
+	stats2x := checkVersion(t, c, node) == corosync.Version2_4
+	if stats2x {
+		waitRefreshed2x(t, ctx, c)
+	}
 	for k, v := range map[string]cmap.Value{
 		"it.i8": cmap.Int8(-8), "it.u16": cmap.Uint16(16), "it.dbl": cmap.Double(-2.5),
 		"it.str": cmap.String("a b=c"), "it.bin": cmap.Binary([]byte{1, 2}), "it.flt": cmap.Float(0.5),
@@ -234,7 +247,64 @@ func TestIterMatchesCmapctl(t *testing.T) {
 		}
 		ours = append(ours, e)
 	}
-	text := cmapctl(t, node)
+	all := cmapctl(t, node)
+	// Keys only corosync-cmapctl listed: on 2.x its own connection's (and a
+	// runtime.schedmiss.* key, should the daemon miss its schedule between
+	// the reads); nothing on 3.x. Keys only we listed: none.
+	have := map[string]bool{}
+	ourConnFields := map[string]map[string]bool{}
+	for _, e := range ours {
+		have[e.Key] = true
+		if conn, field, ok := connKey(e.Key); ok && stats2x {
+			if ourConnFields[conn] == nil {
+				ourConnFields[conn] = map[string]bool{}
+			}
+			ourConnFields[conn][field] = true
+		}
+	}
+	var text []textEntry
+	toolConn, toolFields := "", map[string]bool{}
+	listed := map[string]bool{}
+	for _, x := range all {
+		listed[x.key] = true
+		if have[x.key] {
+			text = append(text, x)
+			continue
+		}
+		conn, field, ok := connKey(x.key)
+		switch {
+		case stats2x && ok && strings.HasPrefix(conn, toolConnStart) && (toolConn == "" || toolConn == conn):
+			toolConn = conn
+			toolFields[field] = true
+			if field == "name" && x.text != toolConnName {
+				t.Errorf("%s: %q, want %q", x.key, x.text, toolConnName)
+			}
+		case stats2x && strings.HasPrefix(x.key, schedmissPre):
+			t.Logf("%s appeared between the reads: %s", x.key, x.text)
+		default:
+			t.Errorf("only corosync-cmapctl lists %s (%s) = %q", x.key, x.typ, x.text)
+		}
+	}
+	for _, e := range ours {
+		if !listed[e.Key] {
+			t.Errorf("only we list %s (%s) = %q", e.Key, e.Type, e.Value.Text())
+		}
+	}
+	if stats2x {
+		// Our own connection is listed with the same fields as the tool's.
+		if toolConn == "" || len(ourConnFields) != 1 {
+			t.Fatalf("corosync 2.x: connections: ours %v, corosync-cmapctl's %q", ourConnFields, toolConn)
+		}
+		for conn, fields := range ourConnFields {
+			if !maps.Equal(fields, toolFields) || !fields["name"] || !fields["client_pid"] {
+				t.Errorf("connection fields: ours (%s) %v, corosync-cmapctl's (%s) %v", conn, fields, toolConn, toolFields)
+			}
+		}
+		t.Logf("corosync-cmapctl's own connection %s: %d keys, left out", toolConn, len(toolFields))
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
 	if len(ours) != len(text) || len(ours) < 30 {
 		t.Fatalf("ours %d keys, corosync-cmapctl %d", len(ours), len(text))
 	}
@@ -250,8 +320,16 @@ func TestIterMatchesCmapctl(t *testing.T) {
 		if e.Type == cmap.TypeBinary {
 			continue // corosync-cmapctl prints binary only with -b
 		}
+		if stats2x && e.Key == connActive2x {
+			// corosync-cmapctl's connection is one more.
+			n, _ := e.Value.Uint64()
+			if x.text != strconv.FormatUint(n+1, 10) {
+				t.Errorf("%s: ours %d, corosync-cmapctl %q (want one more: its own connection)", e.Key, n, x.text)
+			}
+			continue
+		}
 		if e.Value.Text() != x.text {
-			if volatile(e.Key) {
+			if volatile(e.Key) || stats2x && volatile2x(e.Key) {
 				skipped++
 				continue
 			}
@@ -340,6 +418,10 @@ func TestHostile(t *testing.T) {
 		}
 		t.Logf("%s: %v", x.name, x.err)
 	}
+	if checkVersion(t, c, node) == corosync.Version2_4 {
+		hostileStats2x(t, ctx, c, node, pid)
+		return
+	}
 	// What crashes corosync 3.1.7 is refused on the stats map.
 	st := dial(t, node, cmap.WithMap(cmap.MapStats))
 	var procname string
@@ -373,6 +455,60 @@ func TestHostile(t *testing.T) {
 	}
 	if e := cmapctl(t, node, "-g", "totem.cluster_name"); len(e) != 1 {
 		t.Fatalf("corosync-cmapctl: %v", e)
+	}
+}
+
+// hostileStats2x is TestHostile's stats part on corosync 2.x, which has no
+// stats map: SET_CURRENT_MAP arrived in 2.99 and a 2.x daemon dies on it,
+// so Dial with MapStats is refused before anything is sent and the daemon
+// lives on. Its statistics are in the main map (cmap.WithMap's docs): the
+// string name of our own IPC connection reads and may be tracked exactly
+// (that is no stats map, which would poll it into an 8-byte slot), and
+// totem's counters read as u64.
+func hostileStats2x(t *testing.T, ctx context.Context, c *cmap.Client, node *corotest.Node, pid int) {
+	t.Helper()
+	st, err := cmap.Dial(ctx, cmap.WithDialer(node.Dialer()), fast, cmap.WithMap(cmap.MapStats))
+	if !errors.Is(err, corosync.ErrNotSupported) {
+		if err == nil {
+			st.Close()
+		}
+		t.Fatalf("Dial(WithMap(MapStats)) on corosync 2.x: %v, want ErrNotSupported", err)
+	}
+	t.Logf("Dial(WithMap(MapStats)) on corosync 2.x: %v", err)
+	var name string
+	for e, err := range c.IterValues(ctx, connPrefix2x) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, field, ok := connKey(e.Key); ok && field == "client_pid" {
+			if p, err := e.Value.Uint32(); err == nil && int(p) == os.Getpid() {
+				name = strings.TrimSuffix(e.Key, "client_pid") + "name"
+				break
+			}
+		}
+	}
+	if name == "" {
+		t.Fatal("no connection of ours under " + connPrefix2x)
+	}
+	v, err := c.Get(ctx, name)
+	if err != nil || v.Type() != cmap.TypeString || v.Text() == "" {
+		t.Fatalf("get %s: %#v %v", name, v, err)
+	}
+	tr, err := c.Track(ctx, name, cmap.TrackModify)
+	if err != nil {
+		t.Errorf("exact track of %s: %v", name, err)
+	} else {
+		tr.Close()
+	}
+	waitRefreshed2x(t, ctx, c)
+	if _, err := c.GetUint64(ctx, refreshed2x); err != nil {
+		t.Errorf("get %s: %v", refreshed2x, err)
+	}
+	if node.Pid() != pid || !node.Running() {
+		t.Fatal("corosync died")
+	}
+	if e := cmapctl(t, node, "-g", name); len(e) != 1 || e[0].typ != "str" || e[0].text != v.Text() {
+		t.Fatalf("corosync-cmapctl -g %s: %v, ours %q", name, e, v.Text())
 	}
 }
 

@@ -227,16 +227,19 @@ func TestTrackNoReconnect(t *testing.T) {
 	}
 }
 
-// TestTrackMembers tracks runtime.members. on node 1 of a 3-node cluster
-// while node 3 is killed and restarted.
+// TestTrackMembers tracks the membership keys (runtime.members.; in 2.x
+// runtime.totem.pg.mrp.srp.members.) on node 1 of a 3-node cluster while
+// node 3 is killed and restarted.
 func TestTrackMembers(t *testing.T) {
 	cl := corotest.Start(t, 3, corotest.Options{})
 	n1, n3 := cl.Node(1), cl.Node(3)
 	c := dial(t, n1)
 	ctx := ctxT(t, 120*time.Second)
-	tr := track(t, c, "runtime.members.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(256))
+	prefix := membersPrefix(checkVersion(t, c, n1))
+	tr := track(t, c, prefix, cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(256))
+	statusKey, joinKey := prefix+"3.status", prefix+"3.join_count"
 	status := func() string {
-		s, err := c.GetString(ctx, "runtime.members.3.status")
+		s, err := c.GetString(ctx, statusKey)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +248,15 @@ func TestTrackMembers(t *testing.T) {
 	if s := status(); s != "joined" {
 		t.Fatalf("node 3 status %q", s)
 	}
-	joins, err := c.GetUint32(ctx, "runtime.members.3.join_count")
+	// The other release line's place is empty.
+	other := "runtime.members."
+	if prefix == other {
+		other = members2x
+	}
+	if v, err := c.Get(ctx, other+"3.status"); !errors.Is(err, corosync.ErrNotExist) {
+		t.Fatalf("%s3.status on %s: %#v %v, want CS_ERR_NOT_EXIST", other, n1.Daemon(), v, err)
+	}
+	joins, err := c.GetUint32(ctx, joinKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +270,7 @@ func TestTrackMembers(t *testing.T) {
 			ev := next(t, tr)
 			seen = append(seen, ev)
 			if ev.Kind == cmap.EventAdd || ev.Kind == cmap.EventModify || ev.Kind == cmap.EventDelete {
-				if !strings.HasPrefix(ev.Key, "runtime.members.") {
+				if !strings.HasPrefix(ev.Key, prefix) {
 					t.Fatalf("event outside the prefix: %v", ev)
 				}
 			} else {
@@ -271,20 +282,20 @@ func TestTrackMembers(t *testing.T) {
 		}
 	}
 	n3.Kill()
-	seen := waitFor("runtime.members.3.status", cmap.String("left"))
+	seen := waitFor(statusKey, cmap.String("left"))
 	for _, ev := range seen {
 		t.Logf("kill: %v", ev)
 	}
 	if s := status(); s != "left" {
 		t.Fatalf("status after kill %q", s)
 	}
-	if e := cmapctl(t, n1, "-g", "runtime.members.3.status"); len(e) != 1 || e[0].text != "left" {
+	if e := cmapctl(t, n1, "-g", statusKey); len(e) != 1 || e[0].text != "left" {
 		t.Fatalf("corosync-cmapctl: %v", e)
 	}
 	if err := n3.Start(); err != nil {
 		t.Fatal(err)
 	}
-	seen = waitFor("runtime.members.3.status", cmap.String("joined"))
+	seen = waitFor(statusKey, cmap.String("joined"))
 	for _, ev := range seen {
 		t.Logf("restart: %v", ev)
 	}
@@ -292,7 +303,7 @@ func TestTrackMembers(t *testing.T) {
 	// the status one.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		j, err := c.GetUint32(ctx, "runtime.members.3.join_count")
+		j, err := c.GetUint32(ctx, joinKey)
 		if err != nil {
 			t.Fatal(err)
 		}

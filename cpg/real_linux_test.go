@@ -1,9 +1,11 @@
 package cpg_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/corotest"
 	"github.com/corosync-go/corosync/transport"
@@ -17,9 +19,26 @@ func realDialers(c *corotest.Cluster) map[uint32]transport.Dialer {
 	return m
 }
 
-// TestReal runs the client against a real 3-node corosync 3.1.7 cluster:
-// the group operations and daemon codes, then virtual synchrony across a
-// partition, then across a kill of node 3 (with a rejoining member on it).
+// wantVersion is the release line a client must take daemon d for (see
+// corosync.Version): 2.x is 2.4, 3.0 and 3.1.0-3.1.5 read as 3.0, the rest
+// as 3.1.6.
+func wantVersion(d corotest.Daemon) corosync.Version {
+	var major, minor, patch int
+	fmt.Sscanf(d.Version, "%d.%d.%d", &major, &minor, &patch)
+	switch {
+	case major == 2:
+		return corosync.Version2_4
+	case major == 3 && (minor == 0 || minor == 1 && patch < 6):
+		return corosync.Version3_0
+	}
+	return corosync.Version3_1_6
+}
+
+// TestReal runs the client against a real 3-node cluster of the daemon
+// COROSYNC_GO_DAEMON names (cpg sends nothing that 2.4 lacks: every call
+// works on every release): the group operations and daemon codes, then
+// virtual synchrony across a partition, then across a kill of node 3 (with
+// a rejoining member on it).
 func TestReal(t *testing.T) {
 	corotest.Require(t)
 	cl := corotest.Start(t, 3, corotest.Options{})
@@ -27,6 +46,9 @@ func TestReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	dialers := realDialers(cl)
+	if v, want := dialT(t, dialers[1]).DaemonVersion(), wantVersion(cl.Daemon()); v != want {
+		t.Fatalf("DaemonVersion %v on %s, want %v", v, cl.Daemon(), want)
+	}
 	t.Run("group", func(t *testing.T) { groupOps(t, dialers) })
 	t.Run("goodbyes", func(t *testing.T) { goodbyes(t, cl) })
 	t.Run("overflow", func(t *testing.T) { overflow(t, dialers) })

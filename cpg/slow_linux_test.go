@@ -3,6 +3,7 @@ package cpg_test
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/corotest"
@@ -112,8 +114,9 @@ func slowReader(t *testing.T, cl *corotest.Cluster, n, size int, pace time.Durat
 	t.Logf("quorate answer time on node 1, p50/p99: before %v/%v, during the flood %v/%v, backlog held %v/%v",
 		pct(before, 50), pct(before, 99), pct(during, 50), pct(during, 99), pct(held, 50), pct(held, 99))
 
-	// The daemon holds nothing for any cpg connection of this process.
-	for conn, st := range cpgConnStats(t, ctx, n1) {
+	// The daemon holds nothing for any cpg connection of this process (two
+	// members on node 1 took n messages each).
+	for conn, st := range cpgConnStats(t, ctx, n1, 2*uint64(n)) {
 		if st["queued"] != 0 || st["queueing"] != 0 || st["send_retries"] != 0 {
 			t.Errorf("node 1 queued events for cpg connection %s: %v", conn, st)
 		}
@@ -140,11 +143,23 @@ func slowReader(t *testing.T, cl *corotest.Cluster, n, size int, pace time.Durat
 	}
 }
 
-// cpgConnStats returns corosync's IPC statistics (stats.ipcs.service2.*:
-// cpg is the daemon's IPC service 2) of this process's connections to node,
-// by connection.
-func cpgConnStats(t *testing.T, ctx context.Context, node *corotest.Node) map[string]map[string]uint64 {
+// cpgConnStats returns corosync's IPC statistics of this process's cpg
+// connections (cpg is the daemon's IPC service 2) to node, by connection:
+// queued, queueing and send_retries.
+//
+// corosync 3.x computes them when read, in its stats map
+// (stats.ipcs.service2.<pid>.<conn>.*). corosync 2.x has no stats map (the
+// library refuses it with ErrNotSupported): it copies them every 1.5 s into
+// the icmap, under runtime.connections.<procname>:<pid>:<conn>.* with
+// service_id and client_pid keys, the queue's length as queue_size (its
+// "queueing" is queue_size > 0, so the key is not there). There they are
+// read once a copy shows at least dispatched events sent to this process's
+// cpg connections in all, so that they are not older than the flood.
+func cpgConnStats(t *testing.T, ctx context.Context, node *corotest.Node, dispatched uint64) map[string]map[string]uint64 {
 	t.Helper()
+	if node.Daemon().Major < 3 {
+		return cpgConnStats2(t, ctx, node, dispatched)
+	}
 	st, err := cmap.Dial(ctx, cmap.WithDialer(node.Dialer()), cmap.WithMap(cmap.MapStats))
 	if err != nil {
 		t.Fatal(err)
@@ -160,28 +175,84 @@ func cpgConnStats(t *testing.T, ctx context.Context, node *corotest.Node) map[st
 		if !ok {
 			continue
 		}
-		var v uint64
-		switch e.Value.Type() {
-		case cmap.TypeUint64:
-			v, _ = e.Value.Uint64()
-		case cmap.TypeUint32:
-			x, _ := e.Value.Uint32()
-			v = uint64(x)
-		case cmap.TypeInt32:
-			x, _ := e.Value.Int32()
-			v = uint64(x)
-		default:
-			continue // procname, a string
+		if v, ok := number(e.Value); ok {
+			if res[conn] == nil {
+				res[conn] = map[string]uint64{}
+			}
+			res[conn][field] = v
 		}
-		if res[conn] == nil {
-			res[conn] = map[string]uint64{}
-		}
-		res[conn][field] = v
 	}
 	if len(res) == 0 {
 		t.Fatalf("no cpg connection of pid %d in node %d's stats map", os.Getpid(), node.ID)
 	}
 	return res
+}
+
+// cpgConnStats2 is cpgConnStats for corosync 2.x.
+func cpgConnStats2(t *testing.T, ctx context.Context, node *corotest.Node, dispatched uint64) map[string]map[string]uint64 {
+	t.Helper()
+	if _, err := cmap.Dial(ctx, cmap.WithDialer(node.Dialer()), cmap.WithMap(cmap.MapStats)); !errors.Is(err, corosync.ErrNotSupported) {
+		t.Errorf("the stats map on %s: %v, want ErrNotSupported", node.Daemon(), err)
+	}
+	c, err := cmap.Dial(ctx, cmap.WithDialer(node.Dialer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const prefix = "runtime.connections."
+	for {
+		all := map[string]map[string]uint64{}
+		for e, err := range c.IterValues(ctx, prefix) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The process name may hold dots ("cpg.test"); the field never.
+			i := strings.LastIndexByte(e.Key, '.')
+			conn, field := strings.TrimPrefix(e.Key[:i], prefix), e.Key[i+1:]
+			if v, ok := number(e.Value); ok && strings.Contains(conn, ":") {
+				if all[conn] == nil {
+					all[conn] = map[string]uint64{}
+				}
+				all[conn][field] = v
+			}
+		}
+		res := map[string]map[string]uint64{}
+		var sum uint64
+		for conn, st := range all {
+			if st["client_pid"] != uint64(os.Getpid()) || st["service_id"] != 2 {
+				continue
+			}
+			sum += st["dispatched"]
+			res[conn] = map[string]uint64{"queued": st["queue_size"], "send_retries": st["send_retries"]}
+		}
+		if len(res) == 0 {
+			t.Fatalf("no cpg connection of pid %d under %s in node %d's icmap", os.Getpid(), prefix, node.ID)
+		}
+		if sum >= dispatched {
+			return res
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("node %d's icmap never showed %d events dispatched to this process's cpg connections: %v", node.ID, dispatched, all)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// number returns an integer value of the stats.
+func number(v cmap.Value) (uint64, bool) {
+	switch v.Type() {
+	case cmap.TypeUint64:
+		x, _ := v.Uint64()
+		return x, true
+	case cmap.TypeUint32:
+		x, _ := v.Uint32()
+		return uint64(x), true
+	case cmap.TypeInt32:
+		x, _ := v.Int32()
+		return uint64(x), true
+	}
+	return 0, false // procname, a string
 }
 
 // cpuTicks returns the user+system clock ticks of pid.

@@ -2,6 +2,7 @@ package quorum_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -123,6 +125,28 @@ func restarts(t *testing.T, n int) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// The default Dial picks the model the daemon has: V1 since 3.1 (as
+	// far as the release can be told), V0 on 2.x and 3.0, where an explicit
+	// V1 is refused before anything is sent.
+	want := wantVersion(cl.Daemon())
+	wantModel := quorum.ModelV0
+	if want.AtLeast(corosync.Version3_1_0) {
+		wantModel = quorum.ModelV1
+	}
+	if c.DaemonVersion() != want || c.Model() != wantModel {
+		t.Fatalf("%s: DaemonVersion %v, model %v; want %v, %v", cl.Daemon(), c.DaemonVersion(), c.Model(), want, wantModel)
+	}
+	if v1, err := quorum.Dial(ctx, quorum.WithDialer(node.Dialer()), quorum.WithModel(quorum.ModelV1)); wantModel == quorum.ModelV1 {
+		if err != nil || v1.Model() != quorum.ModelV1 {
+			t.Fatalf("Dial(WithModel(ModelV1)): %v", err)
+		}
+		v1.Close()
+	} else if !errors.Is(err, corosync.ErrNotSupported) {
+		if err == nil {
+			v1.Close()
+		}
+		t.Fatalf("Dial(WithModel(ModelV1)) on corosync %v: %v, want ErrNotSupported", want, err)
+	}
 	var recs []*recorder
 	var subs []*quorum.Subscription
 	var wg sync.WaitGroup
@@ -198,6 +222,9 @@ func restarts(t *testing.T, n int) {
 		if m, err := node.Members(stepCtx); err != nil || !slices.Equal(m, c.Latest().Members) {
 			t.Fatalf("restart %d: members %v (%v), client %v", i, m, err, c.Latest().Members)
 		}
+		if c.DaemonVersion() != want || c.Model() != wantModel {
+			t.Fatalf("restart %d: DaemonVersion %v, model %v; want %v, %v", i, c.DaemonVersion(), c.Model(), want, wantModel)
+		}
 		// Nothing of the dead daemon is left in /dev/shm.
 		deadline := time.Now().Add(5 * time.Second)
 		for len(corotest.ShmFiles(pid)) > 0 && time.Now().Before(deadline) {
@@ -222,4 +249,20 @@ func restarts(t *testing.T, n int) {
 	p50, p99 := sorted[len(sorted)/2], sorted[(len(sorted)*99+99)/100-1]
 	t.Logf("%d restarts (alternating kill -9 and SIGTERM): recovery from daemon ready to snapshot delivered: p50 %v, p99 %v, max %v",
 		n, p50.Round(time.Millisecond), p99.Round(time.Millisecond), sorted[len(sorted)-1].Round(time.Millisecond))
+}
+
+// wantVersion is the release line a client must take daemon d for (see
+// corosync.Version): 2.x is 2.4, 3.0 and 3.1.0-3.1.5 read as 3.0, the rest
+// as 3.1.6. The test gates on it rather than on DaemonVersion, which it
+// checks against it.
+func wantVersion(d corotest.Daemon) corosync.Version {
+	var major, minor, patch int
+	fmt.Sscanf(d.Version, "%d.%d.%d", &major, &minor, &patch)
+	switch {
+	case major == 2:
+		return corosync.Version2_4
+	case major == 3 && (minor == 0 || minor == 1 && patch < 6):
+		return corosync.Version3_0
+	}
+	return corosync.Version3_1_6
 }

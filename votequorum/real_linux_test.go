@@ -62,6 +62,26 @@ func waitEvent(t *testing.T, s *votequorum.Subscription, kind votequorum.EventKi
 	}
 }
 
+// waitState reads s until an event of any kind, the first snapshot
+// included, carries a state satisfying ok: every event carries the whole
+// state, so what a notification changed may already be in the snapshot.
+func waitState(t *testing.T, s *votequorum.Subscription, ok func(votequorum.Event) bool) votequorum.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var seen []string
+	for {
+		ev, err := s.Next(ctx)
+		if err != nil {
+			t.Fatalf("waiting for a state: %v; saw:\n%s", err, strings.Join(seen, "\n"))
+		}
+		seen = append(seen, ev.String())
+		if ok(ev) {
+			return ev
+		}
+	}
+}
+
 // toolInfo is what corosync-quorumtool -s reports of votequorum.
 type toolInfo struct {
 	NodeID                                  uint32
@@ -172,7 +192,25 @@ func nodes(kv ...uint32) []votequorum.NodeStatus {
 
 const member, dead = uint32(votequorum.NodeStateMember), uint32(votequorum.NodeStateDead)
 
-// TestReal runs against one real three-node cluster.
+// wantVersion is the release line a client must take daemon d for (see
+// corosync.Version): 2.x is 2.4, 3.0 and 3.1.0-3.1.5 read as 3.0, the rest
+// as 3.1.6.
+func wantVersion(d corotest.Daemon) corosync.Version {
+	var major, minor, patch int
+	fmt.Sscanf(d.Version, "%d.%d.%d", &major, &minor, &patch)
+	switch {
+	case major == 2:
+		return corosync.Version2_4
+	case major == 3 && (minor == 0 || minor == 1 && patch < 6):
+		return corosync.Version3_0
+	}
+	return corosync.Version3_1_6
+}
+
+// TestReal runs against one real three-node cluster of the daemon
+// COROSYNC_GO_DAEMON names (votequorum sends nothing that 2.4 lacks: every
+// call works on every release), compared with that daemon's own
+// corosync-quorumtool.
 func TestReal(t *testing.T) {
 	cl := corotest.Start(t, 3, corotest.Options{})
 	clients := map[uint32]*votequorum.Client{}
@@ -184,6 +222,9 @@ func TestReal(t *testing.T) {
 	t.Run("InfoMatchesQuorumtool", func(t *testing.T) {
 		ctx := ctxT(t, 10*time.Second)
 		for _, id := range cl.IDs() {
+			if v, want := clients[id].DaemonVersion(), wantVersion(cl.Daemon()); v != want {
+				t.Errorf("node %d: DaemonVersion %v on %s, want %v", id, v, cl.Daemon(), want)
+			}
 			info := checkInfo(t, clients[id], cl.Node(id))
 			if info.NodeID != id || info.State != votequorum.NodeStateMember || info.Quorum != 2 || info.TotalVotes != 3 {
 				t.Errorf("node %d: %v", id, info)
@@ -351,8 +392,14 @@ func TestReal(t *testing.T) {
 		if r.Err != nil {
 			t.Fatalf("reconnected with %v", r.Err)
 		}
-		waitEvent(t, s, votequorum.EventSnapshot, nil)
-		waitEvent(t, s, votequorum.EventQuorum, func(e votequorum.Event) bool { return e.Quorate && slices.Equal(e.Members, []uint32{1, 2, 3}) })
+		// The snapshot may already show node 1 back in the ring (measured
+		// on 2.4.6, whose udpu ring forms before the client reconnects).
+		snap := waitEvent(t, s, votequorum.EventSnapshot, nil)
+		if !snap.Quorate || !slices.Equal(snap.Members, []uint32{1, 2, 3}) {
+			waitEvent(t, s, votequorum.EventQuorum, func(e votequorum.Event) bool { return e.Quorate && slices.Equal(e.Members, []uint32{1, 2, 3}) })
+		} else {
+			t.Logf("the snapshot after the reconnect already shows the ring: %v", snap)
+		}
 		if err := n1.WaitMembers(ctx, 1, 2, 3); err != nil {
 			t.Fatal(err)
 		}

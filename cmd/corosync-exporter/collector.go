@@ -116,6 +116,7 @@ type Collector struct {
 	// (see Collect); lateDials waits for it at Close.
 	statsDialing bool
 	statsTried   time.Time
+	closing      bool // set by Close: no late dial starts
 	lateDials    sync.WaitGroup
 	ctx          context.Context
 	dialer       transport.Dialer
@@ -143,7 +144,10 @@ func NewCollector(dialer transport.Dialer, timeout time.Duration, log *slog.Logg
 func (c *Collector) Close() {
 	c.cancel()
 	<-c.done
-	c.mu.Lock() // a late dial starts under mu only while ctx lives
+	// A late dial starts (lateDials.Add) under mu only while !closing, so
+	// none starts after this and Wait may begin.
+	c.mu.Lock()
+	c.closing = true
 	c.mu.Unlock()
 	c.lateDials.Wait()
 	c.mu.Lock()
@@ -356,7 +360,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 func (c *Collector) dialStatsLate() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.statsDialing || c.stats != nil || c.ctx.Err() != nil || time.Since(c.statsTried) < time.Minute {
+	if c.closing || c.statsDialing || c.stats != nil || c.ctx.Err() != nil || time.Since(c.statsTried) < time.Minute {
 		return
 	}
 	c.statsDialing, c.statsTried = true, time.Now()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/cmapwire"
@@ -152,5 +153,35 @@ func TestProbeFailureFailsDial(t *testing.T) {
 	case <-c.closed:
 	default:
 		t.Fatal("the service connection was left open")
+	}
+}
+
+// tryAgainThenStall answers TRY_AGAIN once, then holds every request until
+// its ctx ends: the deadline lands on an attempt, not on the backoff.
+type tryAgainThenStall struct{ fakeConn }
+
+func (f *tryAgainThenStall) Request(ctx context.Context, req, resp []byte, _ ...transport.RequestOption) ([]byte, error) {
+	f.mu.Lock()
+	f.reqs++
+	n := f.reqs
+	f.mu.Unlock()
+	if n == 1 {
+		return append(resp[:0], respMsg(0, corosync.ErrTryAgain)...), nil
+	}
+	<-ctx.Done()
+	return resp[:0], transport.CtxError("fake request", ctx.Err())
+}
+
+// A call whose daemon kept answering TRY_AGAIN until ctx ended fails with
+// ErrTryAgain and the ctx's error, also when the deadline lands on an
+// attempt (a race that failed quorum's TestTryAgain 13 times in 300).
+func TestCallTryAgainUntilDeadline(t *testing.T) {
+	f := &tryAgainThenStall{fakeConn: *newFakeConn()}
+	c := &Conn{t: f, reqs: testReqs, ver: corosync.Version3_0, backoff: corosync.Backoff{Initial: time.Millisecond, Max: time.Millisecond}}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := c.Call(ctx, "test op", reqMsg(2), 2, nil)
+	if !errors.Is(err, corosync.ErrTryAgain) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Call = %v, want ErrTryAgain and DeadlineExceeded", err)
 	}
 }

@@ -326,11 +326,18 @@ func (s *Session[E]) unwind(ctx context.Context, c *Conn) {
 // retryAll is set. It fails when ctx ends.
 func (s *Session[E]) establish(ctx context.Context, svc Service[E], retryAll bool) (*Conn, E, error) {
 	var zero E
+	sawTryAgain := false
 	for attempt := 0; ; attempt++ {
 		conn, snap, err := s.setup(ctx, svc)
 		if err == nil {
 			return conn, snap, nil
 		}
+		if ctx.Err() != nil && sawTryAgain && !errors.Is(err, corosync.ErrTryAgain) {
+			// The deadline landed on an attempt, not on the backoff: the
+			// daemon kept answering TRY_AGAIN until then.
+			return nil, zero, corosync.NewError("dial "+s.name, corosync.ErrTryAgain, fmt.Errorf("%w (last attempt: %w)", ctx.Err(), err))
+		}
+		sawTryAgain = sawTryAgain || errors.Is(err, corosync.ErrTryAgain)
 		retry := errors.Is(err, corosync.ErrTryAgain) ||
 			(retryAll && !errors.Is(err, corosync.ErrAccess) && !errors.Is(err, corosync.ErrInvalidParam) &&
 				!errors.Is(err, corosync.ErrNotSupported) && !errors.Is(err, corosync.ErrSecurity))
@@ -559,6 +566,7 @@ func (c *Conn) Call(ctx context.Context, op string, req []byte, want int32, resp
 	if err := c.check(op, req); err != nil {
 		return resp[:0], err
 	}
+	sawTryAgain := false
 	for attempt := 0; ; attempt++ {
 		out, err := c.t.Request(ctx, req, resp[:0], opts...)
 		err = c.fail(op, err)
@@ -579,9 +587,16 @@ func (c *Conn) Call(ctx context.Context, op string, req []byte, want int32, resp
 				return out, corosync.NewError(op, h.Error, nil)
 			}
 			err = corosync.ErrTryAgain
+			sawTryAgain = true
 		}
 		if ctx.Err() != nil {
-			return resp[:0], corosync.NewError(op, corosync.Code(err), ctx.Err())
+			code := corosync.Code(err)
+			if sawTryAgain {
+				// The daemon kept answering TRY_AGAIN until ctx ended,
+				// whether it ended in the backoff or in the last attempt.
+				code = corosync.ErrTryAgain
+			}
+			return resp[:0], corosync.NewError(op, code, ctx.Err())
 		}
 		if !errors.Is(err, corosync.ErrTryAgain) {
 			return resp[:0], err
