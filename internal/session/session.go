@@ -17,7 +17,8 @@
 // place (Conn.fail) turns the transport's failures into the codes callers
 // see: CS_ERR_BAD_HANDLE only for the caller's own Close, the
 // not-connected class (CS_ERR_LIBRARY) whenever the daemon went away,
-// CS_ERR_TIMEOUT whenever ctx ended.
+// CS_ERR_TIMEOUT whenever ctx ended (CS_ERR_TRY_AGAIN if the daemon kept
+// answering TRY_AGAIN until then).
 package session
 
 import (
@@ -332,33 +333,43 @@ func (s *Session[E]) establish(ctx context.Context, svc Service[E], retryAll boo
 		if err == nil {
 			return conn, snap, nil
 		}
-		if ctx.Err() != nil && sawTryAgain && !errors.Is(err, corosync.ErrTryAgain) {
-			// The deadline landed on an attempt, not on the backoff: the
-			// daemon kept answering TRY_AGAIN until then.
-			return nil, zero, corosync.NewError("dial "+s.name, corosync.ErrTryAgain, fmt.Errorf("%w (last attempt: %w)", ctx.Err(), err))
-		}
 		sawTryAgain = sawTryAgain || errors.Is(err, corosync.ErrTryAgain)
 		retry := errors.Is(err, corosync.ErrTryAgain) ||
 			(retryAll && !errors.Is(err, corosync.ErrAccess) && !errors.Is(err, corosync.ErrInvalidParam) &&
 				!errors.Is(err, corosync.ErrNotSupported) && !errors.Is(err, corosync.ErrSecurity))
-		if ctx.Err() != nil && retry && corosync.Code(err) != corosync.ErrTimeout {
-			return nil, zero, timedOut(s.name, ctx.Err(), err)
+		if ctx.Err() != nil {
+			switch {
+			case sawTryAgain && (retry || corosync.Code(err) == corosync.ErrTimeout):
+				// The daemon kept answering TRY_AGAIN until ctx ended,
+				// whether it ended in the backoff or in the last attempt.
+				return nil, zero, ctxEnded(s.name, ctx.Err(), err, true)
+			case retry && corosync.Code(err) != corosync.ErrTimeout:
+				return nil, zero, ctxEnded(s.name, ctx.Err(), err, false)
+			}
+			return nil, zero, err
 		}
-		if !retry || ctx.Err() != nil {
+		if !retry {
 			return nil, zero, err
 		}
 		delay := s.opts.Backoff.Delay(attempt)
 		s.log("connect failed; retrying", "error", err.Error(), "attempt", attempt+1, "delay", delay)
 		if werr := sleepCtx(ctx, delay); werr != nil {
-			return nil, zero, timedOut(s.name, werr, err)
+			return nil, zero, ctxEnded(s.name, werr, err, sawTryAgain)
 		}
 	}
 }
 
-// timedOut is the error of a connect whose ctx ended while it was being
-// retried: corosync.ErrTimeout, with ctx's error and the last attempt's.
-func timedOut(service string, ctxErr, last error) error {
-	return corosync.NewError("dial "+service, corosync.ErrTimeout, fmt.Errorf("%w (last attempt: %w)", ctxErr, last))
+// ctxEnded is the error of a connect whose ctx ended while it was being
+// retried, with ctx's error and the last attempt's: corosync.ErrTryAgain if
+// the daemon answered TRY_AGAIN meanwhile (what the caller must see, it
+// sees), otherwise corosync.ErrTimeout (waiting for the daemon,
+// reconnecting), never a bare context error.
+func ctxEnded(service string, ctxErr, last error, tryAgain bool) error {
+	code := corosync.ErrTimeout
+	if tryAgain {
+		code = corosync.ErrTryAgain
+	}
+	return corosync.NewError("dial "+service, code, fmt.Errorf("%w (last attempt: %w)", ctxErr, last))
 }
 
 func (s *Session[E]) setup(ctx context.Context, svc Service[E]) (*Conn, E, error) {

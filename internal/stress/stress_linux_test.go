@@ -130,7 +130,9 @@ func (l *ledger) note(op string, k kind, f0 int64, t0 time.Time, err error) stri
 		allowed[classTimeout], allowed[classTryAgain] = true, true
 	case cycled:
 		if faulty {
-			allowed[classTimeout] = true // the 10 s ran out while the daemon came back
+			// The 10 s ran out while the daemon came back (TRY_AGAIN if it
+			// was starting, not ready yet).
+			allowed[classTimeout], allowed[classTryAgain] = true, true
 		}
 	}
 	if faulty {
