@@ -276,19 +276,22 @@ func (s *Session[E]) Close() error {
 	return nil
 }
 
-// goodbye lets the service say goodbye on c (Goodbyer), then lets the
-// daemon deliver what it still holds for c (see transport.IPCConn.Settle),
-// bounded by goodbyeWait.
+// goodbye lets the service say goodbye on c (Goodbyer), bounded by
+// goodbyeWait, then lets the daemon deliver what it still holds for c (see
+// transport.IPCConn.Settle), for as long as it keeps delivering, up to
+// settleWait.
 func (s *Session[E]) goodbye(c *Conn) {
 	g, ok := s.svc.(Goodbyer)
 	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), goodbyeWait)
-	defer cancel()
 	g.Goodbye(ctx, c)
+	cancel()
 	if st, ok := c.t.(settler); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), settleWait)
 		st.Settle(ctx, settleQuiet)
+		cancel()
 	}
 }
 
@@ -302,6 +305,13 @@ type settler interface {
 // had a backlog is taken to have received everything: the daemon sends a
 // held event in the main loop iteration after the reader frees room.
 const settleQuiet = 20 * time.Millisecond
+
+// settleWait bounds the settling of a connection whose daemon still
+// delivers what it held back for it: after the goodbye the daemon adds
+// nothing, so its queue only shrinks, but a reader far behind a flood may
+// have left hundreds of MiB in it. A dead daemon ends it at once, a stalled
+// one after settleQuiet.
+const settleWait = 30 * time.Second
 
 // unwind closes c, a connection whose setup failed, after the service's
 // goodbye. If the setup was abandoned (ctx ended), that happens in the

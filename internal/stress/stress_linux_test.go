@@ -37,15 +37,16 @@ type plan struct {
 	rounds int           // load rounds before the faults
 	phase  time.Duration // the load of one round, besides its flood
 	flood  int           // bytes multicast per round
+	rate   int           // bytes per second the senders keep to, together
 	queue  int           // the slow member's Queue
 }
 
 func stressPlan() plan {
 	if os.Getenv(EnvSoak) != "" {
 		// The run: four 20 s rounds, 400 MiB of cpg per round.
-		return plan{name: "soak", rounds: 4, phase: 20 * time.Second, flood: 400 << 20, queue: 64}
+		return plan{name: "soak", rounds: 4, phase: 20 * time.Second, flood: 400 << 20, rate: 24 << 20, queue: 64}
 	}
-	return plan{name: "short", rounds: 2, phase: 1500 * time.Millisecond, flood: 6 << 20, queue: 16}
+	return plan{name: "short", rounds: 2, phase: 1500 * time.Millisecond, flood: 6 << 20, rate: 12 << 20, queue: 16}
 }
 
 // Error classes: what an error means to a caller.
@@ -602,7 +603,15 @@ func flood(t *testing.T, ctx context.Context, cl *corotest.Cluster, cps map[uint
 		go func() {
 			defer swg.Done()
 			fill := rand.NewChaCha8([32]byte{byte(round), byte(len(s.name))})
+			var mine int64
 			for seq := uint64(0); sent.Load() < int64(p.flood); seq++ {
+				// At the plan's rate: as fast as the readers of this one
+				// process (nine members on two cores) take it in, so that
+				// the daemons hold no queue for a lagging reader and their
+				// memory shows what they keep, not how far we lagged.
+				if ahead := time.Duration(mine*2*int64(time.Second)/int64(p.rate)) - time.Since(t0); ahead > 0 {
+					time.Sleep(ahead)
+				}
 				msg := make([]byte, messageSize())
 				binary.BigEndian.PutUint64(msg, seq)
 				fill.Read(msg[12:])
@@ -612,6 +621,7 @@ func flood(t *testing.T, ctx context.Context, cl *corotest.Cluster, cps map[uint
 					return
 				}
 				sent.Add(int64(len(msg)))
+				mine += int64(len(msg))
 			}
 			if err := s.g.Send(ctx, []byte("done"), cpg.Agreed); err != nil {
 				t.Errorf("flood: %s: send: %v", s.name, err)
@@ -645,8 +655,8 @@ func flood(t *testing.T, ctx context.Context, cl *corotest.Cluster, cps map[uint
 	default:
 		t.Errorf("flood: slow reader: %v", slow.end)
 	}
-	t.Logf("flood round %d: %d MiB in %d events to %d members in %v; slow Queue(%d) reader: %v",
-		round, sent.Load()>>20, len(want), len(all), took.Round(time.Millisecond), p.queue, orOK(slow.end))
+	t.Logf("flood round %d: %d MiB (paced at %d MiB/s) in %d events to %d members in %v; slow Queue(%d) reader: %v",
+		round, sent.Load()>>20, p.rate>>20, len(want), len(all), took.Round(time.Millisecond), p.queue, orOK(slow.end))
 	// Half leave, half close: both goodbyes, under the load.
 	for i, m := range all {
 		if i%2 == 0 && m != slow {
