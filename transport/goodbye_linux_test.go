@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -205,7 +206,10 @@ func TestAbandonedDialCompletesInBackground(t *testing.T) {
 
 // Calls in flight on a connection the daemon dropped fail as lost
 // (corosync.ErrLibrary), also when the connection's owner closes it before
-// they return; calls made after Close fail with ErrClosed.
+// they return, and also the calls still waiting for their turn to send;
+// calls made after Close fail with ErrClosed. The daemon is stopped
+// (SIGSTOP) while the calls are made, so that every one of them is in
+// flight when it is killed.
 func TestInFlightCallsOfLostConnAreLost(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	n := cl.Node(1)
@@ -221,49 +225,51 @@ func TestInFlightCallsOfLostConnAreLost(t *testing.T) {
 		}
 		pid := n.Pid()
 		var conns []*transport.IPCConn
-		for i := 0; i < 4; i++ {
+		for i := 0; i < 3; i++ {
 			c, err := transport.Dial(ctx, "cmap", transport.Config{NetNS: n.NetNSPath()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			conns = append(conns, c)
 		}
-		var wg sync.WaitGroup
-		errs := make(chan error, 1000)
-		stop := make(chan struct{})
+		var readers, calls sync.WaitGroup
+		errs := make(chan error, 100)
 		for _, c := range conns {
-			wg.Add(2)
+			readers.Add(1)
 			go func() { // the owner's event reader: it closes the conn once lost
-				defer wg.Done()
+				defer readers.Done()
 				_, err := c.ReadEvent(ctx)
 				errs <- err
 				c.Close()
 			}()
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					_, err := c.Request(ctx, cmapGet("runtime.config.totem.token"), nil)
-					if err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
 		}
-		time.Sleep(50 * time.Millisecond)
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range conns {
+			for j := 0; j < 4; j++ { // one sends, three wait for their turn
+				calls.Add(1)
+				go func() {
+					defer calls.Done()
+					_, err := c.Request(ctx, cmapGet("runtime.config.totem.token"), nil)
+					errs <- err
+				}()
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // every call is waiting on the stopped daemon
 		n.Kill()
-		close(stop)
-		wg.Wait()
+		readers.Wait()
+		calls.Wait()
 		close(errs)
+		got := 0
 		for err := range errs {
+			got++
 			if !errors.Is(err, corosync.ErrLibrary) || !errors.Is(err, transport.ErrDisconnected) {
 				t.Errorf("round %d: call in flight when the daemon died: %v (%s), want CS_ERR_LIBRARY", round, err, corosync.Code(err).Name())
 			}
+		}
+		if got != len(conns)*5 {
+			t.Errorf("round %d: %d outcomes, want %d", round, got, len(conns)*5)
 		}
 		for _, c := range conns {
 			if _, err := c.Request(ctx, cmapGet("x"), nil); !errors.Is(err, corosync.ErrBadHandle) || !errors.Is(err, transport.ErrClosed) {

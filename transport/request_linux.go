@@ -107,7 +107,7 @@ func (c *IPCConn) post(ctx context.Context, op string, req []byte, fcMax int32) 
 	case <-ctx.Done():
 		return CtxError(op, ctx.Err())
 	case <-c.closing:
-		return ClosedError(op)
+		return c.stateErr(op) // dead before it was closed: still dead
 	}
 	err := c.write(op, req, fcMax)
 	if err != nil {
