@@ -3,13 +3,14 @@
 GO ?= go
 STATICCHECK := $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: test deps daemons lint cross unit integration oracle oracle-matrix bench bench-matrix soak fuzz
+.PHONY: test deps daemons lint cross unit integration oracle oracle-matrix test-matrix bench bench-matrix soak fuzz
 
 test: deps daemons lint cross
 	CGO_ENABLED=0 $(GO) build ./...
 	COROSYNC_GO_INTEGRATION=require $(GO) test -race -count=1 -timeout 30m ./...
 	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 30m ./internal/oracle/...
 	$(MAKE) --no-print-directory oracle-matrix
+	$(MAKE) --no-print-directory test-matrix
 
 # The builds of scripts/build-daemons.sh; with the system's corosync they
 # are the version matrix.
@@ -23,6 +24,14 @@ oracle-matrix: daemons
 	for d in $(MATRIX_BUILDS); do p=$(DAEMON_CACHE)/$$d; echo "== oracle against corosync $$d"; \
 	  COROSYNC_GO_DAEMON=$$d CGO_CFLAGS="-I$$p/include" CGO_LDFLAGS="-L$$p/lib -Wl,-rpath,$$p/lib" \
 	  COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 10m ./internal/oracle/matrixoracle/ || exit 1; done
+
+# The services' real-daemon tests against each built daemon (the system
+# daemon's run is the race run of `test`). Packages that iterate over every
+# daemon themselves (internal/matrix, cmd/...) are not repeated here.
+MATRIX_PKGS := ./quorum/ ./cfg/ ./cmap/ ./votequorum/ ./cpg/
+test-matrix: daemons
+	for d in $(MATRIX_BUILDS); do echo "== real-daemon tests against corosync $$d"; \
+	  COROSYNC_GO_DAEMON=$$d COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -timeout 15m $(MATRIX_PKGS) || exit 1; done
 
 # Each service's calls against the daemon's own C library, same run, per
 # daemon (BENCHMARKS.md).

@@ -153,15 +153,15 @@ func TestWhatIfDownscale(t *testing.T) {
 	c := dial(t, cl.Node(1))
 	s := subscribe(t, c)
 	waitEvent(t, s, votequorum.EventSnapshot, nil)
-	if o := checkWhatIf(t, cl, c, votequorum.Change{StopNodes: []uint32{4}}); !o.Quorate || o.ExpectedVotes != 3 || o.Quorum != 3 {
+	ch, o, real := downscaleStop(t, cl, c, s, 4)
+	if !sameOutcome(o, real) {
+		t.Fatalf("what if %+v:\npredicted %v\nreal      %v", ch, o, real)
+	}
+	if !o.Quorate || o.ExpectedVotes != 3 || o.Quorum != 3 {
 		t.Errorf("node 4 stopped: %v", o)
 	}
-	waitEvent(t, s, votequorum.EventNodelist, func(e votequorum.Event) bool { return len(e.Members) == 3 })
-	ch := votequorum.Change{StopNodes: []uint32{3}}
-	o, real, err := whatIfReal(t, cl, c, ch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	waitState(t, s, func(e votequorum.Event) bool { return len(e.Members) == 3 })
+	ch, o, real = downscaleStop(t, cl, c, s, 3)
 	if real.Quorate() || real.NodeExpectedVotes != 2 || real.Quorum != 3 {
 		t.Errorf("nodes 3 and 4 stopped: %v", real)
 	}
@@ -180,6 +180,48 @@ func TestWhatIfDownscale(t *testing.T) {
 	}
 	t.Skipf("\n*** LIBRARY BUG: WhatIf after an allow_downscale leave: what if %+v:\npredicted %v\nreal      %v\n"+
 		"(the daemon's runtime.votequorum.ev_barrier is %d; WhatIf assumed the highest expected votes before the change, 3) ***", ch, o, real, barrier)
+}
+
+// downscaleStop stops node id of an allow_downscale cluster as whatIfReal
+// does, and returns the change, WhatIf's prediction made on c, and what node
+// c's daemon then reports. A stopping node announces that it leaves from its
+// votequorum exit, but corosync may take totem down before the announcement
+// is delivered (measured on 3.0.4: 4 stops of about 42; none of about 90 on
+// 2.4.6, 3.1.7, 3.1.10, main and 3.1.10 on libqb 1.0): the others then see
+// the node fail. When what followed is exactly WhatIf's prediction of the
+// node failing, and not of it stopping, the node is started again, the state
+// from before awaited, and the stop tried again (3 tries): the stop is what
+// must be compared.
+func downscaleStop(t *testing.T, cl *corotest.Cluster, c *votequorum.Client, s *votequorum.Subscription, id uint32) (votequorum.Change, votequorum.Outcome, votequorum.Info) {
+	t.Helper()
+	ch := votequorum.Change{StopNodes: []uint32{id}}
+	for try := 1; ; try++ {
+		before, err := c.Info(ctxT(t, 10*time.Second), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members := len(c.Latest().Members)
+		fail, err := c.WhatIf(ctxT(t, 10*time.Second), votequorum.Change{FailNodes: []uint32{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, real, err := whatIfReal(t, cl, c, ch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sameOutcome(o, real) || !sameOutcome(fail, real) || try == 3 {
+			return ch, o, real
+		}
+		t.Logf("stop %d of node %d: its leave was not announced, the others saw it fail (%v); starting it again", try, id, real)
+		if err := cl.Node(id).Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, s, func(e votequorum.Event) bool { return len(e.Members) == members })
+		waitInfo(t, c, "the state before the stop", func(i votequorum.Info) bool {
+			return i.TotalVotes == before.TotalVotes && i.NodeExpectedVotes == before.NodeExpectedVotes &&
+				i.HighestExpected == before.HighestExpected && i.Quorum == before.Quorum && i.Quorate() == before.Quorate()
+		})
+	}
 }
 
 // evBarrier reads votequorum's runtime.votequorum.ev_barrier on node n.

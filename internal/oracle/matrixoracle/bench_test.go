@@ -5,6 +5,7 @@ package matrixoracle
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/cmap"
@@ -74,6 +75,30 @@ func BenchmarkCalls(b *testing.B) {
 		{"cfg_ring_status_get", func() error { _, err := cf.RingStatus(ctx); return err }, func() error { _, err := ccf.Rings(); return err }},
 		{"cmap_get", func() error { _, err := cm.Get(ctx, "totem.cluster_name"); return err }, func() error { _, _, err := ccm.Get("totem.cluster_name"); return err }},
 	} {
+		// paired: Go and C alternate in blocks of 16 calls, so both see the
+		// machine in the same moments; the ratio is the figure to trust.
+		b.Run(bc.name+"/paired", func(b *testing.B) {
+			var tg, tc time.Duration
+			n := 0
+			for b.Loop() {
+				start := time.Now()
+				for range 16 {
+					if err := bc.goFn(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				mid := time.Now()
+				for range 16 {
+					if err := bc.cFn(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				tg, tc, n = tg+mid.Sub(start), tc+time.Since(mid), n+16
+			}
+			b.ReportMetric(float64(tg.Nanoseconds())/float64(n), "go-ns/call")
+			b.ReportMetric(float64(tc.Nanoseconds())/float64(n), "c-ns/call")
+			b.ReportMetric(float64(tg)/float64(tc), "go/c")
+		})
 		for _, impl := range []struct {
 			name string
 			fn   func() error
