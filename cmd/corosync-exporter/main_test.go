@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +94,20 @@ func waitUp(t *testing.T, coll *Collector, want float64) map[string][]series {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// render returns the samples as sorted "{k=v,...} value" lines, to compare
+// sets of series.
+func render(ss []series) []string {
+	var out []string
+	for _, s := range ss {
+		var ls []string
+		for k, v := range s.labels {
+			ls = append(ls, fmt.Sprintf("%s=%q", k, v))
+		}
+		slices.Sort(ls)
+		out = append(out, fmt.Sprintf("{%s} %v", strings.Join(ls, ","), s.value))
+	}
+	slices.Sort(out)
+	return out
 }

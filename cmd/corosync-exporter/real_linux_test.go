@@ -105,22 +105,6 @@ func parseTools(q, c string) toolState {
 	return st
 }
 
-// render returns the samples as sorted "{k=v,...} value" lines, to compare
-// sets of series.
-func render(ss []series) []string {
-	var out []string
-	for _, s := range ss {
-		var ls []string
-		for k, v := range s.labels {
-			ls = append(ls, fmt.Sprintf("%s=%q", k, v))
-		}
-		slices.Sort(ls)
-		out = append(out, fmt.Sprintf("{%s} %v", strings.Join(ls, ","), s.value))
-	}
-	slices.Sort(out)
-	return out
-}
-
 func sample(value float64, labels ...string) series {
 	s := series{labels: map[string]string{}, value: value}
 	for i := 0; i+1 < len(labels); i += 2 {
