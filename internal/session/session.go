@@ -303,8 +303,12 @@ type settler interface {
 
 // settleQuiet is how long no event must arrive before a connection that
 // had a backlog is taken to have received everything: the daemon sends a
-// held event in the main loop iteration after the reader frees room.
-const settleQuiet = 20 * time.Millisecond
+// held event in the main loop iteration after the reader frees room, but a
+// daemon starved of CPU may take much longer to get there (measured: with
+// 20 ms, a make test run at load 6 on 2 cores closed a flooded group early
+// and the daemon logged qb_ipcs_event_send errors). Only a connection that
+// had a backlog waits this long.
+const settleQuiet = 200 * time.Millisecond
 
 // settleWait bounds the settling of a connection whose daemon still
 // delivers what it held back for it: after the goodbye the daemon adds
