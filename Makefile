@@ -26,9 +26,11 @@ oracle-matrix: daemons
 	  COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 10m ./internal/oracle/matrixoracle/ || exit 1; done
 
 # The services' real-daemon tests against each built daemon (the system
-# daemon's run is the race run of `test`). Packages that iterate over every
-# daemon themselves (internal/matrix, cmd/...) are not repeated here.
-MATRIX_PKGS := ./quorum/ ./cfg/ ./cmap/ ./votequorum/ ./cpg/
+# daemon's run is the race run of `test`), and the issue-20 stress tests
+# (no error line in any daemon's log, nothing left in /dev/shm, on every
+# release). Packages that iterate over every daemon themselves
+# (internal/matrix, cmd/...) are not repeated here.
+MATRIX_PKGS := ./quorum/ ./cfg/ ./cmap/ ./votequorum/ ./cpg/ ./internal/stress/
 test-matrix: daemons
 	for d in $(MATRIX_BUILDS); do echo "== real-daemon tests against corosync $$d"; \
 	  COROSYNC_GO_DAEMON=$$d COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -timeout 15m $(MATRIX_PKGS) || exit 1; done

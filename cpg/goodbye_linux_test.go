@@ -139,7 +139,7 @@ func goodbyes(t *testing.T, cl *corotest.Cluster) {
 	ctx := ctxT(t, 5*time.Minute)
 	open := map[uint32]int{} // connections other tests hold
 	for _, n := range cl.Nodes {
-		open[n.ID] = len(corotest.ShmFiles(n.Pid()))
+		open[n.ID] = len(corotest.ShmConnections(n.Pid()))
 	}
 	c1 := dialT(t, cl.Node(1).Dialer())
 	c2 := dialT(t, cl.Node(2).Dialer())
@@ -246,10 +246,10 @@ func goodbyes(t *testing.T, cl *corotest.Cluster) {
 func waitShm(t *testing.T, n *corotest.Node, keep int) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for len(corotest.ShmFiles(n.Pid())) > keep && time.Now().Before(deadline) {
+	for len(corotest.ShmConnections(n.Pid())) > keep && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if left := corotest.ShmFiles(n.Pid()); len(left) > keep {
+	if left := corotest.ShmConnections(n.Pid()); len(left) > keep {
 		t.Errorf("node %d: /dev/shm holds %d connections of ours, want %d: %v", n.ID, len(left), keep, left)
 	}
 }

@@ -578,6 +578,21 @@ func ShmFiles(serverPid int) []string {
 	return all
 }
 
+// ShmConnections returns one entry of ShmFiles per connection: its
+// directory (libqb 2), or its request ring's header file (libqb 1.0, whose
+// six files per connection lie flat in /dev/shm).
+func ShmConnections(serverPid int) []string {
+	var conns []string
+	for _, p := range ShmFiles(serverPid) {
+		base := filepath.Base(p)
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() ||
+			strings.Contains(base, "-request-") && strings.HasSuffix(base, "-header") {
+			conns = append(conns, p)
+		}
+	}
+	return conns
+}
+
 // destroy stops every daemon gracefully (so each cleans up its clients'
 // /dev/shm files), deletes the namespaces, and removes whatever killed
 // daemons left in /dev/shm.

@@ -162,10 +162,10 @@ func noNewErrors(t *testing.T, cl *corotest.Cluster, before map[uint32]int, what
 func waitNoShm(t *testing.T, pid, keep int) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for len(corotest.ShmFiles(pid)) > keep && time.Now().Before(deadline) {
+	for len(corotest.ShmConnections(pid)) > keep && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if left := corotest.ShmFiles(pid); len(left) > keep {
+	if left := corotest.ShmConnections(pid); len(left) > keep {
 		t.Errorf("/dev/shm holds %d connections of ours to daemon %d, want %d: %v", len(left), pid, keep, left)
 	}
 }

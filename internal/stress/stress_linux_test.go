@@ -806,7 +806,7 @@ func TestStress(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	left := corotest.ShmFiles(killed)
-	t.Logf("after kill -9 of node 1's daemon (pid %d): %d connections of ours left in /dev/shm", killed, len(left))
+	t.Logf("after kill -9 of node 1's daemon (pid %d): %d connections of ours left in /dev/shm (%d files)", killed, len(corotest.ShmConnections(killed)), len(left))
 	if len(left) > 0 {
 		t.Errorf("the killed daemon's files of our connections remain: %v", left)
 	}
