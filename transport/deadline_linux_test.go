@@ -361,36 +361,3 @@ func TestEventPending(t *testing.T) {
 		}
 	}
 }
-
-// Settle never waits behind another goroutine blocked in ReadEvent (whose
-// ctx may last for ever): it returns once it found it there twice.
-func TestSettleDoesNotWaitForAnotherReader(t *testing.T) {
-	c, _ := connectFake(t)
-	c.backlogAt.Store(time.Now().UnixNano()) // as if a backlog was just seen
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.ReadEvent(context.Background()) // blocks: nothing comes
-		done <- err
-	}()
-	time.Sleep(20 * time.Millisecond) // it holds the event path
-	settled := make(chan time.Duration, 1)
-	go func() {
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c.Settle(ctx, 20*time.Millisecond)
-		settled <- time.Since(start)
-	}()
-	select {
-	case d := <-settled:
-		t.Logf("Settle returned after %v", d)
-	case <-time.After(2 * time.Second):
-		c.Close()
-		<-settled
-		t.Fatal("Settle waited behind a blocked reader")
-	}
-	c.Close()
-	if err := <-done; !errors.Is(err, ErrClosed) {
-		t.Fatalf("the blocked reader after Close: %v", err)
-	}
-}

@@ -19,30 +19,13 @@ import (
 // notification bytes taken: positive while bytes of events already read are
 // still to come, -1 while a byte taken as a wake-up is ahead of its event.
 func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
-	out, _, err = c.readEvent(ctx, true)
-	return out, err
-}
-
-// readEvent is ReadEvent; without wait, it returns busy at once instead of
-// waiting while another goroutine is in ReadEvent.
-func (c *IPCConn) readEvent(ctx context.Context, wait bool) (out []byte, busy bool, err error) {
 	op := c.evOp
 	if err := c.enter(op); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	defer c.active.Done()
-	if wait {
-		c.evMu.Lock()
-	} else if !c.evMu.TryLock() {
-		return nil, true, nil
-	}
+	c.evMu.Lock()
 	defer c.evMu.Unlock()
-	out, err = c.readEventLocked(ctx, op)
-	return out, false, err
-}
-
-// readEventLocked is the work of ReadEvent, under evMu.
-func (c *IPCConn) readEventLocked(ctx context.Context, op string) (out []byte, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, CtxError(op, err)
 	}
@@ -126,10 +109,8 @@ const settleWindow = 250 * time.Millisecond
 // each queued event of a connection that closed meanwhile. It waits only
 // when the ring holds events now or held a backlog within the last
 // settleWindow; otherwise it returns at once. Call it after telling the
-// daemon to send nothing more (cpg finalize, trackers stopped): the events
-// it reads are lost. It never waits behind another goroutine blocked in
-// ReadEvent (a reader the connection's owner left reading takes the events
-// instead): finding one there twice, quiet apart, it returns.
+// daemon to send nothing more (cpg finalize, trackers stopped), with no
+// other reader: the events it reads are lost.
 func (c *IPCConn) Settle(ctx context.Context, quiet time.Duration) {
 	if err := c.enter(c.evOp); err != nil {
 		return
@@ -139,25 +120,12 @@ func (c *IPCConn) Settle(ctx context.Context, quiet time.Duration) {
 	if !pending && time.Since(time.Unix(0, c.backlogAt.Load())) > settleWindow {
 		return
 	}
-	busy := false
 	for ctx.Err() == nil {
 		qctx, cancel := context.WithTimeout(ctx, quiet)
-		_, nowBusy, err := c.readEvent(qctx, false)
+		_, err := c.ReadEvent(qctx)
 		cancel()
-		switch {
-		case nowBusy && busy:
-			// Another reader (one the connection's owner has not stopped)
-			// has been waiting in ReadEvent for quiet: it takes what the
-			// daemon sends, and the daemon sent nothing meanwhile. Waiting
-			// for it could last as long as its ctx.
-			return
-		case nowBusy:
-			busy = true
-			time.Sleep(quiet)
-		case err != nil:
+		if err != nil {
 			return // quiet for that long, or ctx ended, or the connection broke
-		default:
-			busy = false
 		}
 	}
 }
