@@ -128,7 +128,7 @@ func TestReal(t *testing.T) {
 	}
 
 	d := cl.Daemon()
-	want := wantVersion(d)
+	want := d.ReleaseLine()
 	// NODESTATUSGET and TRACKSTART arrived in 3.1.1: before, NodeStatus
 	// and shutdown tracking are refused with ErrNotSupported, unsent.
 	status31 := want.AtLeast(corosync.Version3_1_1)
@@ -456,22 +456,6 @@ func untrackedShutdown(t *testing.T, ctx context.Context, n *corotest.Node) {
 	if n.Running() {
 		t.Fatal("daemon still running after corosync-cfgtool -H")
 	}
-}
-
-// wantVersion is the release line a client must take daemon d for (see
-// corosync.Version): 2.x is 2.4, 3.0 and 3.1.0-3.1.5 read as 3.0, the rest
-// as 3.1.6. The tests gate on it rather than on DaemonVersion, which they
-// check against it.
-func wantVersion(d corotest.Daemon) corosync.Version {
-	var major, minor, patch int
-	fmt.Sscanf(d.Version, "%d.%d.%d", &major, &minor, &patch)
-	switch {
-	case major == 2:
-		return corosync.Version2_4
-	case major == 3 && (minor == 0 || minor == 1 && patch < 6):
-		return corosync.Version3_0
-	}
-	return corosync.Version3_1_6
 }
 
 // toolRings parses the ring or link status that node n's own

@@ -3,7 +3,6 @@ package cmap_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -48,27 +47,11 @@ func cmapctl(t testing.TB, node *corotest.Node, args ...string) []textEntry {
 // volatile reports keys whose values move between reads on an idle node.
 func volatile(key string) bool { return corotest.CmapVolatile(key) }
 
-// wantVersion is the release line a client must take daemon d for (see
-// corosync.Version): 2.x is 2.4, 3.0 and 3.1.0-3.1.5 read as 3.0, the rest
-// as 3.1.6. The tests gate on it rather than on DaemonVersion, which they
-// check against it.
-func wantVersion(d corotest.Daemon) corosync.Version {
-	var major, minor, patch int
-	fmt.Sscanf(d.Version, "%d.%d.%d", &major, &minor, &patch)
-	switch {
-	case major == 2:
-		return corosync.Version2_4
-	case major == 3 && (minor == 0 || minor == 1 && patch < 6):
-		return corosync.Version3_0
-	}
-	return corosync.Version3_1_6
-}
-
 // checkVersion fails t unless c took its daemon for the release line that
 // node runs, and returns that line.
 func checkVersion(t testing.TB, c *cmap.Client, node *corotest.Node) corosync.Version {
 	t.Helper()
-	want := wantVersion(node.Daemon())
+	want := node.Daemon().ReleaseLine()
 	if v := c.DaemonVersion(); v != want {
 		t.Fatalf("%s: DaemonVersion %v, want %v", node.Daemon(), v, want)
 	}

@@ -128,7 +128,7 @@ func restarts(t *testing.T, n int) {
 	// The default Dial picks the model the daemon has: V1 since 3.1 (as
 	// far as the release can be told), V0 on 2.x and 3.0, where an explicit
 	// V1 is refused before anything is sent.
-	want := wantVersion(cl.Daemon())
+	want := cl.Daemon().ReleaseLine()
 	wantModel := quorum.ModelV0
 	if want.AtLeast(corosync.Version3_1_0) {
 		wantModel = quorum.ModelV1
@@ -249,20 +249,4 @@ func restarts(t *testing.T, n int) {
 	p50, p99 := sorted[len(sorted)/2], sorted[(len(sorted)*99+99)/100-1]
 	t.Logf("%d restarts (alternating kill -9 and SIGTERM): recovery from daemon ready to snapshot delivered: p50 %v, p99 %v, max %v",
 		n, p50.Round(time.Millisecond), p99.Round(time.Millisecond), sorted[len(sorted)-1].Round(time.Millisecond))
-}
-
-// wantVersion is the release line a client must take daemon d for (see
-// corosync.Version): 2.x is 2.4, 3.0 and 3.1.0-3.1.5 read as 3.0, the rest
-// as 3.1.6. The test gates on it rather than on DaemonVersion, which it
-// checks against it.
-func wantVersion(d corotest.Daemon) corosync.Version {
-	var major, minor, patch int
-	fmt.Sscanf(d.Version, "%d.%d.%d", &major, &minor, &patch)
-	switch {
-	case major == 2:
-		return corosync.Version2_4
-	case major == 3 && (minor == 0 || minor == 1 && patch < 6):
-		return corosync.Version3_0
-	}
-	return corosync.Version3_1_6
 }

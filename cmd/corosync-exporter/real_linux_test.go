@@ -195,7 +195,7 @@ func settle(t *testing.T, coll *Collector, n *corotest.Node, step string, also .
 // of the one COROSYNC_GO_DAEMON names) through a node kill, its return, a
 // partition and the heal; after each step the scrape equals the tools.
 func TestRealCluster(t *testing.T) {
-	matrix(t, testRealCluster)
+	corotest.Matrix(t, testRealCluster)
 }
 
 func testRealCluster(t *testing.T, d corotest.Daemon) {

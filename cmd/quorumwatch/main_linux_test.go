@@ -13,7 +13,7 @@ import (
 // TestRealDaemon checks -once's exit codes against every daemon of the
 // matrix (or the one COROSYNC_GO_DAEMON names).
 func TestRealDaemon(t *testing.T) {
-	matrix(t, testRealDaemon)
+	corotest.Matrix(t, testRealDaemon)
 }
 
 func testRealDaemon(t *testing.T, d corotest.Daemon) {
@@ -47,7 +47,7 @@ func testRealDaemon(t *testing.T, d corotest.Daemon) {
 // with its own quorumtool: 2.x prints ring ids in decimal ("1/8") and names
 // nodes by their ring0_addr, 3.x in hex ("1.8") and by their name.
 func TestStatusMatchesQuorumtool(t *testing.T) {
-	matrix(t, testStatusMatchesQuorumtool)
+	corotest.Matrix(t, testStatusMatchesQuorumtool)
 }
 
 func testStatusMatchesQuorumtool(t *testing.T, d corotest.Daemon) {

@@ -15,6 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"testing"
+
+	corosync "github.com/corosync-go/corosync"
 )
 
 // EnvDaemon names the variable that picks the daemon clusters run by
@@ -272,4 +275,36 @@ func (d Daemon) resolveTool(name string) string {
 		return p
 	}
 	return name
+}
+
+// ReleaseLine is the release line the library's probe must take d for (see
+// corosync.Version): 2.x is 2.4, 3.0 and 3.1.0-3.1.5 read as 3.0, the rest
+// as 3.1.6. Tests gate on it rather than on a client's DaemonVersion, which
+// they check against it.
+func (d Daemon) ReleaseLine() corosync.Version {
+	var major, minor, patch int
+	fmt.Sscanf(d.Version, "%d.%d.%d", &major, &minor, &patch)
+	switch {
+	case major == 2:
+		return corosync.Version2_4
+	case major == 3 && (minor == 0 || minor == 1 && patch < 6):
+		return corosync.Version3_0
+	}
+	return corosync.Version3_1_6
+}
+
+// Matrix runs fn once per corosync daemon: the one COROSYNC_GO_DAEMON names
+// when it is set, else every daemon of the version matrix (MatrixDaemons),
+// each as a subtest named after it. A daemon that is not built fails its
+// subtest under COROSYNC_GO_INTEGRATION=require (Start) and skips it
+// otherwise.
+func Matrix(t *testing.T, fn func(t *testing.T, d Daemon)) {
+	names := MatrixDaemons
+	if os.Getenv(EnvDaemon) != "" {
+		names = []string{DefaultDaemon().Name}
+	}
+	for _, name := range names {
+		d, _ := LookupDaemon(name)
+		t.Run(name, func(t *testing.T) { fn(t, d) })
+	}
 }

@@ -81,22 +81,6 @@ var wantVersions = map[string]corosync.Version{
 	"3.1.10-qb1.0.3": corosync.Version3_1_6,
 }
 
-// wantVersion is the release line a client must learn from daemon d.
-func wantVersion(d corotest.Daemon) corosync.Version {
-	if v, ok := wantVersions[d.Name]; ok {
-		return v
-	}
-	var major, minor, patch int
-	fmt.Sscanf(d.Version, "%d.%d.%d", &major, &minor, &patch)
-	switch {
-	case major == 2:
-		return corosync.Version2_4
-	case major == 3 && (minor == 0 || minor == 1 && patch < 6):
-		return corosync.Version3_0
-	}
-	return corosync.Version3_1_6
-}
-
 var fastBackoff = corosync.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Multiplier: 2, Jitter: 0.2}
 
 // run is one daemon's cluster and what its calls found.
@@ -111,12 +95,25 @@ type run struct {
 	log   *slog.Logger
 }
 
+// wantVersion is wantVersions' entry for d, which must agree with
+// corotest's ReleaseLine (used by the other packages' tests).
+func wantVersion(t *testing.T, d corotest.Daemon) corosync.Version {
+	want, ok := wantVersions[d.Name]
+	if !ok {
+		return d.ReleaseLine()
+	}
+	if got := d.ReleaseLine(); got != want {
+		t.Errorf("%s: corotest's ReleaseLine says %v, want %v", d, got, want)
+	}
+	return want
+}
+
 func newRun(t *testing.T, d corotest.Daemon) *run {
 	t.Helper()
 	start := time.Now()
 	cl := corotest.Start(t, 3, corotest.Options{Daemon: &d, TokenMS: 500})
 	t.Logf("%s: 3-node cluster formed in %v", d, time.Since(start).Round(100*time.Millisecond))
-	return &run{t: t, d: d, cl: cl, n1: cl.Node(1), dial: cl.Node(1).Dialer(), want: wantVersion(d), log: slog.New(slog.DiscardHandler)}
+	return &run{t: t, d: d, cl: cl, n1: cl.Node(1), dial: cl.Node(1).Dialer(), want: wantVersion(t, d), log: slog.New(slog.DiscardHandler)}
 }
 
 // step runs one service's batch, then checks that the cluster survived it.
