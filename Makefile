@@ -8,7 +8,7 @@ STATICCHECK := $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) 
 test: deps daemons lint cross
 	CGO_ENABLED=0 $(GO) build ./...
 	COROSYNC_GO_INTEGRATION=require $(GO) test -race -count=1 -timeout 30m ./...
-	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 30m ./internal/oracle/...
+	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 30m ./internal/testkit/oracle/...
 	$(MAKE) --no-print-directory oracle-matrix
 	$(MAKE) --no-print-directory test-matrix
 
@@ -23,11 +23,11 @@ DAEMON_CACHE = $${COROSYNC_GO_CACHE:-/var/cache/corosync-go}/daemons
 oracle-matrix: daemons
 	for d in $(MATRIX_BUILDS); do p=$(DAEMON_CACHE)/$$d; echo "== oracle against corosync $$d"; \
 	  COROSYNC_GO_DAEMON=$$d CGO_CFLAGS="-I$$p/include" CGO_LDFLAGS="-L$$p/lib -Wl,-rpath,$$p/lib" \
-	  COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 10m ./internal/oracle/matrixoracle/ || exit 1; done
+	  COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 10m ./internal/testkit/oracle/matrixoracle/ || exit 1; done
 
 # The services' real-daemon tests against each built daemon (the system
 # daemon's run is the race run of `test`). Packages that iterate over every
-# daemon themselves (internal/matrix, cmd/...) are not repeated here. To keep
+# daemon themselves (internal/testkit/matrix, cmd/...) are not repeated here. To keep
 # `make test` under 30 minutes on 2 cores: votequorum's restart and
 # tie-breaker/downscale/last-man-standing WhatIf tests run on the system
 # daemon only (reconnects are covered by TestReal and TestQdevice on every
@@ -38,7 +38,7 @@ MATRIX_VQ_RUN := ^(TestReal|TestQdevice|TestQnetd|TestWhatIf)$$
 MATRIX_STRESS := 2.4.6 3.1.10
 test-matrix: daemons
 	for d in $(MATRIX_BUILDS); do echo "== real-daemon tests against corosync $$d"; \
-	  stress=; case " $(MATRIX_STRESS) " in *" $$d "*) stress=./internal/stress/;; esac; \
+	  stress=; case " $(MATRIX_STRESS) " in *" $$d "*) stress=./internal/testkit/stress/;; esac; \
 	  COROSYNC_GO_DAEMON=$$d COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -timeout 15m $(MATRIX_PKGS) $$stress || exit 1; \
 	  COROSYNC_GO_DAEMON=$$d COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -timeout 15m -run '$(MATRIX_VQ_RUN)' ./votequorum/ || exit 1; done
 
@@ -48,12 +48,12 @@ bench-matrix: daemons
 	for d in system $(MATRIX_BUILDS); do p=$(DAEMON_CACHE)/$$d; echo "== corosync $$d"; \
 	  if [ $$d = system ]; then f=; l=; else f="-I$$p/include"; l="-L$$p/lib -Wl,-rpath,$$p/lib"; fi; \
 	  COROSYNC_GO_DAEMON=$$d CGO_CFLAGS="$$f" CGO_LDFLAGS="$$l" \
-	  COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -run '^$$' -bench Calls -benchmem ./internal/oracle/matrixoracle/ || exit 1; done
+	  COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -run '^$$' -bench Calls -benchmem ./internal/testkit/oracle/matrixoracle/ || exit 1; done
 
 deps:
 	./scripts/install-deps.sh
 
-# The version matrix of corosync daemons (internal/corotest; pick one with
+# The version matrix of corosync daemons (internal/testkit/corotest; pick one with
 # COROSYNC_GO_DAEMON=<name>): built once into /var/cache/corosync-go, a
 # rerun is a no-op.
 daemons: deps
@@ -82,9 +82,9 @@ unit:
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem ./dispatch/
-	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -run '^$$' -bench . ./internal/oracle/
+	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -run '^$$' -bench . ./internal/testkit/oracle/
 
-FUZZ_PKGS := ./internal/wire/ ./internal/vqwire/ ./internal/cfgwire/ ./internal/cmapwire/ ./internal/cpgwire/
+FUZZ_PKGS := ./internal/wire/ ./internal/wire/vqwire/ ./internal/wire/cfgwire/ ./internal/wire/cmapwire/ ./internal/wire/cpgwire/
 
 fuzz:
 	for p in $(FUZZ_PKGS); do for f in FuzzDecodeEvent FuzzDecodeResponse FuzzDecodeRequest; do \
@@ -94,8 +94,8 @@ fuzz:
 
 # Opt-in soak: 100 daemon restarts (alternating kill -9 and SIGTERM) under a
 # client with subscribers; prints recovery p50/p99 and checks for leaks.
-# Then the stress soak (internal/stress): four 20 s rounds of the issue-20
+# Then the stress soak (internal/testkit/stress): four 20 s rounds of the issue-20
 # abuse with 400 MiB of cpg each, a kill -9 and a partition under load.
 soak: deps
 	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_SOAK=1 $(GO) test -count=1 -run 'TestSoak$$' -v -timeout 60m ./quorum/ ./votequorum/ 2>&1 | tee soak.log | grep -E 'restarts|^(---|ok|FAIL)'
-	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_SOAK=1 $(GO) test -count=1 -run 'TestStress$$' -v -timeout 60m ./internal/stress/ 2>&1 | tee -a soak.log | grep -E 'flood round|in flight|caused by a client|left in|RSS|unexpected|^(---|ok|FAIL)'
+	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_SOAK=1 $(GO) test -count=1 -run 'TestStress$$' -v -timeout 60m ./internal/testkit/stress/ 2>&1 | tee -a soak.log | grep -E 'flood round|in flight|caused by a client|left in|RSS|unexpected|^(---|ok|FAIL)'

@@ -7,8 +7,8 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 
-	"github.com/corosync-go/corosync/internal/cfgwire"
 	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
 
 // ServiceName is the corosync IPC service this package talks to.

@@ -29,7 +29,7 @@
 // ShutdownRegardless → nil and the daemon exits whatever they said;
 // ShutdownImmediate → nil at once, no tracker asked, the daemon exits.
 // corosync-cfgtool -H (REQUEST) and -H --force (REGARDLESS) get the same
-// answers (internal/oracle/cfgoracle TestShutdownTracking checks all of
+// answers (internal/testkit/oracle/cfgoracle TestShutdownTracking checks all of
 // this against libcfg trackers). Client.Reload is held back too, until
 // the cluster has delivered the reload (2.2 s while a node is being lost).
 // A Client carries one request at a time, so its other calls wait behind a

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/corosync-go/corosync/internal/cfgwire"
 	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
 
 // ShutdownFlags says how a shutdown request treats the trackers' answers

@@ -7,7 +7,7 @@ import (
 	"go.uber.org/goleak"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/cfgwire"
+	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

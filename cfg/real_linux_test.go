@@ -14,8 +14,8 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
-	"github.com/corosync-go/corosync/internal/cfgwire"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
+	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 	"github.com/corosync-go/corosync/transport"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/cmap"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
 
 // Reload makes the daemon re-read corosync.conf: a changed totem.token is

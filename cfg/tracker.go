@@ -7,9 +7,9 @@ import (
 	"sync"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/cfgwire"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
 
 // tracker is the cfg service as the session core sees it. The session calls

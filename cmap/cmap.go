@@ -8,8 +8,8 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/cmapwire"
 	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
 
 // ServiceName is the corosync IPC service this package talks to.

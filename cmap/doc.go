@@ -61,7 +61,7 @@
 //
 // # Requests this package never sends
 //
-// Some requests corrupt or crash corosync 3.1.7 (internal/cmapwire/SPEC.md
+// Some requests corrupt or crash corosync 3.1.7 (internal/wire/cmapwire/SPEC.md
 // §5): a GET with a buffer smaller than a stats value, a size-only GET of
 // a stats.schedmiss key, exact tracking of a string stats key, and a
 // request between an ITER_INIT and its first ITER_NEXT. Every GET offers a

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/corosync-go/corosync/internal/cmapwire"
 	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
 
 // TrackFlags select what a track reports (CMAP_TRACK_*): at least one of

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/cmapwire"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
+	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
 
 // TestIterFinalized checks on the daemon that an iteration ended early (a

@@ -14,7 +14,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cmap"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
 
 // TestRoundTrip sets every type at its extremes through the typed setters

@@ -11,9 +11,9 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/dispatch"
-	"github.com/corosync-go/corosync/internal/cmapwire"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
 
 // trackBuffer is how many events the client's event pump can hand a track

@@ -9,7 +9,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cmap"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
 
 func track(t *testing.T, c *cmap.Client, key string, flags cmap.TrackFlags, opts ...cmap.SubscribeOption) *cmap.Track {

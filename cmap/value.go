@@ -1,6 +1,6 @@
 package cmap
 
-import "github.com/corosync-go/corosync/internal/cmapwire"
+import "github.com/corosync-go/corosync/internal/wire/cmapwire"
 
 // Value is a typed cmap value: its type and its bytes as the daemon stores
 // them. Build values with Int8 ... Binary; read them with the typed getters

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/cpgwire"
 	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 )
 
 // ServiceName is the corosync IPC service this package talks to.

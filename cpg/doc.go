@@ -27,7 +27,7 @@
 // corosync 3.1.7 lets a cpg connection join one group, once: a second join
 // is refused, and a connection that left can never join again (it stays
 // "leave started": EXIST or BUSY forever, while it still receives the
-// group's messages; measured, internal/cpgwire/SPEC.md). So the Client's
+// group's messages; measured, internal/wire/cpgwire/SPEC.md). So the Client's
 // own connection answers the questions that need no membership
 // (LocalNodeID, Members, Groups, GroupNames), and each Join opens a new
 // connection that the returned Group owns. Leave leaves, finalizes and
@@ -48,7 +48,7 @@
 // ("event_send retuned -32"). Events the daemon still held for it are
 // taken in before the close. Measured: 300 Join+Leave, Join+Close and
 // abandoned Joins on every release of the matrix, no error line in any
-// daemon's log (TestReal/goodbyes, internal/stress).
+// daemon's log (TestReal/goodbyes, internal/testkit/stress).
 //
 // # Messages
 //
@@ -71,7 +71,7 @@
 // send queue; exec/ipc_glue.c): when a client stops taking events, the
 // daemon queues them for that connection without limit, retries the full
 // ring from its main loop and logs "Q empty" once it has drained them
-// (measured, internal/cpgwire/SPEC.md "slow reader"). So a group's event
+// (measured, internal/wire/cpgwire/SPEC.md "slow reader"). So a group's event
 // pump always takes events from the daemon as they come, whatever the
 // reader does, and what the reader has not read is held here:
 //
@@ -115,7 +115,7 @@
 // libcpg's cpg_flow_control_state_get reads a word in the shared ring
 // that this transport does not map; FlowControlled reports what Send met.
 // The zero-copy calls are not offered (Send does the same job; see
-// internal/cpgwire/SPEC.md for why the client never sends them). An mcast
+// internal/wire/cpgwire/SPEC.md for why the client never sends them). An mcast
 // larger than 1048392 bytes would break every receiver's connection (the
 // daemon writes an event over the negotiated 1 MiB; libcpg wedges, our transport delivers it): Send
 // fragments at MaxAtomicMessage like libcpg, so it never produces one, and

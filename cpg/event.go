@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/corosync-go/corosync/internal/cpgwire"
 	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 )
 
 // Reason says why a process is in a configuration change's Joined or Left

@@ -12,9 +12,9 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/dispatch"
-	"github.com/corosync-go/corosync/internal/cpgwire"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 	"github.com/corosync-go/corosync/transport"
 )
 
@@ -84,7 +84,7 @@ type assembly struct {
 //
 // One corosync connection can join one group, once: a second join on it is
 // refused (EXIST), and after a leave it can never join again (EXIST, BUSY;
-// measured, internal/cpgwire/SPEC.md). So each Group owns its connection,
+// measured, internal/wire/cpgwire/SPEC.md). So each Group owns its connection,
 // Leave closes it, and joining again is another Join, on a fresh
 // connection: a process can hold any number of groups (and the same group
 // twice, under two pids: WithPID) at once.

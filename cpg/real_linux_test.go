@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/corosync-go/corosync/cpg"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/transport"
 )
 

@@ -7,11 +7,11 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/cfgwire"
+	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
 
 // The cfg service, as corosync 3.1.7's exec/cfg.c answers it (measured: see
-// internal/cfgwire/SPEC.md). Every node has one knet link (link 0) at
+// internal/wire/cfgwire/SPEC.md). Every node has one knet link (link 0) at
 // Node.Addr; a link is connected while both nodes run in one partition.
 
 // Addr returns the node's (link 0) address: 192.0.2.<id>, as the test

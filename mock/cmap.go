@@ -8,12 +8,12 @@ import (
 	"strings"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/cmapwire"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
 
 // The cmap service, as corosync 3.1.7's exec/cmap.c, exec/icmap.c and
-// exec/stats.c answer it (measured: internal/cmapwire/SPEC.md and
+// exec/stats.c answer it (measured: internal/wire/cmapwire/SPEC.md and
 // TestCmapMockEqualsReal).
 //
 // Every node keeps its own icmap: the configuration keys of the cluster

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/corosync-go/corosync/cmap"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/mock"
 )
 

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/cmapwire"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
 
 // rawSet builds a SET as a client could send it, unchecked.

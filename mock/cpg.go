@@ -6,12 +6,12 @@ import (
 	"slices"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/cpgwire"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 )
 
 // The cpg service, as corosync 3.1.7's exec/cpg.c behaves (measured: see
-// internal/cpgwire/SPEC.md). Each node's processes see the groups of their
+// internal/wire/cpgwire/SPEC.md). Each node's processes see the groups of their
 // partition. Everything happens under the cluster mutex, so messages and
 // configuration changes form one total order per partition: every member
 // queues them in the same order, confchgs at the same point.

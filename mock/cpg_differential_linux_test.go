@@ -9,8 +9,8 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/corotest"
-	"github.com/corosync-go/corosync/internal/cpgwire"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
+	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/transport"
 )

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/corosync-go/corosync/cfg"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/mock"
 )
 

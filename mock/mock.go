@@ -59,8 +59,8 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/vqrules"
-	"github.com/corosync-go/corosync/internal/vqwire"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/vqwire"
 	"github.com/corosync-go/corosync/transport"
 )
 

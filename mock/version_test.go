@@ -14,7 +14,7 @@ import (
 )
 
 // A mock made to look like an older release makes clients fall back and
-// refuse as they do against that release's real daemon (internal/matrix
+// refuse as they do against that release's real daemon (internal/testkit/matrix
 // runs the same calls against the real ones).
 func TestWithDaemonVersion(t *testing.T) {
 	for _, tc := range []struct {

@@ -8,11 +8,11 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/vqrules"
-	"github.com/corosync-go/corosync/internal/vqwire"
+	"github.com/corosync-go/corosync/internal/wire/vqwire"
 )
 
 // The votequorum service, as corosync 3.1.7's exec/votequorum.c answers it
-// (measured: see internal/vqwire/SPEC.md). Quorum is decided by
+// (measured: see internal/wire/vqwire/SPEC.md). Quorum is decided by
 // internal/vqrules, a model of votequorum's decisions kept equal to real
 // daemons by differential tests; the quorum service reports the same
 // quorate flag.

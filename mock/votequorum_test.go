@@ -11,7 +11,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/vqwire"
+	"github.com/corosync-go/corosync/internal/wire/vqwire"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/votequorum"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the version matrix of corosync daemons that the integration tests
-# can run (internal/corotest: COROSYNC_GO_DAEMON=<name>), each into a prefix
+# can run (internal/testkit/corotest: COROSYNC_GO_DAEMON=<name>), each into a prefix
 # of its own under ${COROSYNC_GO_CACHE:-/var/cache/corosync-go}/daemons:
 #
 #   2.4.6           corosync 2.4.6 on Debian's libqb 2.0 (no knet: udpu)

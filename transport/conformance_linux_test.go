@@ -5,7 +5,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire"
 	"github.com/corosync-go/corosync/transport"
 	"github.com/corosync-go/corosync/transport/transporttest"

@@ -47,7 +47,7 @@ func (c *IPCConn) ReadEvent(ctx context.Context) (out []byte, err error) {
 		if c.ev.sem.tryWait() {
 			// Any chunk that fits the ring is taken, even one over the
 			// negotiated maximum: corosync 3.1.7 writes cpg deliveries of
-			// up to the ring's size (internal/cpgwire/SPEC.md), and
+			// up to the ring's size (internal/wire/cpgwire/SPEC.md), and
 			// refusing one would drop the connection of every receiver.
 			buf, err := c.ev.read(c.evBuf[:0], len(c.ev.data)-chunkMargin)
 			if err != nil {

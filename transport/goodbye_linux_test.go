@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/transport"
 )
 

@@ -19,7 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire"
 	"github.com/corosync-go/corosync/transport"
 )

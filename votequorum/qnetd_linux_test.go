@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/votequorum"
 )
 

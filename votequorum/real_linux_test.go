@@ -12,7 +12,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/votequorum"
 )
 

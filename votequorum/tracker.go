@@ -7,7 +7,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/session"
-	"github.com/corosync-go/corosync/internal/vqwire"
+	"github.com/corosync-go/corosync/internal/wire/vqwire"
 )
 
 var errInvalidTarget = errors.New("invalid target: use votequorum.Node(id) with id > 0, or votequorum.QuorumDevice()")

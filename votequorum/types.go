@@ -3,7 +3,7 @@ package votequorum
 import (
 	"fmt"
 
-	"github.com/corosync-go/corosync/internal/vqwire"
+	"github.com/corosync-go/corosync/internal/wire/vqwire"
 )
 
 // Flags is the flags word of Info (VOTEQUORUM_INFO_*).

@@ -10,7 +10,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/session"
-	"github.com/corosync-go/corosync/internal/vqwire"
+	"github.com/corosync-go/corosync/internal/wire/vqwire"
 )
 
 // ServiceName is the corosync IPC service this package talks to.

@@ -68,7 +68,7 @@ func TestEventString(t *testing.T) {
 }
 
 // SetVotes refuses a change that would bring the cluster's votes above
-// votequorum.MaxVotes (the daemon's quorum would wrap to 0: internal/matrix's
+// votequorum.MaxVotes (the daemon's quorum would wrap to 0: internal/testkit/matrix's
 // TestSafetyEveryDaemon measured it on every release) and allows one that
 // stays at it.
 func TestSetVotesRefusesQuorumWrap(t *testing.T) {

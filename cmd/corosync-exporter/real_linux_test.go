@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
 
 // toolState is what corosync-quorumtool -p and corosync-cfgtool -s print on

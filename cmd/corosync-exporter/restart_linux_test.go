@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
-	"github.com/corosync-go/corosync/internal/corotest"
 	"github.com/corosync-go/corosync/internal/netns"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
 
 // 20 daemon restarts (alternating kill -9 and SIGTERM) while a scraper hits

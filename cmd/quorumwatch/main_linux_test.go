@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
 
 // TestRealDaemon checks -once's exit codes against every daemon of the

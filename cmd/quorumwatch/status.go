@@ -11,7 +11,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
-	"github.com/corosync-go/corosync/internal/cmapwire"
+	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
 	"github.com/corosync-go/corosync/votequorum"

@@ -5,8 +5,8 @@ import (
 	"errors"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/cmapwire"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 	"github.com/corosync-go/corosync/transport"
 )
 

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/cmapwire"
+	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 	"github.com/corosync-go/corosync/transport"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/corotest"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/vqrules"
 	"github.com/corosync-go/corosync/votequorum"
 )
