@@ -32,14 +32,16 @@ oracle-matrix: daemons
 # tie-breaker/downscale/last-man-standing WhatIf tests run on the system
 # daemon only (reconnects are covered by TestReal and TestQdevice on every
 # daemon, and votequorum's decision code is the same from 2.4.6 to main), and
-# the stress tests run on 2.4.6 and the newest release.
+# the stress tests run on 2.4.6 and the newest release; the goodbye tests
+# make 100 cycles per build here (COROSYNC_GO_CYCLES) against 300 on the
+# system daemon.
 MATRIX_PKGS := ./quorum/ ./cfg/ ./cmap/ ./cpg/
 MATRIX_VQ_RUN := ^(TestReal|TestQdevice|TestQnetd|TestWhatIf)$$
 MATRIX_STRESS := 2.4.6 3.1.10
 test-matrix: daemons
 	for d in $(MATRIX_BUILDS); do echo "== real-daemon tests against corosync $$d"; \
 	  stress=; case " $(MATRIX_STRESS) " in *" $$d "*) stress=./internal/testkit/stress/;; esac; \
-	  COROSYNC_GO_DAEMON=$$d COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -timeout 15m $(MATRIX_PKGS) $$stress || exit 1; \
+	  COROSYNC_GO_DAEMON=$$d COROSYNC_GO_CYCLES=100 COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -timeout 15m $(MATRIX_PKGS) $$stress || exit 1; \
 	  COROSYNC_GO_DAEMON=$$d COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -timeout 15m -run '$(MATRIX_VQ_RUN)' ./votequorum/ || exit 1; done
 
 # Each service's calls against the daemon's own C library, same run, per

@@ -15,8 +15,8 @@ import (
 )
 
 // cycles is how many Join+Leave, Join+Close and abandoned Joins each
-// goodbye test runs (the measure).
-const cycles = 300
+// goodbye test runs (the measure; corotest.Cycles).
+var cycles = corotest.Cycles(300)
 
 // watcher counts, on another node, the members that join and leave group,
 // by reason.

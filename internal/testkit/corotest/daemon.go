@@ -308,3 +308,18 @@ func Matrix(t *testing.T, fn func(t *testing.T, d Daemon)) {
 		t.Run(name, func(t *testing.T) { fn(t, d) })
 	}
 }
+
+// EnvCycles names the variable that scales the repeat counts of the
+// goodbye tests: COROSYNC_GO_CYCLES=100 runs 100 cycles where the issue's
+// measure is 300 (make test-matrix uses it for the builds beyond the
+// system daemon, which runs the full measure).
+const EnvCycles = "COROSYNC_GO_CYCLES"
+
+// Cycles returns the repeat count of a cycle test: COROSYNC_GO_CYCLES when
+// it is a positive number, else n.
+func Cycles(n int) int {
+	if v, err := strconv.Atoi(os.Getenv(EnvCycles)); err == nil && v > 0 {
+		return v
+	}
+	return n
+}

@@ -20,8 +20,8 @@ import (
 	"github.com/corosync-go/corosync/votequorum"
 )
 
-// cycles is the measure: 300 of each.
-const cycles = 300
+// cycles is the measure, 300 of each (corotest.Cycles).
+var cycles = corotest.Cycles(300)
 
 // client is one service's Dial, made ready to receive events, as a test
 // cycle uses it.
@@ -179,6 +179,7 @@ func waitNoShm(t *testing.T, pid, keep int) {
 // node's daemon logs an error line, every abandoned Dial fails with
 // CS_ERR_TIMEOUT, and nothing of ours is left in /dev/shm.
 func TestGoodbyes(t *testing.T) {
+	corotest.Exclusive(t) // it loads the machine on purpose
 	cl := corotest.Start(t, 3, corotest.Options{})
 	n := cl.Node(1)
 	d := n.Dialer()

@@ -742,6 +742,7 @@ func clientErrorLine(l string) bool {
 // (four 20 s rounds, 400 MiB of cpg each).
 func TestStress(t *testing.T) {
 	p := stressPlan()
+	corotest.Exclusive(t) // it loads the machine on purpose
 	cl := corotest.Start(t, 3, corotest.Options{})
 	t.Cleanup(func() { // before the cluster goes
 		if t.Failed() {
