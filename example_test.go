@@ -7,16 +7,17 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 )
 
 // Watch whether this node is quorate. The examples run against a fake
-// three-node cluster; on a real node, drop quorum.WithDialer.
+// three-node cluster; on a real node, drop client.WithDialer.
 func Example_quorate() {
 	ctx := context.Background()
 	cluster := mock.NewCluster(3)
-	c, err := quorum.Dial(ctx, quorum.WithDialer(cluster.Node(1)))
+	c, err := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -31,7 +32,7 @@ func Example_quorate() {
 func Example_range() {
 	ctx := context.Background()
 	cluster := mock.NewCluster(3)
-	c, _ := quorum.Dial(ctx, quorum.WithDialer(cluster.Node(1)))
+	c, _ := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	defer c.Close()
 	sub, _ := c.Subscribe(ctx, quorum.Queue(16))
 	defer sub.Close()
@@ -56,7 +57,7 @@ func Example_range() {
 // Select on the channel together with a context: stop watching when ctx ends.
 func Example_select() {
 	cluster := mock.NewCluster(1)
-	c, _ := quorum.Dial(context.Background(), quorum.WithDialer(cluster.Node(1)))
+	c, _ := quorum.Dial(context.Background(), client.WithDialer(cluster.Node(1)))
 	defer c.Close()
 	sub, _ := c.Subscribe(context.Background())
 	defer sub.Close()
@@ -82,7 +83,7 @@ func Example_select() {
 func Example_poll() {
 	ctx := context.Background()
 	cluster := mock.NewCluster(1)
-	c, _ := quorum.Dial(ctx, quorum.WithDialer(cluster.Node(1)))
+	c, _ := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	defer c.Close()
 	sub, _ := c.Subscribe(ctx, quorum.Queue(8))
 	defer sub.Close()
@@ -112,7 +113,7 @@ func Example_poll() {
 func Example_run() {
 	ctx := context.Background()
 	cluster := mock.NewCluster(2)
-	c, _ := quorum.Dial(ctx, quorum.WithDialer(cluster.Node(1)))
+	c, _ := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	defer c.Close()
 	sub, _ := c.Subscribe(ctx, quorum.Queue(8))
 	defer sub.Close()

@@ -7,6 +7,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
@@ -45,11 +46,13 @@ type Client struct {
 // Errors carry corosync codes: corosync.ErrLibrary when corosync is not
 // running, corosync.ErrAccess when this user is not allowed (see the uidgid
 // section of corosync.conf).
-func Dial(ctx context.Context, opts ...Option) (*Client, error) {
-	cfg := config{Options: session.DefaultOptions()}
-	for _, o := range opts {
-		o(&cfg)
+func Dial(ctx context.Context, opts ...client.Option) (*Client, error) {
+	cfg := config{}
+	set, err := client.Apply("cfg.Dial", &cfg, opts)
+	if err != nil {
+		return nil, err
 	}
+	cfg.Options = session.OptionsFrom(set)
 	c := &Client{tracking: cfg.tracking}
 	s, err := session.Dial(ctx, cfgwire.Requests, &tracker{c: c}, cfg.Options)
 	if err != nil {

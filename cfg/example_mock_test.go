@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
 )
 
@@ -17,7 +18,7 @@ func Example_mock() {
 	cluster := mock.NewCluster(3)
 	node := cluster.Node(1)
 
-	tracker, err := cfg.Dial(ctx, cfg.WithDialer(node), cfg.WithShutdownTracking())
+	tracker, err := cfg.Dial(ctx, client.WithDialer(node), cfg.WithShutdownTracking())
 	if err != nil {
 		panic(err)
 	}
@@ -38,7 +39,7 @@ func Example_mock() {
 		}
 	}()
 
-	admin, err := cfg.Dial(ctx, cfg.WithDialer(node), cfg.WithReconnect(false))
+	admin, err := cfg.Dial(ctx, client.WithDialer(node), client.WithoutReconnect())
 	if err != nil {
 		panic(err)
 	}

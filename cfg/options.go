@@ -1,46 +1,15 @@
 package cfg
 
 import (
-	"log/slog"
-
-	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
-	"github.com/corosync-go/corosync/transport"
 )
-
-// Backoff is a capped exponential backoff with jitter (corosync.Backoff).
-type Backoff = corosync.Backoff
-
-// DefaultBackoff is the backoff used unless WithBackoff says otherwise.
-var DefaultBackoff = corosync.DefaultBackoff
 
 type config struct {
 	session.Options
 	tracking bool
 }
-
-// Option configures Dial.
-type Option func(*config)
-
-// WithDialer replaces the transport: for example transport.NewDialer with a
-// non-default transport.Config (another network namespace, a timeout).
-func WithDialer(d transport.Dialer) Option { return func(c *config) { c.Dialer = d } }
-
-// WithReconnect turns automatic reconnection on (the default) or off. With it
-// off, a lost connection ends every subscription after an EventDisconnected.
-func WithReconnect(on bool) Option { return func(c *config) { c.Reconnect = on } }
-
-// WithWaitForDaemon makes Dial wait, retrying with backoff, for a daemon that
-// is not running yet, instead of failing at once with corosync.ErrLibrary.
-func WithWaitForDaemon() Option { return func(c *config) { c.WaitForDaemon = true } }
-
-// WithBackoff sets the retry backoff for reconnection and TRY_AGAIN.
-func WithBackoff(b Backoff) Option { return func(c *config) { c.Backoff = b } }
-
-// WithLogger makes the client log connection changes and retries. The client
-// is silent by default.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l } }
 
 // WithShutdownTracking registers the client as a shutdown tracker
 // (corosync_cfg_trackstart) at Dial and again after every reconnect. The
@@ -53,7 +22,9 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l }
 // Shutdown tracking needs corosync 3.1 (TRACKSTART arrived in 3.1.1; see
 // corosync.Version for what the client can tell): on an older daemon Dial
 // fails with corosync.ErrNotSupported and nothing is sent.
-func WithShutdownTracking() Option { return func(c *config) { c.tracking = true } }
+func WithShutdownTracking() client.Option {
+	return client.ForService("cfg.WithShutdownTracking", func(c *config) { c.tracking = true })
+}
 
 // SubscribeOption configures a subscription's delivery policy; see package
 // dispatch for the policies.

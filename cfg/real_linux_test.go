@@ -14,12 +14,13 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 	"github.com/corosync-go/corosync/transport"
 )
 
-var fast = cfg.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Multiplier: 2, Jitter: 0.2}
+var fast = corosync.Backoff{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Multiplier: 2, Jitter: 0.2}
 
 // raw sends one request on a plain transport connection and decodes the
 // reply with cfgwire: the reference the client's answers must equal.
@@ -40,9 +41,9 @@ func raw(t *testing.T, ctx context.Context, c transport.Conn, r cfgwire.Request)
 	return resp
 }
 
-func dial(t *testing.T, ctx context.Context, n *corotest.Node, opts ...cfg.Option) *cfg.Client {
+func dial(t *testing.T, ctx context.Context, n *corotest.Node, opts ...client.Option) *cfg.Client {
 	t.Helper()
-	c, err := cfg.Dial(ctx, append([]cfg.Option{cfg.WithDialer(n.Dialer()), cfg.WithBackoff(fast)}, opts...)...)
+	c, err := cfg.Dial(ctx, append([]client.Option{client.WithDialer(n.Dialer()), client.WithBackoff(fast)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,7 +265,7 @@ func TestReal(t *testing.T) {
 			// corosync 2.x and 3.0 have no shutdown trackers (their
 			// exec/cfg.c never adds a connection to trackers_list):
 			// Dial refuses, before sending TRACKSTART.
-			c, err := cfg.Dial(ctx, cfg.WithDialer(n.Dialer()), cfg.WithBackoff(fast), cfg.WithShutdownTracking())
+			c, err := cfg.Dial(ctx, client.WithDialer(n.Dialer()), client.WithBackoff(fast), cfg.WithShutdownTracking())
 			if !errors.Is(err, corosync.ErrNotSupported) {
 				if err == nil {
 					c.Close()
@@ -326,7 +327,7 @@ func TestReal(t *testing.T) {
 
 	t.Run("restart", func(t *testing.T) {
 		n := cl.Node(2)
-		var opts []cfg.Option
+		var opts []client.Option
 		if status31 {
 			opts = append(opts, cfg.WithShutdownTracking())
 		}
@@ -378,7 +379,7 @@ func TestReal(t *testing.T) {
 			untrackedShutdown(t, ctx, n)
 			return
 		}
-		c := dial(t, ctx, n, cfg.WithShutdownTracking(), cfg.WithReconnect(false))
+		c := dial(t, ctx, n, cfg.WithShutdownTracking(), client.WithoutReconnect())
 		defer c.Close()
 		sub, err := c.Subscribe(ctx, cfg.Queue(16))
 		if err != nil {
@@ -420,7 +421,7 @@ func TestReal(t *testing.T) {
 // request.
 func untrackedShutdown(t *testing.T, ctx context.Context, n *corotest.Node) {
 	t.Helper()
-	c := dial(t, ctx, n, cfg.WithReconnect(false))
+	c := dial(t, ctx, n, client.WithoutReconnect())
 	defer c.Close()
 	sub, err := c.Subscribe(ctx, cfg.Queue(16))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
@@ -19,12 +20,12 @@ func TestRealReloadChangesCmap(t *testing.T) {
 	n := cl.Node(1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := cfg.Dial(ctx, cfg.WithDialer(n.Dialer()))
+	c, err := cfg.Dial(ctx, client.WithDialer(n.Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	m, err := cmap.Dial(ctx, cmap.WithDialer(n.Dialer()))
+	m, err := cmap.Dial(ctx, client.WithDialer(n.Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}

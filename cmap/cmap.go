@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
@@ -66,11 +67,13 @@ type Client struct {
 // running, corosync.ErrAccess when this user is not allowed (see the uidgid
 // section of corosync.conf), corosync.ErrTimeout if ctx ended during the
 // handshake.
-func Dial(ctx context.Context, opts ...Option) (*Client, error) {
-	cfg := config{Options: session.DefaultOptions(), m: MapICMap}
-	for _, o := range opts {
-		o(&cfg)
+func Dial(ctx context.Context, opts ...client.Option) (*Client, error) {
+	cfg := config{m: MapICMap}
+	set, err := client.Apply("cmap.Dial", &cfg, opts)
+	if err != nil {
+		return nil, err
 	}
+	cfg.Options = session.OptionsFrom(set)
 	if _, err := cmapwire.AppendSetCurrentMap(nil, cfg.m); err != nil {
 		return nil, corosync.NewError("cmap dial", corosync.ErrInvalidParam, err)
 	}

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
 )
 
-var fastBackoff = WithBackoff(Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 2})
+var fastBackoff = client.WithBackoff(corosync.Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 2})
 
 // End fails every track with the terminal error after the events already
 // handed over, and later Track calls fail with it.
@@ -18,7 +19,7 @@ func TestEndFailsTracks(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cl := mock.NewCluster(1)
-	c, err := Dial(ctx, WithDialer(cl.Node(1)), fastBackoff)
+	c, err := Dial(ctx, client.WithDialer(cl.Node(1)), fastBackoff)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestTrackEndsWhenReconnectFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cl := mock.NewCluster(1)
-	c, err := Dial(ctx, WithDialer(cl.Node(1)), fastBackoff)
+	c, err := Dial(ctx, client.WithDialer(cl.Node(1)), fastBackoff)
 	if err != nil {
 		t.Fatal(err)
 	}

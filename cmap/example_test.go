@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/mock"
 )
@@ -31,7 +32,7 @@ func ExampleDial() {
 func ExampleClient_Get() {
 	ctx := context.Background()
 	cluster := mock.NewCluster(3)
-	c, err := cmap.Dial(ctx, cmap.WithDialer(cluster.Node(2)))
+	c, err := cmap.Dial(ctx, client.WithDialer(cluster.Node(2)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -63,7 +64,7 @@ func ExampleClient_Get() {
 // Store a value of each kind.
 func ExampleClient_Set() {
 	ctx := context.Background()
-	c, err := cmap.Dial(ctx, cmap.WithDialer(mock.NewCluster(1).Node(1)))
+	c, err := cmap.Dial(ctx, client.WithDialer(mock.NewCluster(1).Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -90,7 +91,7 @@ func ExampleClient_Set() {
 // List the keys of a prefix with their types.
 func ExampleClient_Iter() {
 	ctx := context.Background()
-	c, err := cmap.Dial(ctx, cmap.WithDialer(mock.NewCluster(3).Node(1)))
+	c, err := cmap.Dial(ctx, client.WithDialer(mock.NewCluster(3).Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -114,7 +115,7 @@ func ExampleClient_Iter() {
 func ExampleClient_IterValues() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := cmap.Dial(ctx, cmap.WithDialer(mock.NewCluster(2).Node(1)))
+	c, err := cmap.Dial(ctx, client.WithDialer(mock.NewCluster(2).Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -144,7 +145,7 @@ func ExampleClient_Track() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cluster := mock.NewCluster(3)
-	c, err := cmap.Dial(ctx, cmap.WithDialer(cluster.Node(1)))
+	c, err := cmap.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return

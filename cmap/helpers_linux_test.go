@@ -8,11 +8,12 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
 
-var fast = cmap.WithBackoff(cmap.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2})
+var fast = client.WithBackoff(corosync.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2})
 
 func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -20,9 +21,9 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-func dial(t testing.TB, n *corotest.Node, opts ...cmap.Option) *cmap.Client {
+func dial(t testing.TB, n *corotest.Node, opts ...client.Option) *cmap.Client {
 	t.Helper()
-	c, err := cmap.Dial(ctxT(t, 10*time.Second), append([]cmap.Option{cmap.WithDialer(n.Dialer()), fast}, opts...)...)
+	c, err := cmap.Dial(ctxT(t, 10*time.Second), append([]client.Option{client.WithDialer(n.Dialer()), fast}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
@@ -18,7 +19,7 @@ func TestIterFinalized(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	c, err := Dial(ctx, WithDialer(cl.Nodes[0].Dialer()))
+	c, err := Dial(ctx, client.WithDialer(cl.Nodes[0].Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}

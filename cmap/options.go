@@ -1,48 +1,15 @@
 package cmap
 
 import (
-	"log/slog"
-
-	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
-	"github.com/corosync-go/corosync/transport"
 )
-
-// Backoff is a capped exponential backoff with jitter (corosync.Backoff).
-type Backoff = corosync.Backoff
-
-// DefaultBackoff is the backoff used unless WithBackoff says otherwise.
-var DefaultBackoff = corosync.DefaultBackoff
 
 type config struct {
 	session.Options
 	m Map
 }
-
-// Option configures Dial.
-type Option func(*config)
-
-// WithDialer replaces the transport: for example a test cluster's nodes, or
-// transport.NewDialer with a non-default transport.Config.
-func WithDialer(d transport.Dialer) Option { return func(c *config) { c.Dialer = d } }
-
-// WithReconnect turns automatic reconnection on (the default) or off. With it
-// off, a lost connection ends every track after an EventDisconnected.
-func WithReconnect(on bool) Option { return func(c *config) { c.Reconnect = on } }
-
-// WithWaitForDaemon makes Dial wait, retrying with backoff, for a daemon that
-// is not running yet, instead of failing at once with corosync.ErrLibrary.
-// Dial then fails only when its ctx ends (or on an error retrying cannot fix,
-// such as corosync.ErrAccess).
-func WithWaitForDaemon() Option { return func(c *config) { c.WaitForDaemon = true } }
-
-// WithBackoff sets the retry backoff for reconnection and TRY_AGAIN.
-func WithBackoff(b Backoff) Option { return func(c *config) { c.Backoff = b } }
-
-// WithLogger makes the client log connection changes and retries. The client
-// is silent by default.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l } }
 
 // WithMap selects the map the client works on (cmap_initialize_map):
 // MapICMap (the default) or MapStats, the read-only statistics. The choice
@@ -55,7 +22,9 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l }
 // counters under runtime.connections.* and totem's under
 // runtime.totem.pg.* (e.g. runtime.totem.pg.mrp.srp.mcast_tx), read with
 // a client on MapICMap.
-func WithMap(m Map) Option { return func(c *config) { c.m = m } }
+func WithMap(m Map) client.Option {
+	return client.ForService("cmap.WithMap", func(c *config) { c.m = m })
+}
 
 // SubscribeOption configures a track's delivery policy; see package dispatch
 // for the policies.

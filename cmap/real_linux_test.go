@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
@@ -467,7 +468,7 @@ func TestHostile(t *testing.T) {
 // totem's counters read as u64.
 func hostileStats2x(t *testing.T, ctx context.Context, c *cmap.Client, node *corotest.Node, pid int) {
 	t.Helper()
-	st, err := cmap.Dial(ctx, cmap.WithDialer(node.Dialer()), fast, cmap.WithMap(cmap.MapStats))
+	st, err := cmap.Dial(ctx, client.WithDialer(node.Dialer()), fast, cmap.WithMap(cmap.MapStats))
 	if !errors.Is(err, corosync.ErrNotSupported) {
 		if err == nil {
 			st.Close()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
@@ -215,7 +216,7 @@ func TestTrackRestart(t *testing.T) {
 func TestTrackNoReconnect(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	node := cl.Nodes[0]
-	c := dial(t, node, cmap.WithReconnect(false))
+	c := dial(t, node, client.WithoutReconnect())
 	a := track(t, c, "nr.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(8))
 	node.Kill()
 	if ev := next(t, a); ev.Kind != cmap.EventDisconnected {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 )
@@ -71,11 +72,13 @@ type Client struct {
 // handshake; TRY_AGAIN answers are retried with backoff until ctx ends.
 // Errors carry corosync codes: corosync.ErrLibrary when corosync is not
 // running, corosync.ErrAccess when this user is not allowed.
-func Dial(ctx context.Context, opts ...Option) (*Client, error) {
-	cfg := config{Options: session.DefaultOptions()}
-	for _, o := range opts {
-		o(&cfg)
+func Dial(ctx context.Context, opts ...client.Option) (*Client, error) {
+	cfg := config{}
+	set, err := client.Apply("cpg.Dial", &cfg, opts)
+	if err != nil {
+		return nil, err
 	}
+	cfg.Options = session.OptionsFrom(set)
 	s, err := session.Dial(ctx, cpgwire.Requests, controlService{}, cfg.Options)
 	if err != nil {
 		return nil, err

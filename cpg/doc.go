@@ -108,7 +108,7 @@
 // delivers EventRejoined, then the daemon's confchg of the new join:
 // whatever happened in the group meanwhile was not seen, and the stream
 // says so instead of pretending continuity. The Client's own connection
-// reconnects (WithReconnect, default on) without any group.
+// reconnects (unless client.WithoutReconnect) without any group.
 //
 // # What libcpg does differently
 //

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 )
@@ -58,16 +59,6 @@ func members(as []cpgwire.Address) []Member {
 	return out
 }
 
-// RingID identifies a totem membership: its representative node and
-// sequence number.
-type RingID struct {
-	NodeID uint32
-	Seq    uint64
-}
-
-// String formats the ring id as corosync's tools do: "%x.%x".
-func (r RingID) String() string { return fmt.Sprintf("%x.%x", r.NodeID, r.Seq) }
-
 // EventKind says what an Event reports.
 type EventKind uint8
 
@@ -115,7 +106,7 @@ type Event struct {
 	Joined  []Member
 	Left    []Member
 	// EventTotem: the ring and its nodes.
-	Ring  RingID
+	Ring  corosync.RingID
 	Nodes []uint32
 	// EventDisconnected: why.
 	Err error

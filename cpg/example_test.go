@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/mock"
 )
@@ -21,7 +22,7 @@ func Example() {
 		}
 	}()
 	join := func(node uint32) *cpg.Group {
-		c, err := cpg.Dial(ctx, cpg.WithDialer(cluster.Node(node)))
+		c, err := cpg.Dial(ctx, client.WithDialer(cluster.Node(node)))
 		if err != nil {
 			panic(err)
 		}

@@ -240,7 +240,7 @@ const sendBufKeep = 64 << 10
 // mcast and fragments) lifts within a millisecond or so, as libcpg's own
 // retry loop assumes, so retries start at 1ms and are capped at 100ms
 // (rejoining after a restart is paced the same way).
-func flowBackoff(b Backoff) Backoff {
+func flowBackoff(b corosync.Backoff) corosync.Backoff {
 	b.Initial = time.Millisecond
 	if b.Max <= 0 || b.Max > 100*time.Millisecond {
 		b.Max = 100 * time.Millisecond
@@ -399,7 +399,7 @@ func (g *Group) Leave(ctx context.Context) error {
 
 // leaveBackoff paces Leave's retries while the daemon answers BUSY: the
 // join completes within a token rotation or two.
-var leaveBackoff = Backoff{Initial: 200 * time.Microsecond, Max: 10 * time.Millisecond, Multiplier: 2, Jitter: 0.2}
+var leaveBackoff = corosync.Backoff{Initial: 200 * time.Microsecond, Max: 10 * time.Millisecond, Multiplier: 2, Jitter: 0.2}
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
@@ -788,7 +788,7 @@ func (s *groupService) Event(msg []byte) (Event, bool, error) {
 			g.fail(ErrLeft)
 		}
 	case cpgwire.EvTotemConfchg:
-		g.push(Event{Kind: EventTotem, Group: string(g.name), Ring: RingID{NodeID: e.Ring.NodeID, Seq: e.Ring.Seq},
+		g.push(Event{Kind: EventTotem, Group: string(g.name), Ring: corosync.RingID{NodeID: e.Ring.NodeID, Seq: e.Ring.Seq},
 			Nodes: e.TotemMembers})
 	}
 	return Event{}, false, nil

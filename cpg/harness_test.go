@@ -12,11 +12,12 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/transport"
 )
 
-var fast = cpg.WithBackoff(cpg.Backoff{Initial: 2 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2})
+var fast = client.WithBackoff(corosync.Backoff{Initial: 2 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2})
 
 func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -24,9 +25,9 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-func dialT(t testing.TB, d transport.Dialer, opts ...cpg.Option) *cpg.Client {
+func dialT(t testing.TB, d transport.Dialer, opts ...client.Option) *cpg.Client {
 	t.Helper()
-	c, err := cpg.Dial(ctxT(t, 10*time.Second), append([]cpg.Option{cpg.WithDialer(d), fast}, opts...)...)
+	c, err := cpg.Dial(ctxT(t, 10*time.Second), append([]client.Option{client.WithDialer(d), fast}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

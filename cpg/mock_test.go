@@ -8,6 +8,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/transport"
@@ -188,7 +189,7 @@ func TestMockStreamAPI(t *testing.T) {
 func TestMockGoneErrors(t *testing.T) {
 	c := mock.NewCluster(2)
 	ctx := ctxT(t, 10*time.Second)
-	a := dialT(t, c.Node(1), cpg.WithReconnect(false))
+	a := dialT(t, c.Node(1), client.WithoutReconnect())
 	lost, err := a.Join(ctx, "lost")
 	if err != nil {
 		t.Fatal(err)

@@ -1,45 +1,12 @@
 package cpg
 
 import (
-	"log/slog"
-
-	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/session"
-	"github.com/corosync-go/corosync/transport"
 )
-
-// Backoff is a capped exponential backoff with jitter (corosync.Backoff).
-type Backoff = corosync.Backoff
-
-// DefaultBackoff is the backoff used unless WithBackoff says otherwise.
-var DefaultBackoff = corosync.DefaultBackoff
 
 type config struct {
 	session.Options
 }
-
-// Option configures Dial.
-type Option func(*config)
-
-// WithDialer replaces the transport: for example a test cluster's nodes
-// (mock.Node), or transport.NewDialer with a non-default transport.Config.
-// Every group of the client dials its own connection through it.
-func WithDialer(d transport.Dialer) Option { return func(c *config) { c.Dialer = d } }
-
-// WithReconnect turns automatic reconnection of the client's own connection
-// on (the default) or off. It does not rejoin groups: see WithRejoin.
-func WithReconnect(on bool) Option { return func(c *config) { c.Reconnect = on } }
-
-// WithWaitForDaemon makes Dial wait, retrying with backoff, for a daemon that
-// is not running yet, instead of failing at once with corosync.ErrLibrary.
-func WithWaitForDaemon() Option { return func(c *config) { c.WaitForDaemon = true } }
-
-// WithBackoff sets the backoff for reconnection, TRY_AGAIN and flow control.
-func WithBackoff(b Backoff) Option { return func(c *config) { c.Backoff = b } }
-
-// WithLogger makes the client log connection changes and retries. The client
-// is silent by default.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l } }
 
 type joinConfig struct {
 	pid    uint32
@@ -82,4 +49,4 @@ func Queue(n int) JoinOption {
 // confchg of the new join: the membership in between (and its messages) was
 // not seen. Without it (the default) the stream ends after
 // EventDisconnected with ErrMembershipLost.
-func WithRejoin(on bool) JoinOption { return func(c *joinConfig) { c.rejoin = on } }
+func WithRejoin() JoinOption { return func(c *joinConfig) { c.rejoin = true } }

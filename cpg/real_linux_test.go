@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/transport"
@@ -56,8 +57,8 @@ func TestReal(t *testing.T) {
 	t.Run("kill", func(t *testing.T) {
 		ctx := ctxT(t, 60*time.Second)
 		// A member on node 3 that rejoins after its daemon restarts.
-		c3 := dialT(t, dialers[3], cpg.WithReconnect(false))
-		rj, err := c3.Join(ctx, "rejoiner", cpg.WithRejoin(true))
+		c3 := dialT(t, dialers[3], client.WithoutReconnect())
+		rj, err := c3.Join(ctx, "rejoiner", cpg.WithRejoin())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -53,7 +54,7 @@ func slowReader(t *testing.T, cl *corotest.Cluster, n, size int, pace time.Durat
 	waitMembers(t, ctx, s, 3)
 	waitMembers(t, ctx, other, 3)
 
-	q, err := quorum.Dial(ctx, quorum.WithDialer(n1.Dialer()))
+	q, err := quorum.Dial(ctx, client.WithDialer(n1.Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func cpgConnStats(t *testing.T, ctx context.Context, node *corotest.Node, dispat
 	if node.Daemon().Major < 3 {
 		return cpgConnStats2(t, ctx, node, dispatched)
 	}
-	st, err := cmap.Dial(ctx, cmap.WithDialer(node.Dialer()), cmap.WithMap(cmap.MapStats))
+	st, err := cmap.Dial(ctx, client.WithDialer(node.Dialer()), cmap.WithMap(cmap.MapStats))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,10 +192,10 @@ func cpgConnStats(t *testing.T, ctx context.Context, node *corotest.Node, dispat
 // cpgConnStats2 is cpgConnStats for corosync 2.x.
 func cpgConnStats2(t *testing.T, ctx context.Context, node *corotest.Node, dispatched uint64) map[string]map[string]uint64 {
 	t.Helper()
-	if _, err := cmap.Dial(ctx, cmap.WithDialer(node.Dialer()), cmap.WithMap(cmap.MapStats)); !errors.Is(err, corosync.ErrNotSupported) {
+	if _, err := cmap.Dial(ctx, client.WithDialer(node.Dialer()), cmap.WithMap(cmap.MapStats)); !errors.Is(err, corosync.ErrNotSupported) {
 		t.Errorf("the stats map on %s: %v, want ErrNotSupported", node.Daemon(), err)
 	}
-	c, err := cmap.Dial(ctx, cmap.WithDialer(node.Dialer()))
+	c, err := cmap.Dial(ctx, client.WithDialer(node.Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
 )
 
@@ -17,9 +18,9 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func dialCfg(t *testing.T, n *mock.Node, opts ...cfg.Option) *cfg.Client {
+func dialCfg(t *testing.T, n *mock.Node, opts ...client.Option) *cfg.Client {
 	t.Helper()
-	c, err := cfg.Dial(ctxT(t), append([]cfg.Option{cfg.WithDialer(n), cfg.WithReconnect(false)}, opts...)...)
+	c, err := cfg.Dial(ctxT(t), append([]client.Option{client.WithDialer(n), client.WithoutReconnect()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

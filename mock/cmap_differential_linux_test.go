@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/mock"
@@ -109,15 +110,15 @@ func TestCmapMockEqualsReal(t *testing.T) {
 	fake := mock.NewCluster(3)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	dial := func(d cmap.Option, opts ...cmap.Option) *cmap.Client {
-		c, err := cmap.Dial(ctx, append([]cmap.Option{d}, opts...)...)
+	dial := func(d client.Option, opts ...client.Option) *cmap.Client {
+		c, err := cmap.Dial(ctx, append([]client.Option{d}, opts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
-	rd, fd := cmap.WithDialer(real.Node(1).Dialer()), cmap.WithDialer(fake.Node(1))
+	rd, fd := client.WithDialer(real.Node(1).Dialer()), client.WithDialer(fake.Node(1))
 	rc, fc := dial(rd), dial(fd)
 	compareMaps(t, "icmap", cmapRead(t, ctx, rc, cmapNotModelled), cmapRead(t, ctx, fc, cmapNotModelled), true)
 	compareMaps(t, "stats map", cmapRead(t, ctx, dial(rd, cmap.WithMap(cmap.MapStats)), statsNotModelled),

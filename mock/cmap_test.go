@@ -9,13 +9,14 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/mock"
 )
 
-func dialCmap(t *testing.T, n *mock.Node, opts ...cmap.Option) *cmap.Client {
+func dialCmap(t *testing.T, n *mock.Node, opts ...client.Option) *cmap.Client {
 	t.Helper()
-	c, err := cmap.Dial(ctxT(t), append([]cmap.Option{cmap.WithDialer(n), cmap.WithReconnect(false)}, opts...)...)
+	c, err := cmap.Dial(ctxT(t), append([]client.Option{client.WithDialer(n), client.WithoutReconnect()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/mock"
 )
@@ -64,12 +65,12 @@ func TestCfgMockEqualsReal(t *testing.T) {
 	fake := mock.NewCluster(3)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	rc, err := cfg.Dial(ctx, cfg.WithDialer(real.Node(1).Dialer()))
+	rc, err := cfg.Dial(ctx, client.WithDialer(real.Node(1).Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	fc, err := cfg.Dial(ctx, cfg.WithDialer(fake.Node(1)))
+	fc, err := cfg.Dial(ctx, client.WithDialer(fake.Node(1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +91,7 @@ func TestCfgMockEqualsReal(t *testing.T) {
 	}
 	compare("all up")
 	// A tracker that answers NO refuses a shutdown request, on both.
-	for name, d := range map[string]cfg.Option{"real": cfg.WithDialer(real.Node(1).Dialer()), "mock": cfg.WithDialer(fake.Node(1))} {
+	for name, d := range map[string]client.Option{"real": client.WithDialer(real.Node(1).Dialer()), "mock": client.WithDialer(fake.Node(1))} {
 		if got := refusedShutdown(t, ctx, d); got != "CS_ERR_BUSY: busy" {
 			t.Fatalf("%s: shutdown with a NO tracker answered %q, want BUSY", name, got)
 		}
@@ -121,7 +122,7 @@ func TestCfgMockEqualsReal(t *testing.T) {
 
 // refusedShutdown runs a shutdown request against a tracker that answers
 // NO and returns the requester's answer.
-func refusedShutdown(t *testing.T, ctx context.Context, d cfg.Option) string {
+func refusedShutdown(t *testing.T, ctx context.Context, d client.Option) string {
 	tr, err := cfg.Dial(ctx, d, cfg.WithShutdownTracking())
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 )
@@ -13,7 +14,7 @@ import (
 func Example() {
 	ctx := context.Background()
 	cluster := mock.NewCluster(3)
-	c, err := quorum.Dial(ctx, quorum.WithDialer(cluster.Node(1)))
+	c, err := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	if err != nil {
 		panic(err)
 	}

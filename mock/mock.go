@@ -8,12 +8,12 @@
 // votes per node, expected votes, two_node, wait_for_all,
 // last_man_standing, auto_tie_breaker, allow_downscale and a quorum device
 // (see the With options). Each Node is a transport.Dialer: hand it to
-// quorum.WithDialer (or votequorum.WithDialer, cfg.WithDialer) and the
+// client.WithDialer and the
 // real client talks to it in corosync's wire format, exactly as it would to
 // a daemon:
 //
 //	cluster := mock.NewCluster(3)
-//	c, err := quorum.Dial(ctx, quorum.WithDialer(cluster.Node(1)))
+//	c, err := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 //	...
 //	cluster.Partition([]uint32{1}, []uint32{2, 3}) // node 1 loses quorum
 //

@@ -8,6 +8,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
@@ -41,7 +42,7 @@ func TestWithDaemonVersion(t *testing.T) {
 				}
 			}
 
-			q, err := quorum.Dial(ctx, quorum.WithDialer(d))
+			q, err := quorum.Dial(ctx, client.WithDialer(d))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,13 +60,13 @@ func TestWithDaemonVersion(t *testing.T) {
 				t.Errorf("first event %+v, %v", ev, err)
 			}
 			q.Close()
-			q1, err := quorum.Dial(ctx, quorum.WithDialer(d), quorum.WithModel(quorum.ModelV1))
+			q1, err := quorum.Dial(ctx, client.WithDialer(d), quorum.WithModel(quorum.ModelV1))
 			notSupported("quorum.Dial(WithModel(ModelV1))", err, tc.v31)
 			if q1 != nil {
 				q1.Close()
 			}
 
-			cf, err := cfg.Dial(ctx, cfg.WithDialer(d))
+			cf, err := cfg.Dial(ctx, client.WithDialer(d))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,13 +77,13 @@ func TestWithDaemonVersion(t *testing.T) {
 				t.Errorf("cfg RingStatus = %v, %v", rs, err)
 			}
 			cf.Close()
-			ct, err := cfg.Dial(ctx, cfg.WithDialer(d), cfg.WithShutdownTracking())
+			ct, err := cfg.Dial(ctx, client.WithDialer(d), cfg.WithShutdownTracking())
 			notSupported("cfg.Dial(WithShutdownTracking)", err, tc.v31)
 			if ct != nil {
 				ct.Close()
 			}
 
-			st, err := cmap.Dial(ctx, cmap.WithDialer(d), cmap.WithMap(cmap.MapStats))
+			st, err := cmap.Dial(ctx, client.WithDialer(d), cmap.WithMap(cmap.MapStats))
 			notSupported("cmap.Dial(WithMap(MapStats))", err, tc.v3_0)
 			if st != nil {
 				st.Close()

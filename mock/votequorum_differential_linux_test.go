@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
@@ -67,7 +68,7 @@ func observe(t *testing.T, dial func(id uint32) transport.Dialer) *observer {
 	defer cancel()
 	o := &observer{dial: dial}
 	var err error
-	if o.vq, err = votequorum.Dial(ctx, votequorum.WithDialer(dial(1))); err != nil {
+	if o.vq, err = votequorum.Dial(ctx, client.WithDialer(dial(1))); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.vq.Close() })
@@ -75,7 +76,7 @@ func observe(t *testing.T, dial func(id uint32) transport.Dialer) *observer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.vqs.Close() })
-	if o.q, err = quorum.Dial(ctx, quorum.WithDialer(dial(1))); err != nil {
+	if o.q, err = quorum.Dial(ctx, client.WithDialer(dial(1))); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.q.Close() })
@@ -120,7 +121,7 @@ func (l *lastState) add(out []string, ring bool, kind, state string) []string {
 
 // infos is getinfo of every node 1..n (and 0) on node on, errors as codes.
 func infos(ctx context.Context, d transport.Dialer, n int) (map[uint32]string, error) {
-	c, err := votequorum.Dial(ctx, votequorum.WithDialer(d), votequorum.WithReconnect(false))
+	c, err := votequorum.Dial(ctx, client.WithDialer(d), client.WithoutReconnect())
 	if err != nil {
 		return nil, err
 	}

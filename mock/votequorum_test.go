@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/wire/vqwire"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
@@ -19,7 +20,7 @@ import (
 
 func vqDial(t *testing.T, n *mock.Node) *votequorum.Client {
 	t.Helper()
-	c, err := votequorum.Dial(t.Context(), votequorum.WithDialer(n), votequorum.WithReconnect(false))
+	c, err := votequorum.Dial(t.Context(), client.WithDialer(n), client.WithoutReconnect())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +150,7 @@ func TestVotequorumQdevice(t *testing.T) {
 		t.Fatal(err)
 	}
 	ring := c1.Latest().Ring
-	if err := c1.QdevicePoll(ctx, "dev", true, votequorum.RingID{NodeID: ring.NodeID, Seq: ring.Seq + 1}); !errors.Is(err, corosync.ErrMessageError) {
+	if err := c1.QdevicePoll(ctx, "dev", true, corosync.RingID{NodeID: ring.NodeID, Seq: ring.Seq + 1}); !errors.Is(err, corosync.ErrMessageError) {
 		t.Errorf("stale ring: %v", err)
 	}
 	if err := c1.QdevicePoll(ctx, "dev", true, ring); err != nil {
@@ -224,7 +225,7 @@ func TestVotequorumQdevice(t *testing.T) {
 func TestVotequorumLastManStanding(t *testing.T) {
 	cl := mock.NewCluster(4, mock.WithLastManStanding(time.Second))
 	c := vqDial(t, cl.Node(1))
-	q, err := quorum.Dial(t.Context(), quorum.WithDialer(cl.Node(1)))
+	q, err := quorum.Dial(t.Context(), client.WithDialer(cl.Node(1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +302,7 @@ func TestQuorumFollowsVotequorum(t *testing.T) {
 		t.Errorf("setvotes unknown: %v", err)
 	}
 	free := mock.NewCluster(1, mock.WithoutProvider())
-	if _, err := votequorum.Dial(t.Context(), votequorum.WithDialer(free.Node(1))); !errors.Is(err, corosync.ErrLibrary) {
+	if _, err := votequorum.Dial(t.Context(), client.WithDialer(free.Node(1))); !errors.Is(err, corosync.ErrLibrary) {
 		t.Errorf("votequorum without a provider: %v", err)
 	}
 }

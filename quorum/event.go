@@ -4,22 +4,12 @@ import (
 	"fmt"
 	"strings"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire"
 )
 
-// RingID identifies a totem ring (membership): the representative node (the
-// lowest node id of the membership that formed it) and a 64-bit sequence.
-// In the V0 model only Seq is known (libquorum's ring_seq) and NodeID is 0.
-type RingID struct {
-	NodeID uint32
-	Seq    uint64
-}
-
-// String formats the ring id as corosync's tools do: "%x.%x", e.g. "1.5".
-func (r RingID) String() string { return fmt.Sprintf("%x.%x", r.NodeID, r.Seq) }
-
-func ringFrom(r wire.RingID) RingID { return RingID{NodeID: r.NodeID, Seq: r.Seq} }
+func ringFrom(r wire.RingID) corosync.RingID { return corosync.RingID{NodeID: r.NodeID, Seq: r.Seq} }
 
 // EventKind says what an Event reports.
 type EventKind uint8
@@ -57,7 +47,7 @@ func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), ni
 // QuorumEvent is the quorum state: what a quorum notification carries.
 type QuorumEvent struct {
 	Quorate bool
-	Ring    RingID
+	Ring    corosync.RingID
 	// Members is the view list: the node ids of the current membership.
 	// Shared between subscribers: do not modify.
 	Members []uint32
@@ -67,7 +57,7 @@ type QuorumEvent struct {
 // on a change, who joined and who left. Its slices are shared between
 // subscribers: do not modify them.
 type NodelistEvent struct {
-	Ring    RingID
+	Ring    corosync.RingID
 	Members []uint32
 	Joined  []uint32
 	Left    []uint32

@@ -1,12 +1,9 @@
 package quorum
 
 import (
-	"log/slog"
-
-	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
-	"github.com/corosync-go/corosync/transport"
 )
 
 // Model selects the notification model of a connection.
@@ -49,20 +46,11 @@ func (t Type) String() string {
 	return "QUORUM_SET"
 }
 
-// Backoff is a capped exponential backoff with jitter (corosync.Backoff).
-type Backoff = corosync.Backoff
-
-// DefaultBackoff is the backoff used unless WithBackoff says otherwise.
-var DefaultBackoff = corosync.DefaultBackoff
-
 type config struct {
 	session.Options
 	model    Model
 	modelSet bool
 }
-
-// Option configures Dial.
-type Option func(*config)
 
 // WithModel selects the notification model. Without it, a client uses
 // ModelV1 where the daemon has it (corosync 3.1, as far as its release can
@@ -70,28 +58,9 @@ type Option func(*config)
 // each reconnect; Client.Model says which is in use. An explicit ModelV1
 // on an older daemon fails with corosync.ErrNotSupported, and nothing is
 // sent.
-func WithModel(m Model) Option { return func(c *config) { c.model, c.modelSet = m, true } }
-
-// WithDialer replaces the transport: for example mock.Cluster's nodes in
-// tests, or transport.NewDialer with a non-default transport.Config.
-func WithDialer(d transport.Dialer) Option { return func(c *config) { c.Dialer = d } }
-
-// WithReconnect turns automatic reconnection on (the default) or off. With it
-// off, a lost connection ends every subscription after an EventDisconnected.
-func WithReconnect(on bool) Option { return func(c *config) { c.Reconnect = on } }
-
-// WithWaitForDaemon makes Dial wait, retrying with backoff, for a daemon that
-// is not running yet, instead of failing at once with corosync.ErrLibrary.
-// Dial then fails only when its ctx ends (or on an error retrying cannot fix,
-// such as corosync.ErrAccess).
-func WithWaitForDaemon() Option { return func(c *config) { c.WaitForDaemon = true } }
-
-// WithBackoff sets the retry backoff for reconnection and TRY_AGAIN.
-func WithBackoff(b Backoff) Option { return func(c *config) { c.Backoff = b } }
-
-// WithLogger makes the client log connection changes and retries. The client
-// is silent by default.
-func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l } }
+func WithModel(m Model) client.Option {
+	return client.ForService("quorum.WithModel", func(c *config) { c.model, c.modelSet = m, true })
+}
 
 // SubscribeOption configures a subscription's delivery policy; see package
 // dispatch for the policies.

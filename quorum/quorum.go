@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire"
 )
@@ -62,11 +63,13 @@ type Client struct {
 // section of corosync.conf), corosync.ErrTryAgain if ctx ended while the
 // daemon kept answering TRY_AGAIN, corosync.ErrTimeout if ctx ended during
 // the handshake.
-func Dial(ctx context.Context, opts ...Option) (*Client, error) {
-	cfg := config{Options: session.DefaultOptions(), model: ModelV1}
-	for _, o := range opts {
-		o(&cfg)
+func Dial(ctx context.Context, opts ...client.Option) (*Client, error) {
+	cfg := config{model: ModelV1}
+	set, err := client.Apply("quorum.Dial", &cfg, opts)
+	if err != nil {
+		return nil, err
 	}
+	cfg.Options = session.OptionsFrom(set)
 	if cfg.model != ModelV0 && cfg.model != ModelV1 {
 		return nil, corosync.NewError("quorum dial", corosync.ErrInvalidParam, fmt.Errorf("unknown model %d (want ModelV0 or ModelV1)", uint32(cfg.model)))
 	}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
@@ -17,7 +18,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-var fast = quorum.WithBackoff(quorum.Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 2})
+var fast = client.WithBackoff(corosync.Backoff{Initial: time.Millisecond, Max: 10 * time.Millisecond, Multiplier: 2})
 
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -25,9 +26,9 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func dial(t *testing.T, n *mock.Node, opts ...quorum.Option) *quorum.Client {
+func dial(t *testing.T, n *mock.Node, opts ...client.Option) *quorum.Client {
 	t.Helper()
-	c, err := quorum.Dial(ctxT(t), append([]quorum.Option{quorum.WithDialer(n), fast}, opts...)...)
+	c, err := quorum.Dial(ctxT(t), append([]client.Option{client.WithDialer(n), fast}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestQuorumFree(t *testing.T) {
 	}
 	s := subscribe(t, c, quorum.Queue(8))
 	snap := expect(t, s, quorum.EventSnapshot, true)
-	if snap.Ring != (quorum.RingID{}) || snap.Nodelist == nil || len(snap.Nodelist.Members) != 2 {
+	if snap.Ring != (corosync.RingID{}) || snap.Nodelist == nil || len(snap.Nodelist.Members) != 2 {
 		t.Fatalf("free snapshot %+v", snap)
 	}
 	cl.Stop(2)
@@ -183,7 +184,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 
 func TestNoReconnect(t *testing.T) {
 	cl := mock.NewCluster(1)
-	c := dial(t, cl.Node(1), quorum.WithReconnect(false))
+	c := dial(t, cl.Node(1), client.WithoutReconnect())
 	s := subscribe(t, c, quorum.Queue(8))
 	next(t, s)
 	cl.Kill(1)
@@ -205,7 +206,7 @@ func TestTryAgain(t *testing.T) {
 	n.SetReady(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := quorum.Dial(ctx, quorum.WithDialer(n), fast)
+	_, err := quorum.Dial(ctx, client.WithDialer(n), fast)
 	if !errors.Is(err, corosync.ErrTryAgain) {
 		t.Fatalf("Dial while not ready: %v", err)
 	}
@@ -228,27 +229,27 @@ func TestDialErrors(t *testing.T) {
 	cl := mock.NewCluster(1)
 	n := cl.Node(1)
 	n.DenyAccess(true)
-	if _, err := quorum.Dial(ctxT(t), quorum.WithDialer(n), quorum.WithWaitForDaemon(), fast); !errors.Is(err, corosync.ErrAccess) {
+	if _, err := quorum.Dial(ctxT(t), client.WithDialer(n), client.WithWaitForDaemon(), fast); !errors.Is(err, corosync.ErrAccess) {
 		t.Fatalf("denied: %v", err)
 	}
 	n.DenyAccess(false)
 	cl.Stop(1)
-	if _, err := quorum.Dial(ctxT(t), quorum.WithDialer(n), fast); !errors.Is(err, corosync.ErrLibrary) {
+	if _, err := quorum.Dial(ctxT(t), client.WithDialer(n), fast); !errors.Is(err, corosync.ErrLibrary) {
 		t.Fatalf("not running: %v", err)
 	}
 	go func() { time.Sleep(30 * time.Millisecond); cl.Start(1) }()
-	c := dial(t, n, quorum.WithWaitForDaemon())
+	c := dial(t, n, client.WithWaitForDaemon())
 	if q, err := c.Quorate(ctxT(t)); err != nil || !q {
 		t.Fatalf("after waiting: %v %v", q, err)
 	}
-	if _, err := quorum.Dial(ctxT(t), quorum.WithDialer(n), quorum.WithModel(7)); !errors.Is(err, corosync.ErrInvalidParam) {
+	if _, err := quorum.Dial(ctxT(t), client.WithDialer(n), quorum.WithModel(7)); !errors.Is(err, corosync.ErrInvalidParam) {
 		t.Fatalf("bad model: %v", err)
 	}
 }
 
 func TestCloseEndsEverything(t *testing.T) {
 	cl := mock.NewCluster(3)
-	c, err := quorum.Dial(ctxT(t), quorum.WithDialer(cl.Node(1)))
+	c, err := quorum.Dial(ctxT(t), client.WithDialer(cl.Node(1)))
 	if err != nil {
 		t.Fatal(err)
 	}

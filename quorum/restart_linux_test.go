@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -120,7 +121,7 @@ func restarts(t *testing.T, n int) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	node := cl.Node(1)
 	ctx := context.Background()
-	c, err := quorum.Dial(ctx, quorum.WithDialer(node.Dialer()))
+	c, err := quorum.Dial(ctx, client.WithDialer(node.Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func restarts(t *testing.T, n int) {
 	if c.DaemonVersion() != want || c.Model() != wantModel {
 		t.Fatalf("%s: DaemonVersion %v, model %v; want %v, %v", cl.Daemon(), c.DaemonVersion(), c.Model(), want, wantModel)
 	}
-	if v1, err := quorum.Dial(ctx, quorum.WithDialer(node.Dialer()), quorum.WithModel(quorum.ModelV1)); wantModel == quorum.ModelV1 {
+	if v1, err := quorum.Dial(ctx, client.WithDialer(node.Dialer()), quorum.WithModel(quorum.ModelV1)); wantModel == quorum.ModelV1 {
 		if err != nil || v1.Model() != quorum.ModelV1 {
 			t.Fatalf("Dial(WithModel(ModelV1)): %v", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/session"
 )
 
@@ -57,7 +58,7 @@ type State struct {
 	Nodes []NodeStatus
 	// Ring is the current ring and Members its membership (nodelist
 	// notification; zero on a daemon without nodelist notifications).
-	Ring    RingID
+	Ring    corosync.RingID
 	Members []uint32
 	// ExpectedVotes is the local node's expected votes (getinfo at
 	// connect, then expected-votes notifications).

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -17,7 +18,7 @@ import (
 func ExampleClient_Info() {
 	ctx := context.Background()
 	cluster := mock.NewCluster(3)
-	c, err := votequorum.Dial(ctx, votequorum.WithDialer(cluster.Node(1)))
+	c, err := votequorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -42,7 +43,7 @@ func ExampleClient_Info() {
 func ExampleClient_Subscribe() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	c, err := votequorum.Dial(ctx, votequorum.WithWaitForDaemon())
+	c, err := votequorum.Dial(ctx, client.WithWaitForDaemon())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -69,7 +70,7 @@ func ExampleClient_Subscribe() {
 func ExampleClient_SetVotes() {
 	ctx := context.Background()
 	cluster := mock.NewCluster(3)
-	c, err := votequorum.Dial(ctx, votequorum.WithDialer(cluster.Node(1)))
+	c, err := votequorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -94,7 +95,7 @@ func Example_twoNode() {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cluster := mock.NewCluster(2, mock.WithTwoNode())
-	c, err := votequorum.Dial(ctx, votequorum.WithDialer(cluster.Node(1)))
+	c, err := votequorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -66,7 +66,7 @@ func TestQdevice(t *testing.T) {
 	}
 	checkInfo(t, c, n1)
 
-	if err := c.QdevicePoll(ctx, name, true, votequorum.RingID{NodeID: 1, Seq: 1}); !errors.Is(err, corosync.ErrMessageError) {
+	if err := c.QdevicePoll(ctx, name, true, corosync.RingID{NodeID: 1, Seq: 1}); !errors.Is(err, corosync.ErrMessageError) {
 		t.Errorf("poll with a stale ring: %v", err)
 	}
 	if err := c.QdevicePoll(ctx, name, true, c.Latest().Ring); err != nil {

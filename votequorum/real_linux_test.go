@@ -12,11 +12,12 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/votequorum"
 )
 
-var fast = votequorum.WithBackoff(votequorum.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2})
+var fast = client.WithBackoff(corosync.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2})
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -26,7 +27,7 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 
 func dial(t *testing.T, n *corotest.Node) *votequorum.Client {
 	t.Helper()
-	c, err := votequorum.Dial(ctxT(t, 10*time.Second), votequorum.WithDialer(n.Dialer()), fast)
+	c, err := votequorum.Dial(ctxT(t, 10*time.Second), client.WithDialer(n.Dialer()), fast)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func (t *tracker) Event(msg []byte) (Event, bool, error) {
 		t.state.ExpectedVotes = n.ExpectedVotes
 	case vqwire.EvNodelist:
 		kind = EventNodelist
-		t.state.Ring = RingID{NodeID: n.Ring.NodeID, Seq: n.Ring.Seq}
+		t.state.Ring = corosync.RingID{NodeID: n.Ring.NodeID, Seq: n.Ring.Seq}
 		t.state.Members = n.Members
 	default:
 		return Event{}, false, nil

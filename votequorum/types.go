@@ -91,17 +91,6 @@ func (i Info) String() string {
 		i.NodeID, i.State, i.NodeVotes, i.NodeExpectedVotes, i.HighestExpected, i.TotalVotes, i.Quorum, i.Flags, i.QdeviceVotes, i.QdeviceName)
 }
 
-// RingID identifies a totem ring (membership): the representative node (the
-// lowest node id of the membership that formed it) and a 64-bit sequence.
-// QdevicePoll needs the current one.
-type RingID struct {
-	NodeID uint32
-	Seq    uint64
-}
-
-// String formats the ring id as corosync's tools do: "%x.%x", e.g. "1.5".
-func (r RingID) String() string { return fmt.Sprintf("%x.%x", r.NodeID, r.Seq) }
-
 // NodeStatus is a node in a quorum notification: its id and state. The
 // quorum device appears as node id 0 while one is registered.
 type NodeStatus struct {

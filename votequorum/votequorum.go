@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/vqwire"
 )
@@ -60,11 +61,13 @@ type Client struct {
 // running (or runs without votequorum), corosync.ErrAccess when this user is
 // not allowed (see the uidgid section of corosync.conf), corosync.ErrTimeout
 // if ctx ended during the handshake.
-func Dial(ctx context.Context, opts ...Option) (*Client, error) {
-	cfg := config{Options: session.DefaultOptions()}
-	for _, o := range opts {
-		o(&cfg)
+func Dial(ctx context.Context, opts ...client.Option) (*Client, error) {
+	cfg := config{}
+	set, err := client.Apply("votequorum.Dial", &cfg, opts)
+	if err != nil {
+		return nil, err
 	}
+	cfg.Options = session.OptionsFrom(set)
 	c := &Client{}
 	s, err := session.Dial(ctx, vqwire.Requests, &tracker{c: c, log: cfg.Logger}, cfg.Options)
 	if err != nil {
@@ -236,7 +239,7 @@ func (c *Client) QdeviceUpdate(ctx context.Context, oldName, newName string) err
 // quorum.device.timeout (10 s by default), or the daemon marks it not alive
 // and withdraws its votes; after each membership change the daemon's sync
 // waits (up to quorum.device.sync_timeout) for a poll with the new ring.
-func (c *Client) QdevicePoll(ctx context.Context, name string, castVote bool, ring RingID) error {
+func (c *Client) QdevicePoll(ctx context.Context, name string, castVote bool, ring corosync.RingID) error {
 	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqQdevicePoll, Name: name, CastVote: castVote,
 		Ring: vqwire.RingID{NodeID: ring.NodeID, Seq: ring.Seq}})
 	return err

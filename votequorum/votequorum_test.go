@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -52,12 +53,12 @@ func TestEventString(t *testing.T) {
 		e    votequorum.Event
 		want string
 	}{
-		{votequorum.Event{Kind: votequorum.EventQuorum, State: votequorum.State{Quorate: true, Ring: votequorum.RingID{NodeID: 1, Seq: 9},
+		{votequorum.Event{Kind: votequorum.EventQuorum, State: votequorum.State{Quorate: true, Ring: corosync.RingID{NodeID: 1, Seq: 9},
 			Members: []uint32{1, 2}, Nodes: []votequorum.NodeStatus{{NodeID: 1, State: votequorum.NodeStateMember}, {NodeID: 2, State: votequorum.NodeStateDead}},
 			ExpectedVotes: 2}},
 			"quorum: quorate ring 1.9 members [1 2] nodes [1:member 2:dead] expected 2"},
 		{votequorum.Event{Kind: votequorum.EventExpectedVotes, State: votequorum.State{ExpectedVotes: 3}, Skipped: 2}, "expectedvotes: expected 3 (skipped 2)"},
-		{votequorum.Event{Kind: votequorum.EventNodelist, State: votequorum.State{Ring: votequorum.RingID{NodeID: 2, Seq: 0x10}, Members: []uint32{2}}}, "nodelist: ring 2.10 members [2]"},
+		{votequorum.Event{Kind: votequorum.EventNodelist, State: votequorum.State{Ring: corosync.RingID{NodeID: 2, Seq: 0x10}, Members: []uint32{2}}}, "nodelist: ring 2.10 members [2]"},
 		{votequorum.Event{Kind: votequorum.EventDisconnected, Err: errors.New("gone")}, "disconnected: not quorate (connection lost: gone)"},
 		{votequorum.Event{Kind: 99}, "EventKind(99): not quorate ring 0.0 members [] nodes [] expected 0"},
 	} {
@@ -74,7 +75,7 @@ func TestEventString(t *testing.T) {
 func TestSetVotesRefusesQuorumWrap(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := votequorum.Dial(ctx, votequorum.WithDialer(mock.NewCluster(2).Node(1)))
+	c, err := votequorum.Dial(ctx, client.WithDialer(mock.NewCluster(2).Node(1)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/votequorum"
@@ -226,7 +227,7 @@ func downscaleStop(t *testing.T, cl *corotest.Cluster, c *votequorum.Client, s *
 
 // evBarrier reads votequorum's runtime.votequorum.ev_barrier on node n.
 func evBarrier(t *testing.T, n *corotest.Node) (uint32, error) {
-	c, err := cmap.Dial(ctxT(t, 10*time.Second), cmap.WithDialer(n.Dialer()))
+	c, err := cmap.Dial(ctxT(t, 10*time.Second), client.WithDialer(n.Dialer()))
 	if err != nil {
 		return 0, err
 	}

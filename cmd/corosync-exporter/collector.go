@@ -16,6 +16,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -110,7 +111,7 @@ type Collector struct {
 	mChanges  uint64
 	lastEvent time.Time
 	lastQ     *bool
-	lastRing  quorum.RingID
+	lastRing  corosync.RingID
 
 	// statsDialing is set while a late dial of the stats map is under way
 	// (see Collect); lateDials waits for it at Close.
@@ -168,20 +169,20 @@ func (c *Collector) Close() {
 // itself afterwards), then keeps the change counters from quorum events.
 func (c *Collector) run(ctx context.Context, d transport.Dialer) {
 	defer close(c.done)
-	backoff := quorum.DefaultBackoff
-	q, err := quorum.Dial(ctx, quorum.WithDialer(d), quorum.WithWaitForDaemon())
+	backoff := corosync.DefaultBackoff
+	q, err := quorum.Dial(ctx, client.WithDialer(d), client.WithWaitForDaemon())
 	if err != nil {
 		return // ctx ended
 	}
 	vq, err := dialRetry(ctx, func() (*votequorum.Client, error) {
-		return votequorum.Dial(ctx, votequorum.WithDialer(d), votequorum.WithWaitForDaemon())
+		return votequorum.Dial(ctx, client.WithDialer(d), client.WithWaitForDaemon())
 	}, backoff)
 	if err != nil {
 		q.Close()
 		return
 	}
 	cf, err := dialRetry(ctx, func() (*cfg.Client, error) {
-		return cfg.Dial(ctx, cfg.WithDialer(d), cfg.WithWaitForDaemon())
+		return cfg.Dial(ctx, client.WithDialer(d), client.WithWaitForDaemon())
 	}, backoff)
 	if err != nil {
 		q.Close()
@@ -189,7 +190,7 @@ func (c *Collector) run(ctx context.Context, d transport.Dialer) {
 		return
 	}
 	cm, err := dialRetry(ctx, func() (*cmap.Client, error) {
-		return cmap.Dial(ctx, cmap.WithDialer(d), cmap.WithWaitForDaemon())
+		return cmap.Dial(ctx, client.WithDialer(d), client.WithWaitForDaemon())
 	}, backoff)
 	if err != nil {
 		q.Close()
@@ -201,7 +202,7 @@ func (c *Collector) run(ctx context.Context, d transport.Dialer) {
 	// (ErrNotSupported, nothing sent) and the statistics the exporter
 	// gives are read from the main map instead (scrape.ipc).
 	st, err := dialRetry(ctx, func() (*cmap.Client, error) {
-		return cmap.Dial(ctx, cmap.WithDialer(d), cmap.WithWaitForDaemon(), cmap.WithMap(cmap.MapStats))
+		return cmap.Dial(ctx, client.WithDialer(d), client.WithWaitForDaemon(), cmap.WithMap(cmap.MapStats))
 	}, backoff)
 	if errors.Is(err, corosync.ErrNotSupported) {
 		c.log.Debug("corosync has no stats map", "daemon", cm.DaemonVersion())
@@ -236,7 +237,7 @@ func (c *Collector) run(ctx context.Context, d transport.Dialer) {
 // does not retry, such as access denied, which may be fixed at runtime).
 // It gives up at once on corosync.ErrNotSupported: the daemon's release
 // does not offer what is dialed, and asking again will not change that.
-func dialRetry[T any](ctx context.Context, dial func() (T, error), b quorum.Backoff) (T, error) {
+func dialRetry[T any](ctx context.Context, dial func() (T, error), b corosync.Backoff) (T, error) {
 	for attempt := 0; ; attempt++ {
 		v, err := dial()
 		if err == nil || ctx.Err() != nil || errors.Is(err, corosync.ErrNotSupported) {
@@ -277,7 +278,7 @@ func (c *Collector) observe(ev quorum.Event) {
 	if ev.Kind == quorum.EventNodelist && ev.Nodelist != nil {
 		ring = ev.Nodelist.Ring
 	}
-	if ring != c.lastRing && ring != (quorum.RingID{}) {
+	if ring != c.lastRing && ring != (corosync.RingID{}) {
 		c.mChanges++
 		c.lastRing = ring
 		changed = true
@@ -368,7 +369,7 @@ func (c *Collector) dialStatsLate() {
 	go func() {
 		defer c.lateDials.Done()
 		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-		st, err := cmap.Dial(ctx, cmap.WithDialer(c.dialer), cmap.WithMap(cmap.MapStats))
+		st, err := cmap.Dial(ctx, client.WithDialer(c.dialer), cmap.WithMap(cmap.MapStats))
 		cancel()
 		c.mu.Lock()
 		defer c.mu.Unlock()

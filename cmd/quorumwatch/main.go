@@ -77,6 +77,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -162,7 +163,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return code
 	}
-	dialOpts := []quorum.Option{}
+	dialOpts := []client.Option{}
 	if o.model == "v0" {
 		dialOpts = append(dialOpts, quorum.WithModel(quorum.ModelV0))
 	}
@@ -170,11 +171,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.sim {
 		cluster, s := simulation(out, o.simStep)
 		script = s
-		dialOpts = append(dialOpts, quorum.WithDialer(cluster.Node(1)))
+		dialOpts = append(dialOpts, client.WithDialer(cluster.Node(1)))
 	} else if testDialer != nil {
-		dialOpts = append(dialOpts, quorum.WithDialer(testDialer))
+		dialOpts = append(dialOpts, client.WithDialer(testDialer))
 	} else if o.netns != "" {
-		dialOpts = append(dialOpts, quorum.WithDialer(transport.NewDialer(transport.Config{NetNS: o.netns})))
+		dialOpts = append(dialOpts, client.WithDialer(transport.NewDialer(transport.Config{NetNS: o.netns})))
 	}
 	dctx, cancel := context.WithTimeout(ctx, o.timeout)
 	c, err := quorum.Dial(dctx, dialOpts...)

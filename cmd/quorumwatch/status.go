@@ -11,6 +11,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -68,7 +69,7 @@ var quorumtoolFlags = []struct {
 func runStatus(ctx context.Context, o options, out io.Writer, d transport.Dialer) (int, error) {
 	dctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	qc, err := quorum.Dial(dctx, quorum.WithDialer(d))
+	qc, err := quorum.Dial(dctx, client.WithDialer(d))
 	if err != nil {
 		return exitError, fmt.Errorf("cannot connect to corosync: %w", err)
 	}
@@ -94,7 +95,7 @@ func runStatus(ctx context.Context, o options, out io.Writer, d transport.Dialer
 	ev := qc.Latest()
 	st.Nodes = len(ev.Members)
 	st.RingID = fmt.Sprintf(pick(v2, "%d", "%x"), ev.Ring.Seq)
-	cc, err := cfg.Dial(dctx, cfg.WithDialer(d), cfg.WithReconnect(false))
+	cc, err := cfg.Dial(dctx, client.WithDialer(d), client.WithoutReconnect())
 	if err != nil {
 		return exitError, err
 	}
@@ -119,7 +120,7 @@ func runStatus(ctx context.Context, o options, out io.Writer, d transport.Dialer
 		}
 		return finish(st, o, out)
 	}
-	vc, err := votequorum.Dial(dctx, votequorum.WithDialer(d), votequorum.WithReconnect(false))
+	vc, err := votequorum.Dial(dctx, client.WithDialer(d), client.WithoutReconnect())
 	if err != nil {
 		return exitError, err
 	}

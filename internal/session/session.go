@@ -31,6 +31,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/wire"
 	"github.com/corosync-go/corosync/transport"
@@ -71,7 +72,13 @@ type Options struct {
 
 // DefaultOptions returns the defaults: reconnect, DefaultBackoff, silent.
 func DefaultOptions() Options {
-	return Options{Reconnect: true, Backoff: corosync.DefaultBackoff}
+	return OptionsFrom(client.DefaultSettings())
+}
+
+// OptionsFrom returns the options that the common client settings s
+// decide.
+func OptionsFrom(s client.Settings) Options {
+	return Options{Dialer: s.Dialer, Reconnect: s.Reconnect, WaitForDaemon: s.WaitForDaemon, Backoff: s.Backoff, Logger: s.Logger}
 }
 
 // Service is what one corosync service supplies to its Session.

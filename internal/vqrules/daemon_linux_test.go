@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/vqrules"
 	"github.com/corosync-go/corosync/votequorum"
@@ -71,7 +72,7 @@ func start(t *testing.T, n int, o corotest.Options) *lockstep {
 
 // realInfo asks node on's daemon about node id.
 func realInfo(ctx context.Context, n *corotest.Node, ids []uint32) (map[uint32]vqrules.Result, error) {
-	c, err := votequorum.Dial(ctx, votequorum.WithDialer(n.Dialer()), votequorum.WithReconnect(false))
+	c, err := votequorum.Dial(ctx, client.WithDialer(n.Dialer()), client.WithoutReconnect())
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +210,7 @@ func (l *lockstep) client(id uint32) *votequorum.Client {
 	l.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := votequorum.Dial(ctx, votequorum.WithDialer(l.cl.Node(id).Dialer()))
+	c, err := votequorum.Dial(ctx, client.WithDialer(l.cl.Node(id).Dialer()))
 	l.must(err)
 	l.t.Cleanup(func() { c.Close() })
 	return c

@@ -20,6 +20,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -159,7 +160,7 @@ func (r *run) answers(ctx context.Context, n *corotest.Node, when string) {
 	if err != nil {
 		r.t.Fatalf("%s %s: node %d does not answer corosync-quorumtool: %v\nlog tail:\n%s", r.d, when, n.ID, err, tail(n, 40))
 	}
-	c, err := quorum.Dial(ctx, quorum.WithDialer(n.Dialer()), quorum.WithBackoff(fastBackoff))
+	c, err := quorum.Dial(ctx, client.WithDialer(n.Dialer()), client.WithBackoff(fastBackoff))
 	if err != nil {
 		r.t.Fatalf("%s %s: fresh quorum.Dial on node %d: %v\nlog tail:\n%s", r.d, when, n.ID, err, tail(n, 40))
 	}
@@ -305,7 +306,7 @@ func quorumtool(out string) map[string]string {
 // Latest, Type, Model, subscriptions under every policy, StopTracking,
 // Close twice and calls after it.
 func (r *run) quorum(ctx context.Context) {
-	opts := []quorum.Option{quorum.WithDialer(r.dial), quorum.WithBackoff(fastBackoff), quorum.WithLogger(r.log)}
+	opts := []client.Option{client.WithDialer(r.dial), client.WithBackoff(fastBackoff), client.WithLogger(r.log)}
 	v1 := r.want.AtLeast(corosync.Version3_1_0)
 	wantModel := quorum.ModelV0
 	if v1 {
@@ -377,8 +378,8 @@ func (r *run) quorum(ctx context.Context) {
 	r.is("quorum StopTracking after Close", c.StopTracking(ctx), corosync.ErrBadHandle)
 
 	// Explicit models and the other options.
-	c0, err := quorum.Dial(ctx, append(opts, quorum.WithModel(quorum.ModelV0), quorum.WithReconnect(false))...)
-	if r.ok("quorum.Dial(WithModel(ModelV0), WithReconnect(false))", err) {
+	c0, err := quorum.Dial(ctx, append(opts, quorum.WithModel(quorum.ModelV0), client.WithoutReconnect())...)
+	if r.ok("quorum.Dial(WithModel(ModelV0), WithoutReconnect())", err) {
 		r.check(c0.Model() == quorum.ModelV0, "explicit V0: Model %v", c0.Model())
 		q, err := c0.Quorate(ctx)
 		r.ok("quorum V0 Quorate", err)
@@ -396,8 +397,8 @@ func (r *run) quorum(ctx context.Context) {
 	r.alive(ctx, "after quorum.Dial(WithModel(ModelV1))")
 	_, err = quorum.Dial(ctx, append(opts, quorum.WithModel(2))...)
 	r.is("quorum.Dial(WithModel(2))", err, corosync.ErrInvalidParam)
-	cw, err := quorum.Dial(ctx, append(opts, quorum.WithWaitForDaemon(), quorum.WithReconnect(true))...)
-	if r.ok("quorum.Dial(WithWaitForDaemon(), WithReconnect(true))", err) {
+	cw, err := quorum.Dial(ctx, append(opts, client.WithWaitForDaemon())...)
+	if r.ok("quorum.Dial(WithWaitForDaemon())", err) {
 		r.check(cw.Model() == wantModel, "WithWaitForDaemon: Model %v", cw.Model())
 		cw.Close()
 	}
@@ -407,7 +408,7 @@ func (r *run) quorum(ctx context.Context) {
 // their boundaries, WhatIf, the whole quorum device API, subscriptions,
 // Close twice.
 func (r *run) votequorum(ctx context.Context) {
-	opts := []votequorum.Option{votequorum.WithDialer(r.dial), votequorum.WithBackoff(fastBackoff), votequorum.WithLogger(r.log)}
+	opts := []client.Option{client.WithDialer(r.dial), client.WithBackoff(fastBackoff), client.WithLogger(r.log)}
 	c, err := votequorum.Dial(ctx, opts...)
 	if !r.ok("votequorum.Dial", err) {
 		r.alive(ctx, "after votequorum.Dial")
@@ -531,8 +532,8 @@ func (r *run) votequorum(ctx context.Context) {
 	r.is("votequorum Subscribe after Close", err, corosync.ErrBadHandle)
 
 	// The other options.
-	cw, err := votequorum.Dial(ctx, append(opts, votequorum.WithWaitForDaemon(), votequorum.WithReconnect(false))...)
-	if r.ok("votequorum.Dial(WithWaitForDaemon(), WithReconnect(false))", err) {
+	cw, err := votequorum.Dial(ctx, append(opts, client.WithWaitForDaemon(), client.WithoutReconnect())...)
+	if r.ok("votequorum.Dial(WithWaitForDaemon(), WithoutReconnect())", err) {
 		i, err := cw.Info(ctx, 0)
 		r.ok("votequorum Info(0) on a second client", err)
 		r.check(i.Quorate() && i.TotalVotes == 3 && i.NodeExpectedVotes == 3, "Info(0) at the end %v", i)
@@ -545,7 +546,7 @@ func (r *run) votequorum(ctx context.Context) {
 func (r *run) qdevice(ctx context.Context, c *votequorum.Client, sub *votequorum.Subscription) {
 	long := strings.Repeat("q", votequorum.MaxQdeviceNameLen)
 	const name = "go-safety"
-	ring := func() votequorum.RingID { return c.Latest().Ring }
+	ring := func() corosync.RingID { return c.Latest().Ring }
 	for _, bad := range []string{"", "a\x00b", long + "q"} {
 		err := c.QdeviceRegister(ctx, bad)
 		r.is(fmt.Sprintf("votequorum QdeviceRegister(%d-byte name)", len(bad)), err, corosync.ErrInvalidParam, corosync.ErrNameTooLong)
@@ -575,8 +576,8 @@ func (r *run) qdevice(ctx context.Context, c *votequorum.Client, sub *votequorum
 	r.ok("votequorum QdeviceUpdate(254-byte name -> go-safety)", c.QdeviceUpdate(ctx, long, name))
 	r.waitInfo(ctx, c, 0, "device renamed", func(i votequorum.Info) bool { return i.QdeviceName == name })
 
-	r.is("votequorum QdevicePoll(stale ring)", c.QdevicePoll(ctx, name, true, votequorum.RingID{NodeID: 1, Seq: 1}), corosync.ErrMessageError)
-	r.is("votequorum QdevicePoll(zero ring)", c.QdevicePoll(ctx, name, true, votequorum.RingID{}), corosync.ErrMessageError)
+	r.is("votequorum QdevicePoll(stale ring)", c.QdevicePoll(ctx, name, true, corosync.RingID{NodeID: 1, Seq: 1}), corosync.ErrMessageError)
+	r.is("votequorum QdevicePoll(zero ring)", c.QdevicePoll(ctx, name, true, corosync.RingID{}), corosync.ErrMessageError)
 	r.is("votequorum QdevicePoll(wrong name)", c.QdevicePoll(ctx, "wrong", true, ring()), corosync.ErrInvalidParam)
 	if r.ok("votequorum QdevicePoll(cast)", c.QdevicePoll(ctx, name, true, ring())) {
 		r.waitInfo(ctx, c, 0, "device alive and casting", func(i votequorum.Info) bool {
@@ -648,7 +649,7 @@ func (r *run) waitInfo(ctx context.Context, c *votequorum.Client, id uint32, wha
 // its limits, key and value boundaries, read-only keys, iteration with
 // prefixes against corosync-cmapctl, tracking, the stats map.
 func (r *run) cmap(ctx context.Context) {
-	opts := []cmap.Option{cmap.WithDialer(r.dial), cmap.WithBackoff(fastBackoff), cmap.WithLogger(r.log)}
+	opts := []client.Option{client.WithDialer(r.dial), client.WithBackoff(fastBackoff), client.WithLogger(r.log)}
 	c, err := cmap.Dial(ctx, opts...)
 	if !r.ok("cmap.Dial", err) {
 		r.alive(ctx, "after cmap.Dial")
@@ -803,8 +804,8 @@ func (r *run) cmap(ctx context.Context) {
 	r.alive(ctx, "after cmap.Dial(WithMap(MapStats))")
 	_, err = cmap.Dial(ctx, append(opts, cmap.WithMap(7))...)
 	r.is("cmap.Dial(WithMap(7))", err, corosync.ErrInvalidParam)
-	cw, err := cmap.Dial(ctx, append(opts, cmap.WithWaitForDaemon(), cmap.WithReconnect(false), cmap.WithMap(cmap.MapICMap))...)
-	if r.ok("cmap.Dial(WithWaitForDaemon(), WithReconnect(false), WithMap(MapICMap))", err) {
+	cw, err := cmap.Dial(ctx, append(opts, client.WithWaitForDaemon(), client.WithoutReconnect(), cmap.WithMap(cmap.MapICMap))...)
+	if r.ok("cmap.Dial(WithWaitForDaemon(), WithoutReconnect(), WithMap(MapICMap))", err) {
 		_, err := cw.Get(ctx, "totem.cluster_name")
 		r.ok("cmap Get on a second client", err)
 		cw.Close()
@@ -1015,7 +1016,7 @@ func (r *run) cmapStats(ctx context.Context, st *cmap.Client) {
 // and every option; Send with every guarantee and size (fragmented ones
 // included) delivered to members on nodes 1 and 2; Leave, Close.
 func (r *run) cpg(ctx context.Context) {
-	opts := []cpg.Option{cpg.WithDialer(r.dial), cpg.WithBackoff(fastBackoff), cpg.WithLogger(r.log)}
+	opts := []client.Option{client.WithDialer(r.dial), client.WithBackoff(fastBackoff), client.WithLogger(r.log)}
 	c, err := cpg.Dial(ctx, opts...)
 	if !r.ok("cpg.Dial", err) {
 		r.alive(ctx, "after cpg.Dial")
@@ -1026,7 +1027,7 @@ func (r *run) cpg(ctx context.Context) {
 	id, err := c.LocalNodeID(ctx)
 	r.ok("cpg LocalNodeID", err)
 	r.check(id == 1, "cpg LocalNodeID %d", id)
-	peerC, err := cpg.Dial(ctx, cpg.WithDialer(r.cl.Node(2).Dialer()), cpg.WithBackoff(fastBackoff))
+	peerC, err := cpg.Dial(ctx, client.WithDialer(r.cl.Node(2).Dialer()), client.WithBackoff(fastBackoff))
 	if !r.ok("cpg.Dial on node 2", err) {
 		return
 	}
@@ -1091,7 +1092,7 @@ func (r *run) cpg(ctx context.Context) {
 
 	// Boundary names that are valid: the longest, a C name, binary bytes.
 	for _, name := range []string{long, "crmd\x00", "\xff\x01\x7f", "x"} {
-		gg, err := c.Join(ctx, name, cpg.WithRejoin(true))
+		gg, err := c.Join(ctx, name, cpg.WithRejoin())
 		if !r.ok(fmt.Sprintf("cpg Join(%d-byte name %q, WithRejoin)", len(name), trunc(name)), err) {
 			continue
 		}
@@ -1221,8 +1222,8 @@ func (r *run) cpg(ctx context.Context) {
 	_, err = g.Next(ctx)
 	r.is("cpg Group.Next after the client's Close", err, corosync.ErrBadHandle)
 
-	cw, err := cpg.Dial(ctx, append(opts, cpg.WithWaitForDaemon(), cpg.WithReconnect(false))...)
-	if r.ok("cpg.Dial(WithWaitForDaemon(), WithReconnect(false))", err) {
+	cw, err := cpg.Dial(ctx, append(opts, client.WithWaitForDaemon(), client.WithoutReconnect())...)
+	if r.ok("cpg.Dial(WithWaitForDaemon(), WithoutReconnect())", err) {
 		// The daemon drops a closed member from its groups when totem
 		// delivers the leave, a moment after Close returns.
 		var names []string
@@ -1289,7 +1290,7 @@ var localNodeIDLine = regexp.MustCompile(`Local node ID (\d+)`)
 // KillNode of a node that does not exist, Reload, shutdown tracking,
 // subscriptions, Close twice.
 func (r *run) cfg(ctx context.Context) {
-	opts := []cfg.Option{cfg.WithDialer(r.dial), cfg.WithBackoff(fastBackoff), cfg.WithLogger(r.log)}
+	opts := []client.Option{client.WithDialer(r.dial), client.WithBackoff(fastBackoff), client.WithLogger(r.log)}
 	status31 := r.want.AtLeast(corosync.Version3_1_1)
 	c, err := cfg.Dial(ctx, opts...)
 	if !r.ok("cfg.Dial", err) {
@@ -1421,8 +1422,8 @@ func (r *run) cfg(ctx context.Context) {
 		r.ok("cfg tracker Close again", tc.Close())
 	}
 	r.alive(ctx, "after cfg.Dial(WithShutdownTracking())")
-	cw, err := cfg.Dial(ctx, append(opts, cfg.WithWaitForDaemon(), cfg.WithReconnect(false))...)
-	if r.ok("cfg.Dial(WithWaitForDaemon(), WithReconnect(false))", err) {
+	cw, err := cfg.Dial(ctx, append(opts, client.WithWaitForDaemon(), client.WithoutReconnect())...)
+	if r.ok("cfg.Dial(WithWaitForDaemon(), WithoutReconnect())", err) {
 		_, err := cw.RingStatus(ctx)
 		r.ok("cfg RingStatus on a second client", err)
 		cw.Close()
@@ -1442,7 +1443,7 @@ func (r *run) cfg(ctx context.Context) {
 // exit cleanly; nodes 1 and 2 keep running and answering.
 func (r *run) shutdownNode3(ctx context.Context) {
 	n3 := r.cl.Node(3)
-	c, err := cfg.Dial(ctx, cfg.WithDialer(n3.Dialer()), cfg.WithBackoff(fastBackoff), cfg.WithReconnect(false))
+	c, err := cfg.Dial(ctx, client.WithDialer(n3.Dialer()), client.WithBackoff(fastBackoff), client.WithoutReconnect())
 	if !r.ok("cfg.Dial on node 3", err) {
 		return
 	}
@@ -1481,7 +1482,7 @@ func votesTotalWrap(t *testing.T, d corotest.Daemon) {
 	cl := corotest.Start(t, 2, corotest.Options{Daemon: &d, TokenMS: 500})
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	c, err := votequorum.Dial(ctx, votequorum.WithDialer(cl.Node(1).Dialer()), votequorum.WithBackoff(fastBackoff))
+	c, err := votequorum.Dial(ctx, client.WithDialer(cl.Node(1).Dialer()), client.WithBackoff(fastBackoff))
 	if err != nil {
 		t.Fatalf("%s: votequorum.Dial: %v", d.Name, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -56,7 +57,7 @@ func NewPair(t testing.TB, n *corotest.Node, model quorum.Model) *Pair {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	ours, err := quorum.Dial(ctx, quorum.WithDialer(n.Dialer()), quorum.WithModel(model))
+	ours, err := quorum.Dial(ctx, client.WithDialer(n.Dialer()), quorum.WithModel(model))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func BenchmarkGetQuorate(b *testing.B) {
 	cl := corotest.Start(b, 1, corotest.Options{})
 	n := cl.Node(1)
 	ctx := context.Background()
-	ours, err := quorum.Dial(ctx, quorum.WithDialer(n.Dialer()))
+	ours, err := quorum.Dial(ctx, client.WithDialer(n.Dialer()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func BenchmarkGetQuorate(b *testing.B) {
 		b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
 	}
-	nospin, err := quorum.Dial(ctx, quorum.WithDialer(transport.NewDialer(transport.Config{NetNS: n.NetNSPath(), SpinWait: -1})))
+	nospin, err := quorum.Dial(ctx, client.WithDialer(transport.NewDialer(transport.Config{NetNS: n.NetNSPath(), SpinWait: -1})))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -23,18 +24,18 @@ import (
 // cycles is the measure, 300 of each (corotest.Cycles).
 var cycles = corotest.Cycles(300)
 
-// client is one service's Dial, made ready to receive events, as a test
+// service is one service's Dial, made ready to receive events, as a test
 // cycle uses it.
-type client struct {
+type service struct {
 	name string
 	dial func(ctx context.Context, d transport.Dialer) (io.Closer, error)
 }
 
 // clients are the ways a program holds each service, every one with events
 // flowing to it where the service has any.
-var clients = []client{
+var clients = []service{
 	{"quorum", func(ctx context.Context, d transport.Dialer) (io.Closer, error) {
-		c, err := quorum.Dial(ctx, quorum.WithDialer(d))
+		c, err := quorum.Dial(ctx, client.WithDialer(d))
 		if err != nil {
 			return nil, err
 		}
@@ -45,14 +46,14 @@ var clients = []client{
 		return c, nil
 	}},
 	{"votequorum", func(ctx context.Context, d transport.Dialer) (io.Closer, error) {
-		c, err := votequorum.Dial(ctx, votequorum.WithDialer(d))
+		c, err := votequorum.Dial(ctx, client.WithDialer(d))
 		if err != nil {
 			return nil, err
 		}
 		return c, nil
 	}},
 	{"cfg", func(ctx context.Context, d transport.Dialer) (io.Closer, error) {
-		c, err := cfg.Dial(ctx, cfg.WithDialer(d))
+		c, err := cfg.Dial(ctx, client.WithDialer(d))
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +61,7 @@ var clients = []client{
 		return c, errors.Join(err, closeIf(err, c))
 	}},
 	{"cfg tracking", func(ctx context.Context, d transport.Dialer) (io.Closer, error) {
-		c, err := cfg.Dial(ctx, cfg.WithDialer(d), cfg.WithShutdownTracking())
+		c, err := cfg.Dial(ctx, client.WithDialer(d), cfg.WithShutdownTracking())
 		if errors.Is(err, corosync.ErrNotSupported) {
 			return nil, nil // 2.x and 3.0 have no shutdown tracking
 		}
@@ -70,7 +71,7 @@ var clients = []client{
 		return c, nil
 	}},
 	{"cmap tracking", func(ctx context.Context, d transport.Dialer) (io.Closer, error) {
-		c, err := cmap.Dial(ctx, cmap.WithDialer(d))
+		c, err := cmap.Dial(ctx, client.WithDialer(d))
 		if err != nil {
 			return nil, err
 		}
@@ -85,7 +86,7 @@ var clients = []client{
 		return c, nil
 	}},
 	{"cpg", func(ctx context.Context, d transport.Dialer) (io.Closer, error) {
-		c, err := cpg.Dial(ctx, cpg.WithDialer(d))
+		c, err := cpg.Dial(ctx, client.WithDialer(d))
 		if err != nil {
 			return nil, err
 		}
@@ -109,11 +110,11 @@ const churnKey = "test.goodbye.churn"
 // quorum and votequorum tracker).
 func churn(t *testing.T, ctx context.Context, d transport.Dialer) (stop func()) {
 	t.Helper()
-	m, err := cmap.Dial(ctx, cmap.WithDialer(d))
+	m, err := cmap.Dial(ctx, client.WithDialer(d))
 	if err != nil {
 		t.Fatal(err)
 	}
-	vq, err := votequorum.Dial(ctx, votequorum.WithDialer(d))
+	vq, err := votequorum.Dial(ctx, client.WithDialer(d))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestGoodbyes(t *testing.T) {
 	noNewErrors(t, cl, before, "every service")
 }
 
-func cycle(t *testing.T, ctx context.Context, c client, d transport.Dialer) {
+func cycle(t *testing.T, ctx context.Context, c service, d transport.Dialer) {
 	t0 := time.Now()
 	took := make([]time.Duration, 0, cycles)
 	for i := 0; i < cycles; i++ {

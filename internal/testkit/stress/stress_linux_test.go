@@ -19,6 +19,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -271,19 +272,19 @@ func dialClients(t *testing.T, ctx context.Context, d transport.Dialer) *clients
 	t.Helper()
 	var c clients1
 	var err error
-	if c.m, err = cmap.Dial(ctx, cmap.WithDialer(d)); err != nil {
+	if c.m, err = cmap.Dial(ctx, client.WithDialer(d)); err != nil {
 		t.Fatal(err)
 	}
-	if c.f, err = cfg.Dial(ctx, cfg.WithDialer(d)); err != nil {
+	if c.f, err = cfg.Dial(ctx, client.WithDialer(d)); err != nil {
 		t.Fatal(err)
 	}
-	if c.v, err = votequorum.Dial(ctx, votequorum.WithDialer(d)); err != nil {
+	if c.v, err = votequorum.Dial(ctx, client.WithDialer(d)); err != nil {
 		t.Fatal(err)
 	}
-	if c.q, err = quorum.Dial(ctx, quorum.WithDialer(d)); err != nil {
+	if c.q, err = quorum.Dial(ctx, client.WithDialer(d)); err != nil {
 		t.Fatal(err)
 	}
-	if c.cp, err = cpg.Dial(ctx, cpg.WithDialer(d)); err != nil {
+	if c.cp, err = cpg.Dial(ctx, client.WithDialer(d)); err != nil {
 		t.Fatal(err)
 	}
 	return &c
@@ -409,13 +410,13 @@ func startLoad(ctx context.Context, d transport.Dialer, c *clients1, l *ledger) 
 		case 0:
 			op = "cfg dial+close"
 			var x *cfg.Client
-			if x, err = cfg.Dial(dctx, cfg.WithDialer(d)); err == nil {
+			if x, err = cfg.Dial(dctx, client.WithDialer(d)); err == nil {
 				x.Close()
 			}
 		case 1:
 			op = "cfg tracking dial+close"
 			var x *cfg.Client
-			x, err = cfg.Dial(dctx, cfg.WithDialer(d), cfg.WithShutdownTracking())
+			x, err = cfg.Dial(dctx, client.WithDialer(d), cfg.WithShutdownTracking())
 			if errors.Is(err, corosync.ErrNotSupported) {
 				err = nil // no shutdown tracking before 3.1
 			} else if err == nil {
@@ -424,13 +425,13 @@ func startLoad(ctx context.Context, d transport.Dialer, c *clients1, l *ledger) 
 		case 2:
 			op = "votequorum dial+close"
 			var x *votequorum.Client
-			if x, err = votequorum.Dial(dctx, votequorum.WithDialer(d)); err == nil {
+			if x, err = votequorum.Dial(dctx, client.WithDialer(d)); err == nil {
 				x.Close()
 			}
 		case 3:
 			op = "quorum dial+close"
 			var x *quorum.Client
-			if x, err = quorum.Dial(dctx, quorum.WithDialer(d)); err == nil {
+			if x, err = quorum.Dial(dctx, client.WithDialer(d)); err == nil {
 				x.Close()
 			}
 		}
@@ -763,7 +764,7 @@ func TestStress(t *testing.T) {
 	c1 := dialClients(t, ctx, d1)
 	cps := map[uint32]*cpg.Client{1: c1.cp}
 	for _, id := range []uint32{2, 3} {
-		c, err := cpg.Dial(ctx, cpg.WithDialer(cl.Node(id).Dialer()))
+		c, err := cpg.Dial(ctx, client.WithDialer(cl.Node(id).Dialer()))
 		if err != nil {
 			t.Fatal(err)
 		}

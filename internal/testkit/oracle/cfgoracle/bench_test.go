@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 	"github.com/corosync-go/corosync/transport"
@@ -30,12 +31,12 @@ func BenchmarkNodeStatus(b *testing.B) {
 	if err := n.WaitMembers(wctx, 1, 2); err != nil {
 		b.Fatal(err)
 	}
-	ours, err := cfg.Dial(ctx, cfg.WithDialer(n.Dialer()))
+	ours, err := cfg.Dial(ctx, client.WithDialer(n.Dialer()))
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer ours.Close()
-	nospin, err := cfg.Dial(ctx, cfg.WithDialer(transport.NewDialer(transport.Config{NetNS: n.NetNSPath(), SpinWait: -1})))
+	nospin, err := cfg.Dial(ctx, client.WithDialer(transport.NewDialer(transport.Config{NetNS: n.NetNSPath(), SpinWait: -1})))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 	"github.com/corosync-go/corosync/transport"
@@ -252,7 +253,7 @@ func TestDifferentialNodeStatus(t *testing.T) {
 	}
 	defer or.Finalize()
 	o := ours{t, c}
-	pub, err := cfg.Dial(ctx, cfg.WithDialer(n1.Dialer()))
+	pub, err := cfg.Dial(ctx, client.WithDialer(n1.Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
@@ -27,7 +28,7 @@ func TestPublicClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range cl.Nodes {
-		c, err := cfg.Dial(ctx, cfg.WithDialer(n.Dialer()))
+		c, err := cfg.Dial(ctx, client.WithDialer(n.Dialer()))
 		if err != nil {
 			t.Fatal(err)
 		}

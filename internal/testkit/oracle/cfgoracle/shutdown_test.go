@@ -14,6 +14,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
@@ -41,7 +42,7 @@ func newGoTracker(t *testing.T, n *corotest.Node) shutdownTracker {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := cfg.Dial(ctx, cfg.WithDialer(n.Dialer()), cfg.WithShutdownTracking(), cfg.WithReconnect(false))
+	c, err := cfg.Dial(ctx, client.WithDialer(n.Dialer()), cfg.WithShutdownTracking(), client.WithoutReconnect())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func (g *goTracker) settle(d time.Duration) ([]cfgwire.ShutdownFlags, bool) {
 		select {
 		case ev, ok := <-g.ch:
 			if !ok {
-				return got, true // WithReconnect(false): the subscription ends after EventDisconnected
+				return got, true // WithoutReconnect(): the subscription ends after EventDisconnected
 			}
 			switch ev.Kind {
 			case cfg.EventShutdownRequest:
@@ -205,7 +206,7 @@ func cfgtool(args ...string) requester {
 // goRequester calls cfg.Client.Shutdown on a client of its own.
 func goRequester(flags cfg.ShutdownFlags) requester {
 	return requester{"cfg.Client.Shutdown(" + flags.String() + ")", func(ctx context.Context, n *corotest.Node) corosync.Error {
-		c, err := cfg.Dial(ctx, cfg.WithDialer(n.Dialer()), cfg.WithReconnect(false))
+		c, err := cfg.Dial(ctx, client.WithDialer(n.Dialer()), client.WithoutReconnect())
 		if err != nil {
 			return corosync.Code(err)
 		}

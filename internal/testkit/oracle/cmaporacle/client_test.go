@@ -9,16 +9,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
 
-func dialClient(t testing.TB, node *corotest.Node, opts ...cmap.Option) *cmap.Client {
+func dialClient(t testing.TB, node *corotest.Node, opts ...client.Option) *cmap.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := cmap.Dial(ctx, append([]cmap.Option{cmap.WithDialer(node.Dialer())}, opts...)...)
+	c, err := cmap.Dial(ctx, append([]client.Option{client.WithDialer(node.Dialer())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cpgwire"
@@ -78,7 +79,7 @@ func child(b *testing.B, what, env string) (io.WriteCloser, *bufio.Reader) {
 func runMember(spec string) int {
 	ns, groups, _ := strings.Cut(spec, ";")
 	ctx := context.Background()
-	c, err := cpg.Dial(ctx, cpg.WithDialer(transport.NewDialer(transport.Config{NetNS: ns})))
+	c, err := cpg.Dial(ctx, client.WithDialer(transport.NewDialer(transport.Config{NetNS: ns})))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "member:", err)
 		return 1
@@ -138,7 +139,7 @@ func BenchmarkCPG(b *testing.B) {
 	gname := func() string { return fmt.Sprintf("bench-%d", seq.Add(1)) }
 
 	goJoin := func(b *testing.B, n *corotest.Node, g string, pid uint32) (*cpg.Client, *cpg.Group) {
-		c, err := cpg.Dial(ctx, cpg.WithDialer(n.Dialer()))
+		c, err := cpg.Dial(ctx, client.WithDialer(n.Dialer()))
 		if err != nil {
 			b.Fatal(err)
 		}

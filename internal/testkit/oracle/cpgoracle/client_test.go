@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cpgwire"
@@ -79,7 +80,7 @@ func TestClientInterop(t *testing.T) {
 	var gos []*cpg.Group
 	var cs []*Client
 	for _, n := range cl.Nodes {
-		c, err := cpg.Dial(ctx, cpg.WithDialer(n.Dialer()))
+		c, err := cpg.Dial(ctx, client.WithDialer(n.Dialer()))
 		if err != nil {
 			t.Fatal(err)
 		}

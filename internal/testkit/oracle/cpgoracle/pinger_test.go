@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cpgwire"
@@ -66,7 +67,7 @@ func runPinger(spec string) int {
 	var roundTrip func() (time.Duration, time.Duration, error)
 	switch kind {
 	case "go":
-		c, err := cpg.Dial(ctx, cpg.WithDialer(transport.NewDialer(transport.Config{NetNS: ns})))
+		c, err := cpg.Dial(ctx, client.WithDialer(transport.NewDialer(transport.Config{NetNS: ns})))
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "pinger:", err)
 			return 1

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
@@ -23,7 +24,7 @@ func BenchmarkCalls(b *testing.B) {
 	ns := nd.NetNSPath()
 	ctx := context.Background()
 
-	q, err := quorum.Dial(ctx, quorum.WithDialer(nd.Dialer()))
+	q, err := quorum.Dial(ctx, client.WithDialer(nd.Dialer()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func BenchmarkCalls(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cq.Close()
-	vq, err := votequorum.Dial(ctx, votequorum.WithDialer(nd.Dialer()))
+	vq, err := votequorum.Dial(ctx, client.WithDialer(nd.Dialer()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func BenchmarkCalls(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cvq.Close()
-	cf, err := cfg.Dial(ctx, cfg.WithDialer(nd.Dialer()))
+	cf, err := cfg.Dial(ctx, client.WithDialer(nd.Dialer()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,7 +54,7 @@ func BenchmarkCalls(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ccf.Close()
-	cm, err := cmap.Dial(ctx, cmap.WithDialer(nd.Dialer()))
+	cm, err := cmap.Dial(ctx, client.WithDialer(nd.Dialer()))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
@@ -66,7 +67,7 @@ func TestSameAsCLibraries(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	q, err := quorum.Dial(ctx, quorum.WithDialer(nd.Dialer()))
+	q, err := quorum.Dial(ctx, client.WithDialer(nd.Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,17 +75,17 @@ func TestSameAsCLibraries(t *testing.T) {
 	if got, want := q.DaemonVersion(), d.ReleaseLine(); got != want {
 		t.Errorf("%s: the probe found %v, want %v", d, got, want)
 	}
-	vq, err := votequorum.Dial(ctx, votequorum.WithDialer(nd.Dialer()))
+	vq, err := votequorum.Dial(ctx, client.WithDialer(nd.Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer vq.Close()
-	cf, err := cfg.Dial(ctx, cfg.WithDialer(nd.Dialer()))
+	cf, err := cfg.Dial(ctx, client.WithDialer(nd.Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cf.Close()
-	cm, err := cmap.Dial(ctx, cmap.WithDialer(nd.Dialer()))
+	cm, err := cmap.Dial(ctx, client.WithDialer(nd.Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}

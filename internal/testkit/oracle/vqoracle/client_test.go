@@ -10,6 +10,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/vqwire"
 	"github.com/corosync-go/corosync/votequorum"
@@ -19,7 +20,7 @@ func dialClient(t testing.TB, n *corotest.Node) *votequorum.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := votequorum.Dial(ctx, votequorum.WithDialer(n.Dialer()))
+	c, err := votequorum.Dial(ctx, client.WithDialer(n.Dialer()))
 	if err != nil {
 		t.Fatal(err)
 	}
