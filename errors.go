@@ -1,6 +1,7 @@
 package corosync
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"syscall"
@@ -203,7 +204,10 @@ func FromHandleErrno(errno syscall.Errno) Error {
 }
 
 // Code returns the corosync code carried by err: OK for nil, the first Error
-// found in err's chain, or ErrLibrary when err carries none.
+// found in err's chain, ErrTimeout for a context's error (a deadline or a
+// cancellation: every blocking call of this module wraps those as
+// ErrTimeout, and a bare one is read the same way), or ErrLibrary when err
+// carries none.
 func Code(err error) Error {
 	if err == nil {
 		return OK
@@ -212,7 +216,17 @@ func Code(err error) Error {
 	if errors.As(err, &e) {
 		return e
 	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return ErrTimeout
+	}
 	return ErrLibrary
+}
+
+// CtxError wraps the error of a context that ended a blocking call op as
+// ErrTimeout: errors.Is matches ErrTimeout and the context's error
+// (context.Canceled tells a cancellation from a deadline).
+func CtxError(op string, ctxErr error) error {
+	return NewError(op, ErrTimeout, ctxErr)
 }
 
 // OpError is the error type of the operations in this module. It names the

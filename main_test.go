@@ -1,6 +1,7 @@
 package corosync_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"syscall"
@@ -54,5 +55,25 @@ func TestErrorCodes(t *testing.T) {
 	}
 	if corosync.Code(nil) != corosync.OK || corosync.Code(errors.New("x")) != corosync.ErrLibrary {
 		t.Fatal("Code of nil / foreign errors")
+	}
+}
+
+// A context's error, bare or wrapped, is a timeout to Code, and CtxError
+// keeps both the code and the cause visible to errors.Is.
+func TestCodeOfContextErrors(t *testing.T) {
+	for _, err := range []error{context.DeadlineExceeded, context.Canceled, fmt.Errorf("next: %w", context.DeadlineExceeded)} {
+		if got := corosync.Code(err); got != corosync.ErrTimeout {
+			t.Errorf("Code(%v) = %v, want ErrTimeout", err, got)
+		}
+	}
+	err := corosync.CtxError("quorum next", context.Canceled)
+	if !errors.Is(err, corosync.ErrTimeout) || !errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("CtxError: %v matches the wrong errors", err)
+	}
+	if got, want := err.Error(), "quorum next: context canceled (CS_ERR_TIMEOUT)"; got != want {
+		t.Errorf("CtxError: %q, want %q", got, want)
+	}
+	if got := corosync.Code(errors.New("other")); got != corosync.ErrLibrary {
+		t.Errorf("Code(other) = %v, want ErrLibrary", got)
 	}
 }

@@ -55,6 +55,7 @@ func Dial(ctx context.Context, service string, cfg Config) (*IPCConn, error) {
 	if _, err := os.Stat(cfg.ForceSocketsFile); err == nil {
 		addrs = []string{"file", "abstract"}
 	}
+	var tried []string
 	var lastErr error
 	for _, kind := range addrs {
 		c, err := dialOnce(ctx, service, kind, cfg)
@@ -63,10 +64,21 @@ func Dial(ctx context.Context, service string, cfg Config) (*IPCConn, error) {
 		}
 		lastErr = err
 		if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, syscall.ENOENT) {
-			break
+			return nil, err
 		}
+		_, _, shown := sockaddr(service, kind, cfg)
+		tried = append(tried, shown)
 	}
-	return nil, lastErr
+	// Every form was refused: name each socket tried, in the order tried.
+	where := strings.Join(tried, " nor on ")
+	if cfg.NetNS != "" {
+		where += " in network namespace " + cfg.NetNS
+	}
+	var cause syscall.Errno
+	if !errors.As(lastErr, &cause) {
+		return nil, lastErr
+	}
+	return nil, dialErr(op, corosync.ErrLibrary, "corosync is not running (nothing listens on %s): %w", where, cause)
 }
 
 // rawSockaddrUnix is struct sockaddr_un: family and a 108-byte path.

@@ -127,6 +127,4 @@ func LostError(op, why string, cause error) error {
 // CtxError is the error of a call whose ctx ended first: corosync.ErrTimeout
 // (as libqb reports an expired wait), wrapping ctx's own error so that
 // errors.Is(err, context.Canceled) tells a cancellation from a deadline.
-func CtxError(op string, ctxErr error) error {
-	return corosync.NewError(op, corosync.ErrTimeout, ctxErr)
-}
+func CtxError(op string, ctxErr error) error { return corosync.CtxError(op, ctxErr) }
