@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"sync"
 
 	corosync "github.com/corosync-go/corosync"
@@ -108,7 +109,7 @@ func call(ctx context.Context, conn *session.Conn, r cfgwire.Request) (cfgwire.R
 	defer bufPool.Put(bufs)
 	out, err := send(ctx, conn, op, r, bufs)
 	if err != nil {
-		return cfgwire.Response{}, err
+		return cfgwire.Response{}, annotate(err, r)
 	}
 	resp, err := cfgwire.DecodeResponse(out, r.ID) // copies what it keeps
 	if err != nil {
@@ -120,6 +121,39 @@ func call(ctx context.Context, conn *session.Conn, r cfgwire.Request) (cfgwire.R
 	}
 	return resp, nil
 }
+
+// annotate names, in a failed call's error, the node the call was about.
+// NODESTATUSGET's CS_ERR_FAILED_OPERATION is what corosync answers for a
+// node id that is not a knet host of the cluster (and on a cluster not on
+// knet), where GET_NODE_ADDRS answers CS_ERR_NOT_EXIST: the error keeps the
+// daemon's code (the one libcfg returns, and corosync.Code's answer) and
+// matches corosync.ErrNotExist too, so one errors.Is test reads the same
+// mistake in both calls.
+func annotate(err error, r cfgwire.Request) error {
+	switch r.ID {
+	case cfgwire.ReqNodeStatusGet:
+		if corosync.Code(err) == corosync.ErrFailedOperation {
+			var oe *corosync.OpError
+			if errors.As(err, &oe) {
+				err = &corosync.OpError{Op: oe.Op, Code: oe.Code, Err: noKnetHost(r.NodeID)}
+			}
+		}
+		fallthrough
+	case cfgwire.ReqGetNodeAddrs, cfgwire.ReqKillNode:
+		return session.Annotate(err, "node "+strconv.FormatUint(uint64(r.NodeID), 10))
+	}
+	return err
+}
+
+// noKnetHost is NODESTATUSGET's failure for a node knet does not know: it
+// matches corosync.ErrNotExist.
+type noKnetHost uint32
+
+func (n noKnetHost) Error() string {
+	return "node " + strconv.FormatUint(uint64(n), 10) + " is not a knet host of this cluster"
+}
+
+func (noKnetHost) Is(target error) bool { return target == corosync.ErrNotExist }
 
 // send encodes r into bufs, sends it on conn and returns the response, in
 // bufs.resp's memory.
@@ -152,9 +186,10 @@ func nodeStatus(ctx context.Context, conn *session.Conn, nodeID uint32, out *Nod
 	const op = "cfg node_status_get"
 	bufs := getBufs()
 	defer bufPool.Put(bufs)
-	b, err := send(ctx, conn, op, cfgwire.Request{ID: cfgwire.ReqNodeStatusGet, NodeID: nodeID, Version: cfgwire.NodeStatusV1}, bufs)
+	r := cfgwire.Request{ID: cfgwire.ReqNodeStatusGet, NodeID: nodeID, Version: cfgwire.NodeStatusV1}
+	b, err := send(ctx, conn, op, r, bufs)
 	if err != nil {
-		return err
+		return annotate(err, r)
 	}
 	ns := &bufs.status
 	code, err := cfgwire.DecodeNodeStatusInto(b, ns)

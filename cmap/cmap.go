@@ -2,7 +2,6 @@ package cmap
 
 import (
 	"context"
-	"errors"
 	"iter"
 	"sync"
 	"time"
@@ -499,13 +498,7 @@ func call(ctx context.Context, conn *session.Conn, id int32, key string, req, re
 
 // withKey puts key into the operation name of err: "cmap get totem.x:
 // CS_ERR_NOT_EXIST: ...".
-func withKey(err error, key string) error {
-	var oe *corosync.OpError
-	if key == "" || !errors.As(err, &oe) {
-		return err
-	}
-	return &corosync.OpError{Op: oe.Op + " " + key, Code: oe.Code, Err: oe.Err}
-}
+func withKey(err error, key string) error { return session.Annotate(err, key) }
 
 // bufs holds one request and its response; pooled so that a call does not
 // allocate its buffers.

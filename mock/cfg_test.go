@@ -3,6 +3,7 @@ package mock_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,10 +55,11 @@ func TestCfgNodeStatus(t *testing.T) {
 	cl.Heal()
 	cl.Kill(2)
 	check("2 dead", map[uint32]bool{1: true, 2: false, 3: true})
-	if _, err := c.NodeStatus(ctx, 9); !errors.Is(err, corosync.ErrFailedOperation) {
+	if _, err := c.NodeStatus(ctx, 9); !errors.Is(err, corosync.ErrFailedOperation) || !errors.Is(err, corosync.ErrNotExist) ||
+		err.Error() != "cfg node_status_get node 9: node 9 is not a knet host of this cluster (CS_ERR_FAILED_OPERATION)" {
 		t.Fatalf("unknown node: %v", err)
 	}
-	if _, err := c.NodeAddrs(ctx, 9); !errors.Is(err, corosync.ErrNotExist) {
+	if _, err := c.NodeAddrs(ctx, 9); !errors.Is(err, corosync.ErrNotExist) || !strings.Contains(err.Error(), "node 9") {
 		t.Fatalf("addrs of unknown node: %v", err)
 	}
 	addrs, err := c.NodeAddrs(ctx, 3)

@@ -32,10 +32,10 @@ func ExampleClient_Info() {
 	fmt.Printf("node %d: %d votes, expected %d, total %d, quorum %d, flags %v\n",
 		info.NodeID, info.NodeVotes, info.NodeExpectedVotes, info.TotalVotes, info.Quorum, info.Flags)
 	_, err = c.Info(ctx, 9)
-	fmt.Println(errors.Is(err, corosync.ErrNotExist))
+	fmt.Println(errors.Is(err, corosync.ErrNotExist), err)
 	// Output:
 	// node 1: 1 votes, expected 3, total 3, quorum 2, flags Quorate
-	// true
+	// true votequorum getinfo node 9: CS_ERR_NOT_EXIST: does not exist
 }
 
 // Watch quorum and votes: the first event is the current state; while the

@@ -3,6 +3,7 @@ package votequorum_test
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,7 +161,7 @@ func TestQdevice(t *testing.T) {
 	if i.Quorate() {
 		t.Fatalf("alone without the device: %v", i)
 	}
-	if err := c.QdeviceUnregister(ctx, name+"2"); !errors.Is(err, corosync.ErrNotExist) {
+	if err := c.QdeviceUnregister(ctx, name+"2"); !errors.Is(err, corosync.ErrNotExist) || !strings.Contains(err.Error(), strconv.Quote(name+"2")) {
 		t.Errorf("second unregister: %v", err)
 	}
 }

@@ -224,7 +224,7 @@ func TestReal(t *testing.T) {
 		if err != nil || other.NodeID != 3 || other.State != votequorum.NodeStateMember {
 			t.Errorf("Info(3) on node 1: %v, %v", other, err)
 		}
-		if _, err := c1.Info(ctx, 99); !errors.Is(err, corosync.ErrNotExist) {
+		if _, err := c1.Info(ctx, 99); !errors.Is(err, corosync.ErrNotExist) || !strings.Contains(err.Error(), "getinfo node 99") {
 			t.Errorf("Info(99): %v, want ErrNotExist", err)
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -330,6 +331,12 @@ func call(ctx context.Context, conn *session.Conn, r vqwire.Request) (vqwire.Res
 	op := ops[r.ID]
 	out, err := conn.Call(ctx, op, req, vqwire.ResponseFor(r.ID), bufs.resp[:0])
 	if err != nil {
+		switch r.ID {
+		case vqwire.ReqGetInfo, vqwire.ReqSetVotes:
+			err = session.Annotate(err, "node "+strconv.FormatUint(uint64(r.NodeID), 10))
+		case vqwire.ReqQdeviceRegister, vqwire.ReqQdeviceUnregister, vqwire.ReqQdeviceUpdate, vqwire.ReqQdevicePoll, vqwire.ReqQdeviceMasterWins:
+			err = session.Annotate(err, "qdevice "+strconv.Quote(r.Name))
+		}
 		return vqwire.Response{}, err
 	}
 	res, err := vqwire.DecodeResponse(out, r.ID)

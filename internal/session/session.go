@@ -716,3 +716,16 @@ func KindName(names []string, k uint8) string {
 	}
 	return fmt.Sprintf("EventKind(%d)", k)
 }
+
+// Annotate names the argument a failed call was about in its operation:
+// "cfg get_node_addrs" becomes "cfg get_node_addrs node 99". It is called
+// on the error path only, so a call that succeeds allocates nothing for
+// it. An error that is not a *corosync.OpError, or an empty what, is
+// returned as it is.
+func Annotate(err error, what string) error {
+	var oe *corosync.OpError
+	if what == "" || !errors.As(err, &oe) {
+		return err
+	}
+	return &corosync.OpError{Op: oe.Op + " " + what, Code: oe.Code, Err: oe.Err}
+}
