@@ -178,7 +178,7 @@ func Dial[E any](ctx context.Context, reqs *wire.Requests, svc Service[E], opts 
 	if opts.InlineGrace > 0 {
 		s.gate = newGate[E](opts.InlineGrace)
 	}
-	conn, snap, err := s.establish(ctx, svc, opts.WaitForDaemon)
+	conn, snap, err := s.establish(ctx, svc, opts.WaitForDaemon, time.Time{})
 	if err != nil {
 		return nil, err
 	}
@@ -191,11 +191,22 @@ func Dial[E any](ctx context.Context, reqs *wire.Requests, svc Service[E], opts 
 	return s, nil
 }
 
-func (s *Session[E]) log(msg string, args ...any) {
+// log logs msg at level, with the service's name, when the user asked for
+// a logger.
+func (s *Session[E]) log(level slog.Level, msg string, args ...any) {
 	if s.opts.Logger != nil {
-		s.opts.Logger.LogAttrs(context.Background(), slog.LevelInfo, msg, slog.Group("corosync", append([]any{"service", s.name}, args...)...))
+		s.opts.Logger.LogAttrs(context.Background(), level, msg, slog.Group("corosync", append([]any{"service", s.name}, args...)...))
 	}
 }
+
+// The "still down" lines of a long outage come at growing spacing: the
+// first stillDownFirst after the outage began, each gap twice the last,
+// never more than stillDownMax apart. An hour's outage logs about a dozen
+// lines at INFO; every retry is at DEBUG.
+const (
+	stillDownFirst = 10 * time.Second
+	stillDownMax   = 10 * time.Minute
+)
 
 // Current returns the live connection, or an error saying why there is
 // none: ErrClosed (corosync.ErrBadHandle) or ErrNotConnected
@@ -346,12 +357,29 @@ func (s *Session[E]) unwind(ctx context.Context, c *Conn) {
 // establish connects and runs setup, retrying with backoff: TRY_AGAIN
 // always, and any other failure but access and parameter errors when
 // retryAll is set. It fails when ctx ends.
-func (s *Session[E]) establish(ctx context.Context, svc Service[E], retryAll bool) (*Conn, E, error) {
+//
+// The log says, at INFO, the first failure, a "still unreachable" line at
+// growing spacing, and the success after a failure ("connected", or
+// "reconnected" after a connection lost at lostAt, which is zero for Dial);
+// every other retry is at DEBUG.
+func (s *Session[E]) establish(ctx context.Context, svc Service[E], retryAll bool, lostAt time.Time) (*Conn, E, error) {
 	var zero E
 	sawTryAgain := false
+	began := lostAt
+	if began.IsZero() {
+		began = time.Now()
+	}
+	gap := stillDownFirst
+	nextStill := began.Add(gap)
 	for attempt := 0; ; attempt++ {
 		conn, snap, err := s.setup(ctx, svc)
 		if err == nil {
+			switch {
+			case !lostAt.IsZero():
+				s.log(slog.LevelInfo, "reconnected to corosync", "daemon", conn.ver.String(), "after", time.Since(began).Round(time.Millisecond), "attempts", attempt+1)
+			case attempt > 0:
+				s.log(slog.LevelInfo, "connected to corosync", "daemon", conn.ver.String(), "after", time.Since(began).Round(time.Millisecond), "attempts", attempt+1)
+			}
 			return conn, snap, nil
 		}
 		sawTryAgain = sawTryAgain || errors.Is(err, corosync.ErrTryAgain)
@@ -373,7 +401,16 @@ func (s *Session[E]) establish(ctx context.Context, svc Service[E], retryAll boo
 			return nil, zero, err
 		}
 		delay := s.opts.Backoff.Delay(attempt)
-		s.log("connect failed; retrying", "error", err.Error(), "attempt", attempt+1, "delay", delay)
+		switch now := time.Now(); {
+		case attempt == 0:
+			s.log(slog.LevelInfo, "cannot connect to corosync; retrying", "error", err.Error())
+		case !now.Before(nextStill):
+			s.log(slog.LevelInfo, "corosync still unreachable; retrying", "error", err.Error(), "for", now.Sub(began).Round(time.Second), "attempts", attempt+1)
+			gap = min(2*gap, stillDownMax)
+			nextStill = now.Add(gap)
+		default:
+			s.log(slog.LevelDebug, "connect failed; retrying", "error", err.Error(), "attempt", attempt+1, "delay", delay)
+		}
 		if werr := sleepCtx(ctx, delay); werr != nil {
 			return nil, zero, ctxEnded(s.name, werr, err, sawTryAgain)
 		}
@@ -418,8 +455,9 @@ func (s *Session[E]) setup(ctx context.Context, svc Service[E]) (*Conn, E, error
 // dispatcher goroutine: nothing else touches them after Dial.
 type pump[E any] struct {
 	s       *Session[E]
-	pending []E   // lifecycle events to deliver before reading again
-	lostErr error // set when the connection is lost for good (no reconnect)
+	pending []E       // lifecycle events to deliver before reading again
+	lostErr error     // set when the connection is lost for good (no reconnect)
+	lostAt  time.Time // when the connection was last lost
 }
 
 // next returns queued lifecycle events first, then reads the connection,
@@ -532,7 +570,8 @@ func (p *pump[E]) lost(conn *Conn, err error) E {
 	}
 	p.s.mu.Unlock()
 	conn.Close()
-	p.s.log("connection to corosync lost", "error", err.Error())
+	p.lostAt = time.Now()
+	p.s.log(slog.LevelInfo, "connection to corosync lost", "error", err.Error())
 	if !p.s.opts.Reconnect {
 		p.lostErr = err
 	}
@@ -540,7 +579,7 @@ func (p *pump[E]) lost(conn *Conn, err error) E {
 }
 
 func (p *pump[E]) reconnect(ctx context.Context) error {
-	conn, snap, err := p.s.establish(ctx, p.s.svc, true)
+	conn, snap, err := p.s.establish(ctx, p.s.svc, true, p.lostAt)
 	if err != nil {
 		return err
 	}
@@ -554,7 +593,6 @@ func (p *pump[E]) reconnect(ctx context.Context) error {
 	}
 	p.s.conn, p.s.ver = conn, conn.ver
 	p.s.mu.Unlock()
-	p.s.log("reconnected to corosync", "daemon", conn.ver.String())
 	p.pending = append(p.pending, p.s.svc.Reconnected(snap), snap)
 	return nil
 }
