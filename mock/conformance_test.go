@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/transport"
 	"github.com/corosync-go/corosync/transport/transporttest"
@@ -18,7 +18,7 @@ func TestConformance(t *testing.T) {
 		Dial: func(ctx context.Context) (transport.Conn, error) {
 			return n.Dial(ctx, "quorum")
 		},
-		Request: wire.AppendRequest(nil, wire.ReqGetQuorate, 0),
+		Request: quorumwire.AppendRequest(nil, quorumwire.ReqGetQuorate, 0),
 		Stop:    func(t *testing.T) { cl.Stop(1) },
 		DenyAccess: func(t *testing.T) func() {
 			n.DenyAccess(true)

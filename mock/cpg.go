@@ -6,8 +6,8 @@ import (
 	"slices"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/wire"
 	"github.com/corosync-go/corosync/internal/wire/cpgwire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 )
 
 // The cpg service, as corosync 3.1.7's exec/cpg.c behaves (measured: see
@@ -46,7 +46,7 @@ type cpgConn struct {
 	pid       uint32
 	finalized bool              // off the node's list: no deliveries, no EXIST
 	view      []cpgwire.Address // the members last reported to it
-	ring      wire.RingID       // the ring last reported to it
+	ring      quorumwire.RingID // the ring last reported to it
 	iters     map[uint64]*cpgIter
 	nextIter  uint64
 	watching  bool

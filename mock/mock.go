@@ -59,7 +59,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/vqrules"
-	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 	"github.com/corosync-go/corosync/internal/wire/vqwire"
 	"github.com/corosync-go/corosync/transport"
 )
@@ -165,7 +165,7 @@ func (c *Cluster) downLocked(id uint32, why string, graceful bool) {
 		cn.kill(why)
 	}
 	clear(n.conns)
-	n.members, n.ring, n.quorate = nil, wire.RingID{}, false
+	n.members, n.ring, n.quorate = nil, quorumwire.RingID{}, false
 	n.order, n.qdName = nil, ""
 	c.recompute()
 }
@@ -264,7 +264,7 @@ func (c *Cluster) recompute() {
 		if !changed {
 			continue
 		}
-		ring := wire.RingID{NodeID: members[0], Seq: seq + 4}
+		ring := quorumwire.RingID{NodeID: members[0], Seq: seq + 4}
 		for _, id := range members {
 			n := c.nodes[id]
 			n.joined, n.left = diff(members, n.members), diff(n.members, members)
@@ -329,7 +329,7 @@ type Node struct {
 	deny    bool
 	tryReqs int
 	group   int
-	ring    wire.RingID
+	ring    quorumwire.RingID
 	lastSeq uint64
 	members []uint32
 	quorate bool

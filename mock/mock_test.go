@@ -9,25 +9,26 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func req(t *testing.T, c *conn, id int32, arg uint32) wire.Response {
+func req(t *testing.T, c *conn, id int32, arg uint32) quorumwire.Response {
 	t.Helper()
-	b, err := c.Request(context.Background(), wire.AppendRequest(nil, id, arg), nil)
+	b, err := c.Request(context.Background(), quorumwire.AppendRequest(nil, id, arg), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := wire.DecodeResponse(b, id)
+	r, err := quorumwire.DecodeResponse(b, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
-func events(c *conn) []wire.Notification {
-	var out []wire.Notification
+func events(c *conn) []quorumwire.Notification {
+	var out []quorumwire.Notification
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for {
@@ -41,7 +42,7 @@ func events(c *conn) []wire.Notification {
 		if err != nil {
 			return out
 		}
-		nt, _ := wire.DecodeEvent(b)
+		nt, _ := quorumwire.DecodeEvent(b)
 		out = append(out, nt)
 	}
 }
@@ -55,15 +56,15 @@ func TestTrackStartSemantics(t *testing.T) {
 	}
 	c := tc.(*conn)
 	defer c.Close()
-	if r := req(t, c, wire.ReqModelGetType, 7); r.Error != corosync.ErrInvalidParam || r.Value != 1 {
+	if r := req(t, c, quorumwire.ReqModelGetType, 7); r.Error != corosync.ErrInvalidParam || r.Value != 1 {
 		t.Fatalf("bad model: %+v", r)
 	}
-	req(t, c, wire.ReqModelGetType, wire.ModelV1)
+	req(t, c, quorumwire.ReqModelGetType, quorumwire.ModelV1)
 	// CURRENT only: snapshot, not tracking.
-	if r := req(t, c, wire.ReqTrackStart, wire.TrackCurrent); r.Error != corosync.OK {
+	if r := req(t, c, quorumwire.ReqTrackStart, quorumwire.TrackCurrent); r.Error != corosync.OK {
 		t.Fatal(r)
 	}
-	if ev := events(c); len(ev) != 2 || ev[0].ID != wire.EvV1NodelistNotification || ev[1].ID != wire.EvV1QuorumNotification {
+	if ev := events(c); len(ev) != 2 || ev[0].ID != quorumwire.EvV1NodelistNotification || ev[1].ID != quorumwire.EvV1QuorumNotification {
 		t.Fatalf("snapshot %+v", ev)
 	}
 	cl.Stop(2)
@@ -71,12 +72,12 @@ func TestTrackStartSemantics(t *testing.T) {
 		t.Fatalf("CURRENT-only got changes %+v", ev)
 	}
 	// CHANGES_ONLY: no snapshot, tracking.
-	req(t, c, wire.ReqTrackStart, wire.TrackChangesOnly)
+	req(t, c, quorumwire.ReqTrackStart, quorumwire.TrackChangesOnly)
 	if ev := events(c); len(ev) != 0 {
 		t.Fatalf("CHANGES_ONLY sent a snapshot")
 	}
 	// Repeat: EXIST, and the snapshot is still sent.
-	if r := req(t, c, wire.ReqTrackStart, wire.TrackChanges); r.Error != corosync.ErrExist {
+	if r := req(t, c, quorumwire.ReqTrackStart, quorumwire.TrackChanges); r.Error != corosync.ErrExist {
 		t.Fatalf("repeat trackstart %+v", r)
 	}
 	if ev := events(c); len(ev) != 2 {
@@ -88,12 +89,12 @@ func TestTrackStartSemantics(t *testing.T) {
 	}
 	// Trackstop is always OK, even when not tracking.
 	for range 2 {
-		if r := req(t, c, wire.ReqTrackStop, 0); r.Error != corosync.OK {
+		if r := req(t, c, quorumwire.ReqTrackStop, 0); r.Error != corosync.OK {
 			t.Fatal(r)
 		}
 	}
 	// Unknown request ids get the generic reject.
-	b, _ := c.Request(context.Background(), wire.AppendRequest(nil, 99, 0), nil)
+	b, _ := c.Request(context.Background(), quorumwire.AppendRequest(nil, 99, 0), nil)
 	if h, _ := wire.DecodeResponseHeader(b); h.ID != 0 || h.Error != corosync.ErrInvalidParam {
 		t.Fatalf("reject %+v", h)
 	}
@@ -106,7 +107,7 @@ func TestClosedAndKilledConns(t *testing.T) {
 	if _, err := tc.ReadEvent(context.Background()); !errors.Is(err, corosync.ErrLibrary) {
 		t.Fatalf("ReadEvent after kill: %v", err)
 	}
-	if _, err := tc.Request(context.Background(), wire.AppendRequest(nil, 0, 0), nil); !errors.Is(err, corosync.ErrLibrary) {
+	if _, err := tc.Request(context.Background(), quorumwire.AppendRequest(nil, 0, 0), nil); !errors.Is(err, corosync.ErrLibrary) {
 		t.Fatalf("Request after kill: %v", err)
 	}
 	tc.Close()

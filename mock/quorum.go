@@ -3,19 +3,20 @@ package mock
 import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 )
 
 func (n *Node) quorumEvent(model uint32) []byte {
-	nt := wire.Notification{ID: wire.EvV1QuorumNotification, Quorate: n.quorate, Ring: n.ring, Members: n.members}
+	nt := quorumwire.Notification{ID: quorumwire.EvV1QuorumNotification, Quorate: n.quorate, Ring: n.ring, Members: n.members}
 	if n.c.free {
 		// No provider: quorate, ring 0.0, empty view (corosync exec/vsf_quorum.c without a provider).
-		nt = wire.Notification{ID: wire.EvV1QuorumNotification, Quorate: true, Members: []uint32{}}
+		nt = quorumwire.Notification{ID: quorumwire.EvV1QuorumNotification, Quorate: true, Members: []uint32{}}
 	}
-	if model == wire.ModelV0 {
-		nt.ID = wire.EvNotification
+	if model == quorumwire.ModelV0 {
+		nt.ID = quorumwire.EvNotification
 		nt.Ring.NodeID = 0
 	}
-	b, err := wire.AppendEvent(nil, nt)
+	b, err := quorumwire.AppendEvent(nil, nt)
 	if err != nil {
 		panic(err) // our own state never exceeds the limits
 	}
@@ -23,7 +24,7 @@ func (n *Node) quorumEvent(model uint32) []byte {
 }
 
 func (n *Node) nodelistEvent(joined, left []uint32) []byte {
-	b, err := wire.AppendEvent(nil, wire.Notification{ID: wire.EvV1NodelistNotification, Ring: n.ring, Members: n.members, Joined: joined, Left: left})
+	b, err := quorumwire.AppendEvent(nil, quorumwire.Notification{ID: quorumwire.EvV1NodelistNotification, Ring: n.ring, Members: n.members, Joined: joined, Left: left})
 	if err != nil {
 		panic(err)
 	}
@@ -40,7 +41,7 @@ func (n *Node) notifyQuorum() {
 
 func (n *Node) notifyNodelist(joined, left []uint32) {
 	for cn := range n.conns {
-		if q, ok := cn.h.(*quorumConn); ok && q.tracking && q.model == wire.ModelV1 {
+		if q, ok := cn.h.(*quorumConn); ok && q.tracking && q.model == quorumwire.ModelV1 {
 			cn.push(n.nodelistEvent(joined, left))
 		}
 	}
@@ -56,7 +57,7 @@ type quorumConn struct {
 
 // handle answers a quorum request as exec/vsf_quorum.c does.
 func (q *quorumConn) handle(req, out []byte) []byte {
-	r, err := wire.DecodeRequest(req)
+	r, err := quorumwire.DecodeRequest(req)
 	if err != nil {
 		return wire.AppendReject(out, corosync.ErrInvalidParam)
 	}
@@ -66,23 +67,23 @@ func (q *quorumConn) handle(req, out []byte) []byte {
 		typ = 0
 	}
 	switch r.ID {
-	case wire.ReqGetQuorate:
+	case quorumwire.ReqGetQuorate:
 		v := uint32(0)
 		if n.quorate || n.c.free {
 			v = 1
 		}
-		return wire.AppendResponse(out, wire.ResGetQuorate, corosync.OK, v)
-	case wire.ReqGetType:
-		return wire.AppendResponse(out, wire.ResGetType, corosync.OK, typ)
-	case wire.ReqModelGetType:
-		if r.Arg != wire.ModelV0 && r.Arg != wire.ModelV1 {
-			return wire.AppendResponse(out, wire.ResModelGetType, corosync.ErrInvalidParam, typ)
+		return quorumwire.AppendResponse(out, quorumwire.ResGetQuorate, corosync.OK, v)
+	case quorumwire.ReqGetType:
+		return quorumwire.AppendResponse(out, quorumwire.ResGetType, corosync.OK, typ)
+	case quorumwire.ReqModelGetType:
+		if r.Arg != quorumwire.ModelV0 && r.Arg != quorumwire.ModelV1 {
+			return quorumwire.AppendResponse(out, quorumwire.ResModelGetType, corosync.ErrInvalidParam, typ)
 		}
 		q.model = r.Arg
-		return wire.AppendResponse(out, wire.ResModelGetType, corosync.OK, typ)
-	case wire.ReqTrackStart:
-		if r.Arg&(wire.TrackCurrent|wire.TrackChanges) != 0 {
-			if q.model == wire.ModelV1 {
+		return quorumwire.AppendResponse(out, quorumwire.ResModelGetType, corosync.OK, typ)
+	case quorumwire.ReqTrackStart:
+		if r.Arg&(quorumwire.TrackCurrent|quorumwire.TrackChanges) != 0 {
+			if q.model == quorumwire.ModelV1 {
 				q.push(n.nodelistEvent([]uint32{}, []uint32{}))
 			}
 			q.push(n.quorumEvent(q.model))
@@ -90,13 +91,13 @@ func (q *quorumConn) handle(req, out []byte) []byte {
 		code := corosync.OK
 		if q.tracking {
 			code = corosync.ErrExist
-		} else if r.Arg&(wire.TrackChanges|wire.TrackChangesOnly) != 0 {
+		} else if r.Arg&(quorumwire.TrackChanges|quorumwire.TrackChangesOnly) != 0 {
 			q.tracking = true
 		}
-		return wire.AppendResponse(out, wire.ResTrackStart, code, 0)
-	case wire.ReqTrackStop:
+		return quorumwire.AppendResponse(out, quorumwire.ResTrackStart, code, 0)
+	case quorumwire.ReqTrackStop:
 		q.tracking = false
-		return wire.AppendResponse(out, wire.ResTrackStop, corosync.OK, 0)
+		return quorumwire.AppendResponse(out, quorumwire.ResTrackStop, corosync.OK, 0)
 	}
 	return wire.AppendReject(out, corosync.ErrInvalidParam)
 }

@@ -6,10 +6,12 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/session"
-	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 )
 
-func ringFrom(r wire.RingID) corosync.RingID { return corosync.RingID{NodeID: r.NodeID, Seq: r.Seq} }
+func ringFrom(r quorumwire.RingID) corosync.RingID {
+	return corosync.RingID{NodeID: r.NodeID, Seq: r.Seq}
+}
 
 // EventKind says what an Event reports.
 type EventKind uint8

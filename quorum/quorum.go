@@ -27,7 +27,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/session"
-	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 )
 
 // ServiceName is the corosync IPC service this package talks to.
@@ -75,7 +75,7 @@ func Dial(ctx context.Context, opts ...client.Option) (*Client, error) {
 	}
 	c := &Client{want: cfg.model, auto: !cfg.modelSet}
 	c.tracking.Store(true)
-	s, err := session.Dial(ctx, wire.QuorumRequests, &tracker{c: c}, cfg.Options)
+	s, err := session.Dial(ctx, quorumwire.Requests, &tracker{c: c}, cfg.Options)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (c *Client) Quorate(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	r, err := call(ctx, conn, "quorum getquorate", wire.ReqGetQuorate, 0)
+	r, err := call(ctx, conn, "quorum getquorate", quorumwire.ReqGetQuorate, 0)
 	if err != nil {
 		return false, err
 	}
@@ -131,7 +131,7 @@ func (c *Client) StopTracking(ctx context.Context) error {
 		return err
 	}
 	c.tracking.Store(false)
-	_, err = call(ctx, conn, "quorum trackstop", wire.ReqTrackStop, 0)
+	_, err = call(ctx, conn, "quorum trackstop", quorumwire.ReqTrackStop, 0)
 	return err
 }
 
@@ -143,20 +143,20 @@ func (c *Client) StopTracking(ctx context.Context) error {
 func (c *Client) Close() error { return c.s.Close() }
 
 // call sends one request on conn and decodes its response.
-func call(ctx context.Context, conn *session.Conn, op string, id int32, arg uint32) (wire.Response, error) {
+func call(ctx context.Context, conn *session.Conn, op string, id int32, arg uint32) (quorumwire.Response, error) {
 	bufs := bufPool.Get().(*callBufs)
 	defer bufPool.Put(bufs)
-	req := wire.AppendRequest(bufs.req[:0], id, arg)
-	out, err := conn.Call(ctx, op, req, wire.ResponseFor(id), bufs.resp[:0])
+	req := quorumwire.AppendRequest(bufs.req[:0], id, arg)
+	out, err := conn.Call(ctx, op, req, quorumwire.ResponseFor(id), bufs.resp[:0])
 	if err != nil {
-		return wire.Response{}, err
+		return quorumwire.Response{}, err
 	}
-	r, err := wire.DecodeResponse(out, id)
+	r, err := quorumwire.DecodeResponse(out, id)
 	if err != nil {
 		conn.Close() // the session reconnects
 		return r, corosync.NewError(op, corosync.ErrMessageError, err)
 	}
-	if r.Value > 1 && id == wire.ReqGetQuorate {
+	if r.Value > 1 && id == quorumwire.ReqGetQuorate {
 		return r, corosync.NewError(op, corosync.ErrMessageError, errors.New("quorate value out of range"))
 	}
 	return r, nil
@@ -165,7 +165,7 @@ func call(ctx context.Context, conn *session.Conn, op string, id int32, arg uint
 // callBufs holds one call's request and response; pooled so that a call
 // allocates nothing.
 type callBufs struct {
-	req  [wire.RequestSizeWithArg]byte
+	req  [quorumwire.RequestSizeWithArg]byte
 	resp [64]byte
 }
 

@@ -7,7 +7,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/session"
-	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 )
 
 // tracker is the quorum service as the session core sees it: the setup of
@@ -26,24 +26,24 @@ var _ session.Service[Event] = (*tracker)(nil)
 // would be an error in its log. libquorum's finalize just disconnects.
 func (t *tracker) Goodbye(ctx context.Context, conn *session.Conn) {
 	if t.c.tracking.Load() {
-		call(ctx, conn, "quorum trackstop", wire.ReqTrackStop, 0)
+		call(ctx, conn, "quorum trackstop", quorumwire.ReqTrackStop, 0)
 	}
 }
 
 // Setup selects the model, starts tracking and reads the snapshot the
 // daemon queues before its trackstart response.
 func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) {
-	var r wire.Response
+	var r quorumwire.Response
 	var err error
 	model := t.c.want
-	if t.c.auto && !conn.Supports(wire.ReqModelGetType) {
+	if t.c.auto && !conn.Supports(quorumwire.ReqModelGetType) {
 		model = ModelV0
 	}
 	t.c.model.Store(uint32(model))
 	if model == ModelV1 {
-		r, err = call(ctx, conn, "quorum model_gettype", wire.ReqModelGetType, wire.ModelV1)
+		r, err = call(ctx, conn, "quorum model_gettype", quorumwire.ReqModelGetType, quorumwire.ModelV1)
 	} else {
-		r, err = call(ctx, conn, "quorum gettype", wire.ReqGetType, 0)
+		r, err = call(ctx, conn, "quorum gettype", quorumwire.ReqGetType, 0)
 	}
 	if err != nil {
 		return Event{}, err
@@ -51,14 +51,14 @@ func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) 
 	t.c.typ.Store(r.Value)
 	t.state, t.nodelist = QuorumEvent{}, nil
 	if !t.c.tracking.Load() {
-		r, err = call(ctx, conn, "quorum getquorate", wire.ReqGetQuorate, 0)
+		r, err = call(ctx, conn, "quorum getquorate", quorumwire.ReqGetQuorate, 0)
 		if err != nil {
 			return Event{}, err
 		}
 		t.state.Quorate = r.Value == 1
 		return Event{Kind: EventSnapshot, QuorumEvent: t.state}, nil
 	}
-	if _, err = call(ctx, conn, "quorum trackstart", wire.ReqTrackStart, wire.TrackChanges); err != nil &&
+	if _, err = call(ctx, conn, "quorum trackstart", quorumwire.ReqTrackStart, quorumwire.TrackChanges); err != nil &&
 		!errors.Is(err, corosync.ErrExist) { // EXIST still sends the snapshot
 		return Event{}, err
 	}
@@ -84,17 +84,17 @@ func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) 
 
 // Event folds a notification into the state and returns the event.
 func (t *tracker) Event(msg []byte) (Event, bool, error) {
-	n, err := wire.DecodeEvent(msg)
+	n, err := quorumwire.DecodeEvent(msg)
 	if err != nil {
 		return Event{}, false, corosync.NewError("quorum event", corosync.ErrMessageError, err)
 	}
 	model := t.c.Model()
 	switch {
-	case model == ModelV0 && n.ID == wire.EvNotification,
-		model == ModelV1 && n.ID == wire.EvV1QuorumNotification:
+	case model == ModelV0 && n.ID == quorumwire.EvNotification,
+		model == ModelV1 && n.ID == quorumwire.EvV1QuorumNotification:
 		t.state = QuorumEvent{Quorate: n.Quorate, Ring: ringFrom(n.Ring), Members: n.Members}
 		return Event{Kind: EventQuorum, QuorumEvent: t.state, Nodelist: t.nodelist}, true, nil
-	case model == ModelV1 && n.ID == wire.EvV1NodelistNotification:
+	case model == ModelV1 && n.ID == quorumwire.EvV1NodelistNotification:
 		ring := ringFrom(n.Ring)
 		t.nodelist = &NodelistEvent{Ring: ring, Members: n.Members}
 		return Event{Kind: EventNodelist, QuorumEvent: t.state,

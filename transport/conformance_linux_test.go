@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
-	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 	"github.com/corosync-go/corosync/transport"
 	"github.com/corosync-go/corosync/transport/transporttest"
 )
@@ -19,7 +19,7 @@ func TestConformanceRealDaemon(t *testing.T) {
 		Dial: func(ctx context.Context) (transport.Conn, error) {
 			return n.Dialer().Dial(ctx, "quorum")
 		},
-		Request: wire.AppendRequest(nil, wire.ReqGetQuorate, 0),
+		Request: quorumwire.AppendRequest(nil, quorumwire.ReqGetQuorate, 0),
 		Stop:    func(t *testing.T) { n.Stop() },
 	})
 }

@@ -21,6 +21,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 	"github.com/corosync-go/corosync/transport"
 )
 
@@ -86,13 +87,13 @@ func dialNode(t *testing.T, n *corotest.Node, cfg transport.Config) *transport.I
 
 // call sends request id and decodes its response, checking the response id:
 // a stale response left by an abandoned call would fail here.
-func call(ctx context.Context, c transport.Conn, id int32, arg uint32) (wire.Response, error) {
+func call(ctx context.Context, c transport.Conn, id int32, arg uint32) (quorumwire.Response, error) {
 	var rb [64]byte
-	resp, err := c.Request(ctx, wire.AppendRequest(nil, id, arg), rb[:0])
+	resp, err := c.Request(ctx, quorumwire.AppendRequest(nil, id, arg), rb[:0])
 	if err != nil {
-		return wire.Response{}, err
+		return quorumwire.Response{}, err
 	}
-	r, err := wire.DecodeResponse(resp, id)
+	r, err := quorumwire.DecodeResponse(resp, id)
 	if err != nil {
 		return r, err
 	}
@@ -126,15 +127,15 @@ func TestRealRequestsAndEvents(t *testing.T) {
 	n := cl.Node(1)
 	c := dialNode(t, n, transport.Config{})
 	ctx := ctxFor(t, 30*time.Second)
-	if r, err := call(ctx, c, wire.ReqModelGetType, wire.ModelV1); err != nil || r.Value != 1 {
+	if r, err := call(ctx, c, quorumwire.ReqModelGetType, quorumwire.ModelV1); err != nil || r.Value != 1 {
 		t.Fatalf("model_gettype: %+v %v", r, err)
 	}
-	if r, err := call(ctx, c, wire.ReqGetQuorate, 0); err != nil || r.Value != 1 {
+	if r, err := call(ctx, c, quorumwire.ReqGetQuorate, 0); err != nil || r.Value != 1 {
 		t.Fatalf("getquorate: %+v %v", r, err)
 	}
 	// An unknown request id gets the daemon's generic reject.
 	var rb [64]byte
-	resp, err := c.Request(ctx, wire.AppendRequest(nil, 99, 0), rb[:0])
+	resp, err := c.Request(ctx, quorumwire.AppendRequest(nil, 99, 0), rb[:0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,15 +143,15 @@ func TestRealRequestsAndEvents(t *testing.T) {
 		t.Fatalf("reject: %+v %v", h, err)
 	}
 	// Trackstart: the snapshot is queued before the response.
-	if _, err := call(ctx, c, wire.ReqTrackStart, wire.TrackChanges); err != nil {
+	if _, err := call(ctx, c, quorumwire.ReqTrackStart, quorumwire.TrackChanges); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []int32{wire.EvV1NodelistNotification, wire.EvV1QuorumNotification} {
+	for _, want := range []int32{quorumwire.EvV1NodelistNotification, quorumwire.EvV1QuorumNotification} {
 		b, err := c.ReadEvent(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev, err := wire.DecodeEvent(b)
+		ev, err := quorumwire.DecodeEvent(b)
 		if err != nil || ev.ID != want {
 			t.Fatalf("snapshot event: %+v %v", ev, err)
 		}
@@ -164,8 +165,8 @@ func TestRealRequestsAndEvents(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev, err := wire.DecodeEvent(b)
-		if err != nil || ev.ID != wire.EvV1QuorumNotification || ev.Quorate != (v == 1) {
+		ev, err := quorumwire.DecodeEvent(b)
+		if err != nil || ev.ID != quorumwire.EvV1QuorumNotification || ev.Quorate != (v == 1) {
 			t.Fatalf("after expected_votes=%d: %+v %v", v, ev, err)
 		}
 	}
@@ -175,7 +176,7 @@ func TestRealRequestsAndEvents(t *testing.T) {
 	if _, err := c.ReadEvent(short); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("idle ReadEvent: %v", err)
 	}
-	if _, err := call(ctx, c, wire.ReqTrackStop, 0); err != nil {
+	if _, err := call(ctx, c, quorumwire.ReqTrackStop, 0); err != nil {
 		t.Fatal(err)
 	}
 	daemonHealthy(t, n)
@@ -199,9 +200,9 @@ func TestRealLoad(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := 0; i < 100_000; i++ {
-			id := wire.ReqGetQuorate
+			id := quorumwire.ReqGetQuorate
 			if i%2 == 1 {
-				id = wire.ReqGetType
+				id = quorumwire.ReqGetType
 			}
 			if r, err := call(ctx, small, id, 0); err != nil || r.Value != 1 {
 				t.Errorf("sequential call %d: %+v %v", i, r, err)
@@ -225,7 +226,7 @@ func TestRealLoad(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 10_000; i++ {
-				id := []int32{wire.ReqGetQuorate, wire.ReqGetType}[(g+i)%2]
+				id := []int32{quorumwire.ReqGetQuorate, quorumwire.ReqGetType}[(g+i)%2]
 				if r, err := call(ctx, big, id, 0); err != nil || r.Value != 1 {
 					t.Errorf("goroutine %d call %d: %+v %v", g, i, r, err)
 					return
@@ -261,7 +262,7 @@ func TestRealCancelMidCall(t *testing.T) {
 	timedOut := 0
 	for i := 0; i < 2000; i++ {
 		short, cancel := context.WithTimeout(ctx, time.Duration(i%50)*time.Microsecond)
-		_, err := call(short, c, []int32{wire.ReqGetQuorate, wire.ReqGetType}[i%2], 0)
+		_, err := call(short, c, []int32{quorumwire.ReqGetQuorate, quorumwire.ReqGetType}[i%2], 0)
 		cancel()
 		if err != nil {
 			if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, corosync.ErrTimeout) {
@@ -269,7 +270,7 @@ func TestRealCancelMidCall(t *testing.T) {
 			}
 			timedOut++
 		}
-		if r, err := call(ctx, c, []int32{wire.ReqGetType, wire.ReqGetQuorate}[i%2], 0); err != nil || r.Value != 1 {
+		if r, err := call(ctx, c, []int32{quorumwire.ReqGetType, quorumwire.ReqGetQuorate}[i%2], 0); err != nil || r.Value != 1 {
 			t.Fatalf("call after cancel %d: %+v %v", i, r, err)
 		}
 	}
@@ -294,7 +295,7 @@ func TestRealCloseDuringCalls(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for {
-					_, err := call(context.Background(), c, wire.ReqGetQuorate, 0)
+					_, err := call(context.Background(), c, quorumwire.ReqGetQuorate, 0)
 					if err != nil {
 						if !errors.Is(err, transport.ErrClosed) && !errors.Is(err, corosync.ErrBadHandle) {
 							t.Errorf("call during Close: %v", err)
@@ -359,7 +360,7 @@ func TestRealDialCloseNoLeaks(t *testing.T) {
 			t.Fatalf("dial %d: %v", i, err)
 		}
 		if i%2 == 0 {
-			if _, err := call(ctx, c, wire.ReqGetQuorate, 0); err != nil {
+			if _, err := call(ctx, c, quorumwire.ReqGetQuorate, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -408,7 +409,7 @@ func TestRealDaemonGone(t *testing.T) {
 			if err := <-evErr; !errors.Is(err, transport.ErrDisconnected) || !errors.Is(err, corosync.ErrLibrary) {
 				t.Fatalf("ReadEvent after the daemon went: %v", err)
 			}
-			if _, err := call(ctx, c, wire.ReqGetQuorate, 0); !errors.Is(err, transport.ErrDisconnected) {
+			if _, err := call(ctx, c, quorumwire.ReqGetQuorate, 0); !errors.Is(err, transport.ErrDisconnected) {
 				t.Fatalf("Request after the daemon went: %v", err)
 			}
 			c.Close()

@@ -65,11 +65,3 @@ func RequestID(msg []byte) int32 {
 	return int32(le.Uint32(msg[0:]))
 }
 
-// QuorumRequests is the quorum service's table (include/corosync/ipc_quorum.h).
-var QuorumRequests = &Requests{Service: "quorum", ByID: []RequestInfo{
-	ReqGetQuorate:   {"GETQUORATE", corosync.Version2_4},
-	ReqTrackStart:   {"TRACKSTART", corosync.Version2_4},
-	ReqTrackStop:    {"TRACKSTOP", corosync.Version2_4},
-	ReqGetType:      {"GETTYPE", corosync.Version2_4},
-	ReqModelGetType: {"MODEL_GETTYPE", corosync.Version3_1_0},
-}}

@@ -20,6 +20,7 @@ import (
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 	"github.com/corosync-go/corosync/internal/wire/cpgwire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 	"github.com/corosync-go/corosync/internal/wire/vqwire"
 )
 
@@ -51,7 +52,7 @@ type service struct {
 }
 
 var services = []service{
-	{wire.QuorumRequests, same(wire.ResponseFor), "ipc_quorum.h", "QUORUM", "../../wire/SPEC.md"},
+	{quorumwire.Requests, same(quorumwire.ResponseFor), "ipc_quorum.h", "QUORUM", "../../wire/quorumwire/SPEC.md"},
 	{vqwire.Requests, same(vqwire.ResponseFor), "ipc_votequorum.h", "VOTEQUORUM", "../../wire/vqwire/SPEC.md"},
 	{cfgwire.Requests, cfgwire.ResponseForVersion, "ipc_cfg.h", "CFG", "../../wire/cfgwire/SPEC.md"},
 	{cmapwire.Requests, same(cmapwire.ResponseFor), "ipc_cmap.h", "CMAP", "../../wire/cmapwire/SPEC.md"},

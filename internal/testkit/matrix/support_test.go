@@ -10,6 +10,7 @@ import (
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 	"github.com/corosync-go/corosync/internal/wire/cpgwire"
+	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 	"github.com/corosync-go/corosync/internal/wire/vqwire"
 )
 
@@ -39,8 +40,8 @@ type feature struct {
 }
 
 var features = []feature{
-	{"quorum", "`Dial`, `Quorate`, `Subscribe` (V0 model: quorum changes)", wire.QuorumRequests, []int32{wire.ReqGetType, wire.ReqGetQuorate, wire.ReqTrackStart, wire.ReqTrackStop}},
-	{"quorum", "V1 model (nodelist events, full ring ids; `Dial` picks it where it can)", wire.QuorumRequests, []int32{wire.ReqModelGetType}},
+	{"quorum", "`Dial`, `Quorate`, `Subscribe` (V0 model: quorum changes)", quorumwire.Requests, []int32{quorumwire.ReqGetType, quorumwire.ReqGetQuorate, quorumwire.ReqTrackStart, quorumwire.ReqTrackStop}},
+	{"quorum", "V1 model (nodelist events, full ring ids; `Dial` picks it where it can)", quorumwire.Requests, []int32{quorumwire.ReqModelGetType}},
 	{"votequorum", "`Info`, `SetExpected`, `SetVotes`, `Subscribe`, `WhatIf`", vqwire.Requests, []int32{vqwire.ReqGetInfo, vqwire.ReqSetExpected, vqwire.ReqSetVotes, vqwire.ReqTrackStart, vqwire.ReqTrackStop}},
 	{"votequorum", "quorum device API (register, poll, update, master_wins)", vqwire.Requests, []int32{vqwire.ReqQdeviceRegister, vqwire.ReqQdeviceUnregister, vqwire.ReqQdeviceUpdate, vqwire.ReqQdevicePoll, vqwire.ReqQdeviceMasterWins}},
 	{"votequorum", "quorum device extra info (main only) ²", vqwire.Requests, []int32{10, 11}},
