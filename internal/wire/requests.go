@@ -64,4 +64,3 @@ func RequestID(msg []byte) int32 {
 	}
 	return int32(le.Uint32(msg[0:]))
 }
-
