@@ -51,8 +51,10 @@ var (
 type Options struct {
 	// Dialer opens connections; nil means transport.NewDialer with Logger.
 	Dialer transport.Dialer
-	// Reconnect makes a lost connection come back (the default); without
-	// it, the subscriptions end after the fail-safe event.
+	// Reconnect makes a lost connection come back; without it, the
+	// subscriptions end after the fail-safe event. DefaultOptions and
+	// OptionsFrom(client.DefaultSettings()) set it; the zero Options does
+	// not.
 	Reconnect bool
 	// WaitForDaemon makes Dial retry, until its ctx ends, while no daemon
 	// runs, instead of failing at once with corosync.ErrLibrary.
