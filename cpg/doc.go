@@ -22,6 +22,22 @@
 //		}
 //	}
 //
+// # A cpg view is not quorum
+//
+// A group's membership (EventConfchg's Members) is who this node's
+// partition can reach, not whether the partition may act: when the network
+// splits, each side gets a confchg that removes the other side's members,
+// and each side carries on as a complete, smaller group. cpg never refuses
+// a join, a message or a view for lack of quorum. So an election that picks
+// "the lowest member of the view" as leader elects one leader per
+// partition, and a node cut off alone becomes its own leader.
+//
+// Gate leadership on quorum: act as leader only while the node is quorate
+// (package quorum: Event.Quorate, or quorum.Client.Quorate), and step down
+// at once on a quorum loss or an EventDisconnected of either stream. A
+// minority partition then has a view and a candidate, but never acts. The
+// README's election recipe does exactly this.
+//
 // # One group per connection
 //
 // corosync 3.1.7 lets a cpg connection join one group, once: a second join
