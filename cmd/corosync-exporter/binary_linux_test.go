@@ -213,7 +213,7 @@ func seriesOf(t *testing.T, body string) map[string][]string {
 // TestDropIn runs the binary exactly as ha_cluster_exporter's systemd unit
 // runs theirs, with only the binary's path changed: its
 // ha_cluster_exporter.service has "ExecStart=/usr/bin/ha_cluster_exporter
-// $ARGS" with ARGS=” from ha_cluster_exporter.sysconfig, so no arguments;
+// $ARGS" and ha_cluster_exporter.sysconfig sets ARGS empty: no arguments;
 // the settings come from /etc/ha_cluster_exporter.yaml (their sample file,
 // theirSampleConfig) and TLS and basic auth from
 // /etc/ha_cluster_exporter.web.yaml (their main.go:89-92, 345-356). The
