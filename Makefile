@@ -3,9 +3,9 @@
 GO ?= go
 STATICCHECK := $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: test deps daemons lint cross unit integration oracle oracle-matrix test-matrix bench bench-matrix soak fuzz
+.PHONY: test deps daemons lint cross unit integration oracle oracle-matrix test-matrix bench bench-matrix soak fuzz monitoring dist sample-scrape
 
-test: deps daemons lint cross
+test: deps daemons lint cross monitoring
 	CGO_ENABLED=0 $(GO) build ./...
 	COROSYNC_GO_INTEGRATION=require $(GO) test -race -count=1 -timeout 30m ./...
 	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 30m ./internal/testkit/oracle/...
@@ -99,3 +99,9 @@ fuzz:
 soak: deps
 	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_SOAK=1 $(GO) test -count=1 -run 'TestSoak$$' -v -timeout 60m ./quorum/ ./votequorum/ 2>&1 | tee soak.log | grep -E 'restarts|^(---|ok|FAIL)'
 	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_SOAK=1 $(GO) test -count=1 -run 'TestStress$$' -v -timeout 60m ./internal/testkit/stress/ 2>&1 | tee -a soak.log | grep -E 'flood round|in flight|caused by a client|left in|RSS|unexpected|^(---|ok|FAIL)'
+
+# The exporter's Prometheus alert rules: promtool's syntax check and their
+# unit tests (cmd/corosync-exporter/monitoring/alerts_test.yml).
+# TestPrometheusAlerts loads them into a real Prometheus in make test.
+monitoring: deps
+	cd cmd/corosync-exporter/monitoring && promtool check rules alerts.yml && promtool test rules alerts_test.yml

@@ -499,7 +499,7 @@ func (n *Node) SetExpectedVotes(ctx context.Context, v int) error {
 }
 
 // Members returns the node's current membership as corosync-quorumtool
-// lists it.
+// lists it, without the quorum device's line (node id 0).
 func (n *Node) Members(ctx context.Context) ([]uint32, error) {
 	out, err := n.Exec(ctx, "corosync-quorumtool", "-l")
 	if err != nil {
@@ -512,7 +512,9 @@ func (n *Node) Members(ctx context.Context) ([]uint32, error) {
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 2 {
-			if id, err := strconv.ParseUint(f[0], 10, 32); err == nil {
+			// Node id 0 is the quorum device's line (while one is
+			// registered), not a member.
+			if id, err := strconv.ParseUint(f[0], 10, 32); err == nil && id != 0 {
 				ids = append(ids, uint32(id))
 			}
 		}
