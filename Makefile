@@ -105,3 +105,23 @@ soak: deps
 # TestPrometheusAlerts loads them into a real Prometheus in make test.
 monitoring: deps
 	cd cmd/corosync-exporter/monitoring && promtool check rules alerts.yml && promtool test rules alerts_test.yml
+
+# Release binaries: static (CGO_ENABLED=0) corosync-exporter and quorumwatch
+# for linux/amd64 and linux/arm64, with the version (git describe) and
+# commit stamped for --version, and a tarball per platform with the
+# packaging (systemd unit, user, corosync uidgid snippet) and the alert
+# rules and dashboard. VERSION and REVISION may be given.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+DIST_ARCHS := amd64 arm64
+BUILDINFO := github.com/corosync-go/corosync/internal/buildinfo
+dist:
+	rm -rf dist && mkdir -p dist
+	for arch in $(DIST_ARCHS); do d=dist/corosync-exporter-$(VERSION).linux-$$arch; mkdir -p $$d; \
+	  for cmd in corosync-exporter quorumwatch; do \
+	    CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
+	      -ldflags "-s -w -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).revision=$(REVISION)" \
+	      -o $$d/$$cmd ./cmd/$$cmd || exit 1; done; \
+	  cp -r packaging $$d/ && cp -r cmd/corosync-exporter/monitoring $$d/ && cp LICENSE cmd/corosync-exporter/README.md $$d/; \
+	  tar -C dist -czf $$d.tar.gz $$(basename $$d) || exit 1; done
+	cd dist && sha256sum *.tar.gz > SHA256SUMS
