@@ -125,3 +125,8 @@ dist:
 	  cp -r packaging $$d/ && cp -r cmd/corosync-exporter/monitoring $$d/ && cp LICENSE cmd/corosync-exporter/README.md $$d/; \
 	  tar -C dist -czf $$d.tar.gz $$(basename $$d) || exit 1; done
 	cd dist && sha256sum *.tar.gz > SHA256SUMS
+
+# Rewrites the sample scrape in cmd/corosync-exporter/README.md from a real
+# scrape (TestREADMESample checks it in make test).
+sample-scrape: deps
+	COROSYNC_GO_UPDATE_README=1 COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -run '^TestREADMESample$$' ./cmd/corosync-exporter/
