@@ -218,7 +218,8 @@ func seriesOf(t *testing.T, body string) map[string][]string {
 // theirSampleConfig) and TLS and basic auth from
 // /etc/ha_cluster_exporter.web.yaml (their main.go:89-92, 345-356). The
 // test's /etc is a directory of its own, bound over /etc in a private
-// mount namespace inside node 1's network namespace. The exporter serves
+// mount namespace inside node 1's network namespace (and ./ and
+// $HOME/.config/, searched first, hold no configuration). The exporter serves
 // every ha_cluster_exporter corosync metric (TestCompatibleMetricNames'
 // list) over TLS only, to the bcrypt user only, and logs the files in
 // force.
@@ -234,7 +235,7 @@ func TestDropIn(t *testing.T) {
 	writeFile(t, filepath.Join(etc, "ha_cluster_exporter.web.yaml"), fmt.Sprintf(
 		"tls_server_config:\n  cert_file: /etc/exporter.crt\n  key_file: /etc/exporter.key\nbasic_auth_users:\n  prometheus: %s\n", hash))
 	p := startProcess(t, "ip", "netns", "exec", n.NS, "unshare", "-m", "--propagation", "private",
-		"sh", "-c", `mount --bind "$0" /etc && exec "$1"`, etc, bin)
+		"sh", "-c", `mount --bind "$0" /etc && cd / && HOME=/nonexistent exec "$1"`, etc, bin)
 
 	c := nsClient(n.NetNSPath(), &tls.Config{RootCAs: pool})
 	url := "https://127.0.0.1:9664/metrics"
@@ -298,7 +299,7 @@ func TestDropIn(t *testing.T) {
 	// and the missing default named.
 	must(t, os.Remove(filepath.Join(etc, "ha_cluster_exporter.web.yaml")))
 	p = startProcess(t, "ip", "netns", "exec", n.NS, "unshare", "-m", "--propagation", "private",
-		"sh", "-c", `mount --bind "$0" /etc && exec "$1" --log.format=json --web.listen-address=127.0.0.1:9665`, etc, bin)
+		"sh", "-c", `mount --bind "$0" /etc && cd / && HOME=/nonexistent exec "$1" --log.format=json --web.listen-address=127.0.0.1:9665`, etc, bin)
 	waitScrape(t, nsClient(n.NetNSPath(), nil), "http://127.0.0.1:9665/metrics", "", "", p, "\ncorosync_up 1\n")
 	p.stop()
 	lines := strings.Split(strings.TrimSpace(p.Log()), "\n")
