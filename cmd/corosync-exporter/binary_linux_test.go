@@ -274,6 +274,12 @@ func TestDropIn(t *testing.T) {
 	if code, _, err := get(nsClient(n.NetNSPath(), nil), "http://127.0.0.1:9664/metrics", "prometheus", "s3cret pass"); err == nil && code == 200 {
 		t.Error("plain HTTP served metrics")
 	}
+	// The server's own error lines are in the log's format too.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(p.Log(), `level=WARN msg="http: TLS handshake error`); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused plain HTTP request is not logged as a warning:\n%s", p.Log())
+		}
+	}
 	log := p.Log()
 	for _, w := range []string{
 		`msg="using config file" file=/etc/ha_cluster_exporter.yaml`,

@@ -128,7 +128,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		mux.Handle("/", landing)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// The server's own errors (TLS handshakes, bad requests) go to the same
+	// log, in its format.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	flags := &web.FlagConfig{
 		WebListenAddresses: &[]string{o.listen},
 		WebSystemdSocket:   new(bool),
