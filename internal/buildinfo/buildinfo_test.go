@@ -1,6 +1,8 @@
 package buildinfo
 
 import (
+	"archive/zip"
+	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -76,5 +78,78 @@ func TestRealBuild(t *testing.T) {
 	got = version("-buildvcs=true")
 	if !strings.HasPrefix(got, "quorumwatch, version v0.0.0-") || !strings.Contains(got, "(revision: "+head) {
 		t.Fatalf("checkout build: --version printed %q; HEAD is %s", got, head)
+	}
+}
+
+// A binary installed with `go install .../cmd/quorumwatch@v0.9.9` names
+// that version: the module is served at v0.9.9 from a file proxy made of
+// this checkout's tracked files (dependencies come from the module cache,
+// so no network is used).
+func TestRealGoInstall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a binary")
+	}
+	files, err := exec.Command("git", "-C", "../..", "ls-files").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	const mod, ver = "github.com/corosync-go/corosync", "v0.9.9"
+	dir := t.TempDir()
+	at := filepath.Join(dir, "proxy", mod, "@v")
+	if err := os.MkdirAll(at, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	for _, f := range strings.Fields(string(files)) {
+		b, err := os.ReadFile(filepath.Join("../..", f))
+		if err != nil {
+			continue // deleted in the work tree
+		}
+		w, err := zw.Create(mod + "@" + ver + "/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{
+		"list": []byte(ver + "\n"), ver + ".info": []byte(`{"Version":"` + ver + `","Time":"2026-12-01T00:00:00Z"}`),
+		ver + ".mod": gomod, ver + ".zip": zb.Bytes(),
+	} {
+		if err := os.WriteFile(filepath.Join(at, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A module cache of its own (removed at the end), whose dependencies
+	// come from the shared cache's download directory, itself a proxy.
+	shared, err := exec.Command("go", "env", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, cache := filepath.Join(dir, "bin"), filepath.Join(dir, "modcache")
+	env := append(os.Environ(), "GOBIN="+bin, "GOMODCACHE="+cache,
+		"GOPROXY=file://"+filepath.Join(dir, "proxy")+",file://"+filepath.Join(strings.TrimSpace(string(shared)), "cache", "download"),
+		"GOSUMDB=off", "GOFLAGS=-mod=mod", "GOPRIVATE=", "GONOPROXY=", "GONOSUMDB=", "GOTOOLCHAIN=local", "CGO_ENABLED=0")
+	t.Cleanup(func() {
+		clean := exec.Command("go", "clean", "-modcache")
+		clean.Env = env
+		clean.Run() // its files are read-only: TempDir alone cannot remove them
+	})
+	cmd := exec.Command("go", "install", mod+"/cmd/quorumwatch@"+ver)
+	cmd.Dir = dir
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go install: %v\n%s", err, out)
+	}
+	out, err := exec.Command(filepath.Join(bin, "quorumwatch"), "--version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "quorumwatch, version v0.9.9\n") {
+		t.Fatalf("--version of the installed binary: %v: %q", err, out)
 	}
 }
