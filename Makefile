@@ -3,9 +3,9 @@
 GO ?= go
 STATICCHECK := $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) env GOPATH)/bin/staticcheck)
 
-.PHONY: test deps daemons lint cross unit integration oracle oracle-matrix test-matrix bench bench-matrix soak fuzz
+.PHONY: test deps daemons lint cross unit integration oracle oracle-matrix test-matrix bench bench-matrix soak fuzz monitoring dist sample-scrape
 
-test: deps daemons lint cross
+test: deps daemons lint cross monitoring
 	CGO_ENABLED=0 $(GO) build ./...
 	COROSYNC_GO_INTEGRATION=require $(GO) test -race -count=1 -timeout 30m ./...
 	COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -tags oracle -timeout 30m ./internal/testkit/oracle/...
@@ -101,3 +101,34 @@ fuzz:
 soak: deps
 	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_SOAK=1 $(GO) test -count=1 -run 'TestSoak$$' -v -timeout 60m ./quorum/ ./votequorum/ 2>&1 | tee soak.log | grep -E 'restarts|^(---|ok|FAIL)'
 	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_SOAK=1 $(GO) test -count=1 -run 'TestStress$$' -v -timeout 60m ./internal/testkit/stress/ 2>&1 | tee -a soak.log | grep -E 'flood round|in flight|caused by a client|left in|RSS|unexpected|^(---|ok|FAIL)'
+
+# The exporter's Prometheus alert rules: promtool's syntax check and their
+# unit tests (cmd/corosync-exporter/monitoring/alerts_test.yml).
+# TestPrometheusAlerts loads them into a real Prometheus in make test.
+monitoring: deps
+	cd cmd/corosync-exporter/monitoring && promtool check rules alerts.yml && promtool test rules alerts_test.yml
+
+# Release binaries: static (CGO_ENABLED=0) corosync-exporter and quorumwatch
+# for linux/amd64 and linux/arm64, with the version (git describe) and
+# commit stamped for --version, and a tarball per platform with the
+# packaging (systemd unit, user, corosync uidgid snippet) and the alert
+# rules and dashboard. VERSION and REVISION may be given.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+DIST_ARCHS := amd64 arm64
+BUILDINFO := github.com/corosync-go/corosync/internal/buildinfo
+dist:
+	rm -rf dist && mkdir -p dist
+	for arch in $(DIST_ARCHS); do d=dist/corosync-exporter-$(VERSION).linux-$$arch; mkdir -p $$d; \
+	  for cmd in corosync-exporter quorumwatch; do \
+	    CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -buildvcs=false \
+	      -ldflags "-s -w -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).revision=$(REVISION)" \
+	      -o $$d/$$cmd ./cmd/$$cmd || exit 1; done; \
+	  cp -r packaging $$d/ && cp -r cmd/corosync-exporter/monitoring $$d/ && cp LICENSE cmd/corosync-exporter/README.md $$d/; \
+	  tar -C dist -czf $$d.tar.gz $$(basename $$d) || exit 1; done
+	cd dist && sha256sum *.tar.gz > SHA256SUMS
+
+# Rewrites the sample scrape in cmd/corosync-exporter/README.md from a real
+# scrape (TestREADMESample checks it in make test).
+sample-scrape: deps
+	COROSYNC_GO_UPDATE_README=1 COROSYNC_GO_INTEGRATION=require $(GO) test -count=1 -run '^TestREADMESample$$' ./cmd/corosync-exporter/

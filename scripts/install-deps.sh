@@ -2,7 +2,9 @@
 # Installs what the test suite needs: corosync (the daemon the integration
 # tests start in private namespaces), the C client libraries' headers (the
 # oracles: libquorum, libvotequorum, libcmap, libcfg, libcpg), iproute2
-# (network namespaces) and staticcheck. Idempotent; needs root for apt-get.
+# (network namespaces), prometheus (promtool and the server, for the
+# exporter's alerts and dashboard), systemd (systemd-analyze) and staticcheck.
+# Idempotent; needs root for apt-get.
 set -euo pipefail
 need=()
 command -v corosync >/dev/null 2>&1 || need+=(corosync)
@@ -17,6 +19,12 @@ command -v corosync-qdevice >/dev/null 2>&1 || need+=(corosync-qdevice)
 command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# The exporter's alert rules and dashboard are checked by promtool and a real
+# Prometheus server (cmd/corosync-exporter/monitoring), its unit by
+# systemd-analyze verify (packaging/).
+command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: need root to apt-get install ${need[*]}" >&2

@@ -561,29 +561,61 @@ func (s *scrape) linkStatus(ringID string) error {
 			ids = append(ids, id)
 		}
 	}
-	errs := 0
-	s.links = map[uint32][]int{}
-	for _, id := range ids {
-		st := self
-		if id != local {
-			if st, err = s.cf.NodeStatus(s.ctx, id); err != nil {
-				if errors.Is(err, cfgUnknownNode) {
-					continue
-				}
-				return err
+	statuses := map[uint32]cfg.NodeStatus{local: self}
+	known := []uint32{local}
+	for _, id := range ids[1:] {
+		st, err := s.cf.NodeStatus(s.ctx, id)
+		if errors.Is(err, cfgUnknownNode) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		statuses[id] = st
+		known = append(known, id)
+	}
+	// The cluster's links are those enabled towards any node: the local
+	// node's own status has only the link knet loops back on (link 0),
+	// whatever links the cluster has (measured on 3.1.7 with two links).
+	var clusterLinks []int
+	for l := range self.Links {
+		for _, st := range statuses {
+			if l < len(st.Links) && st.Links[l].Enabled {
+				clusterLinks = append(clusterLinks, l)
+				break
 			}
 		}
+	}
+	errs := 0
+	s.links = map[uint32][]int{}
+	for _, id := range known {
+		st := statuses[id]
 		nid, name := strconv.FormatUint(uint64(id), 10), s.name(id)
 		s.ch <- gauge(descNodeReachable, b2f(st.Reachable || id == local), nid, name)
-		for l, ls := range st.Links {
-			if !self.Links[l].Enabled {
-				continue // not a link of this cluster
+		for _, l := range clusterLinks {
+			if l >= len(st.Links) {
+				continue
+			}
+			ls := st.Links[l]
+			if id == local && !ls.Enabled {
+				// A link of the cluster the local status does not list: up
+				// to itself ("localhost" in corosync-cfgtool -s), at the
+				// local address the other nodes' status gives it.
+				ls.Enabled, ls.Connected = true, true
+				for _, o := range statuses {
+					if l < len(o.Links) && o.Links[l].Enabled && o.Links[l].Src != "" {
+						ls.Src = o.Links[l].Src
+						break
+					}
+				}
 			}
 			link := strconv.Itoa(l)
 			s.links[id] = append(s.links[id], l)
 			s.ch <- gauge(descLinkEnabled, b2f(ls.Enabled), nid, name, link)
 			s.ch <- gauge(descLinkConnected, b2f(ls.Connected), nid, name, link)
-			s.ch <- gauge(descLinkMTU, float64(ls.MTU), nid, name, link)
+			if ls.MTU != 0 || id != local {
+				s.ch <- gauge(descLinkMTU, float64(ls.MTU), nid, name, link)
+			}
 			healthy := ls.Connected || id == local
 			if !healthy {
 				errs++

@@ -124,7 +124,10 @@ func TestRealNonRoot(t *testing.T) {
 		t.Fatalf("build: %v: %s", err, out)
 	}
 	os.Chmod(filepath.Dir(bin), 0o755)
+	// As the packaged unit runs it: not root, no new privileges, no
+	// capabilities (NoNewPrivileges=yes, CapabilityBoundingSet= empty).
 	cmd := exec.Command("ip", "netns", "exec", n.NS, "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+		"--no-new-privs", "--bounding-set=-all", "--inh-caps=-all",
 		bin, "--web.listen-address=127.0.0.1:9664")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

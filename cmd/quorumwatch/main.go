@@ -8,6 +8,8 @@
 //	quorumwatch -sim            watch a simulated cluster (no corosync needed)
 //	quorumwatch -status         print what corosync-quorumtool -s prints; exit as -once
 //	quorumwatch -status -json   the same as one JSON object
+//	quorumwatch -version        print the version (the module version, or the
+//	                            commit of a build from a checkout) and exit 0
 //
 // Exit codes follow corosync-quorumtool: 0 quorate (or a clean stop of watch
 // mode by SIGINT/SIGTERM), 2 not quorate (-once), 1 error.
@@ -78,6 +80,7 @@ import (
 	"time"
 
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/internal/buildinfo"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -110,6 +113,7 @@ type options struct {
 	model       string
 	netns       string
 	timeout     time.Duration
+	version     bool
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -126,8 +130,9 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.model, "model", "v1", "quorum notification model: v1 (with membership changes) or v0")
 	fs.StringVar(&o.netns, "netns", "", "talk to the corosync of this network namespace (path)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for corosync when connecting")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: quorumwatch [-json] [-once] [-exec CMD] [-sim] [flags]")
+		fmt.Fprintln(stderr, "usage: quorumwatch [-json] [-once] [-exec CMD] [-sim] [-version] [flags]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -150,6 +155,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stderr, "quorumwatch:", err)
 		return exitError
+	}
+	if o.version {
+		fmt.Fprint(stdout, buildinfo.Read().String("quorumwatch"))
+		return exitQuorate
 	}
 	out := &printer{w: stdout, json: o.json, sim: o.sim}
 	if o.status {

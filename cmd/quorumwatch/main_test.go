@@ -242,3 +242,14 @@ func TestSimEveryLineSimulated(t *testing.T) {
 		}
 	}
 }
+
+// -version (and --version) prints the build's version on stdout and exits
+// 0 without touching corosync.
+func TestVersionFlag(t *testing.T) {
+	for _, arg := range []string{"-version", "--version"} {
+		code, out, errOut := runQW(t, context.Background(), arg)
+		if code != 0 || !strings.HasPrefix(out, "quorumwatch, version ") || !strings.Contains(out, "go version:") || errOut != "" {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", arg, code, out, errOut)
+		}
+	}
+}

@@ -118,6 +118,11 @@ type Options struct {
 	AllowUsers []string
 	// Daemon is the corosync the nodes run; nil: DefaultDaemon().
 	Daemon *Daemon
+	// Links is the number of knet links between the nodes: 0 or 1 for one
+	// (ring0_addr, 192.0.2.0/24), 2 adds a second (ring1_addr,
+	// 198.51.100.0/24) on bridges of its own. Two links need knet (3.x)
+	// and more than one node. Node.CutLink cuts one link of a node.
+	Links int
 }
 
 // Cluster is a set of corosync nodes.
@@ -140,7 +145,10 @@ type Node struct {
 	ID   uint32
 	NS   string // network namespace name
 	Addr string
-	Dir  string
+	// Addr1 is the node's address on the second knet link ("" without
+	// Options.Links 2).
+	Addr1 string
+	Dir   string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -176,6 +184,9 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 	if n < 1 || n > 5 {
 		t.Fatalf("corotest: %d nodes; 1 to 5 supported", n)
 	}
+	if opts.Links > 2 || (opts.Links == 2 && (n == 1 || !d.Knet())) {
+		t.Fatalf("corotest: %d links on %d nodes of %s; a second link needs knet and more than one node", opts.Links, n, d)
+	}
 	if opts.TokenMS == 0 {
 		opts.TokenMS = 1000
 	}
@@ -188,6 +199,10 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 		for g := 0; g < 5; g++ {
 			must(t, run("ip", "-n", c.bridge, "link", "add", fmt.Sprintf("br%d", g), "type", "bridge"))
 			must(t, run("ip", "-n", c.bridge, "link", "set", fmt.Sprintf("br%d", g), "up"))
+			if opts.Links == 2 {
+				must(t, run("ip", "-n", c.bridge, "link", "add", fmt.Sprintf("bl%d", g), "type", "bridge"))
+				must(t, run("ip", "-n", c.bridge, "link", "set", fmt.Sprintf("bl%d", g), "up"))
+			}
 		}
 	}
 	for i := 1; i <= n; i++ {
@@ -204,6 +219,14 @@ func Start(t testing.TB, n int, opts Options) *Cluster {
 			must(t, run("ip", "-n", nd.NS, "addr", "add", nd.Addr+"/24", "dev", v))
 			must(t, run("ip", "-n", nd.NS, "link", "set", v, "up"))
 			must(t, run("ip", "-n", c.bridge, "link", "set", b, "master", "br0", "up"))
+			if opts.Links == 2 {
+				nd.Addr1 = fmt.Sprintf("198.51.100.%d", i)
+				w, b1 := fmt.Sprintf("w%d", i), fmt.Sprintf("%sc%d", c.tag, i)
+				must(t, run("ip", "-n", nd.NS, "link", "add", w, "type", "veth", "peer", "name", b1, "netns", c.bridge))
+				must(t, run("ip", "-n", nd.NS, "addr", "add", nd.Addr1+"/24", "dev", w))
+				must(t, run("ip", "-n", nd.NS, "link", "set", w, "up"))
+				must(t, run("ip", "-n", c.bridge, "link", "set", b1, "master", "bl0", "up"))
+			}
 		}
 		c.Nodes = append(c.Nodes, nd)
 	}
@@ -313,7 +336,11 @@ logging {
 	}
 	b.WriteString("nodelist {\n")
 	for _, n := range c.Nodes {
-		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n\t\tnodeid: %d\n\t\tname: node%d\n%s\t}\n", n.Addr, n.ID, n.ID, c.opts.Votequorum.nodeKeys(n.ID))
+		ring1 := ""
+		if n.Addr1 != "" {
+			ring1 = "\t\tring1_addr: " + n.Addr1 + "\n"
+		}
+		fmt.Fprintf(&b, "\tnode {\n\t\tring0_addr: %s\n%s\t\tnodeid: %d\n\t\tname: node%d\n%s\t}\n", n.Addr, ring1, n.ID, n.ID, c.opts.Votequorum.nodeKeys(n.ID))
 	}
 	b.WriteString("}\n")
 	if c.d.HasDashC() {
@@ -485,7 +512,7 @@ func (n *Node) SetExpectedVotes(ctx context.Context, v int) error {
 }
 
 // Members returns the node's current membership as corosync-quorumtool
-// lists it.
+// lists it, without the quorum device's line (node id 0).
 func (n *Node) Members(ctx context.Context) ([]uint32, error) {
 	out, err := n.Exec(ctx, "corosync-quorumtool", "-l")
 	if err != nil {
@@ -498,7 +525,9 @@ func (n *Node) Members(ctx context.Context) ([]uint32, error) {
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 2 {
-			if id, err := strconv.ParseUint(f[0], 10, 32); err == nil {
+			// Node id 0 is the quorum device's line (while one is
+			// registered), not a member.
+			if id, err := strconv.ParseUint(f[0], 10, 32); err == nil && id != 0 {
 				ids = append(ids, uint32(id))
 			}
 		}
@@ -549,7 +578,42 @@ func (n *Node) WaitReady(ctx context.Context) error {
 
 // Unplug disconnects the node from every bridge (a partition of one).
 func (n *Node) Unplug() error {
-	return run("ip", "-n", n.c.bridge, "link", "set", fmt.Sprintf("%sb%d", n.c.tag, n.ID), "nomaster")
+	if n.Addr1 != "" {
+		if err := n.CutLink(1); err != nil {
+			return err
+		}
+	}
+	return n.CutLink(0)
+}
+
+// linkPort is the bridge-side name of the node's veth on knet link l.
+func (n *Node) linkPort(l int) string {
+	if l == 1 {
+		return fmt.Sprintf("%sc%d", n.c.tag, n.ID)
+	}
+	return fmt.Sprintf("%sb%d", n.c.tag, n.ID)
+}
+
+// CutLink disconnects the node's knet link l (0, or 1 with Options.Links
+// 2) from its bridge; the node's other link is left as it is.
+func (n *Node) CutLink(l int) error {
+	if l < 0 || l > 1 || (l == 1 && n.Addr1 == "") {
+		return fmt.Errorf("corotest: node %d has no link %d", n.ID, l)
+	}
+	return run("ip", "-n", n.c.bridge, "link", "set", n.linkPort(l), "nomaster")
+}
+
+// RestoreLink puts the node's knet link l back on the first bridge of that
+// link (where Start and Heal put it).
+func (n *Node) RestoreLink(l int) error {
+	if l < 0 || l > 1 || (l == 1 && n.Addr1 == "") {
+		return fmt.Errorf("corotest: node %d has no link %d", n.ID, l)
+	}
+	br := "br0"
+	if l == 1 {
+		br = "bl0"
+	}
+	return run("ip", "-n", n.c.bridge, "link", "set", n.linkPort(l), "master", br)
 }
 
 // Split puts each group of nodes on a bridge of its own; nodes in no group
@@ -561,6 +625,11 @@ func (c *Cluster) Split(groups ...[]uint32) error {
 			placed[id] = true
 			if err := run("ip", "-n", c.bridge, "link", "set", fmt.Sprintf("%sb%d", c.tag, id), "master", fmt.Sprintf("br%d", g)); err != nil {
 				return err
+			}
+			if c.opts.Links == 2 {
+				if err := run("ip", "-n", c.bridge, "link", "set", fmt.Sprintf("%sc%d", c.tag, id), "master", fmt.Sprintf("bl%d", g)); err != nil {
+					return err
+				}
 			}
 		}
 	}
