@@ -218,17 +218,29 @@ func (c *Client) dialQuorum(ctx context.Context) {
 	q, err := quorum.Dial(ctx, opts...)
 	c.set(func() { setSlot(&c.q, q, err, c.version()) })
 	if err == nil && !c.cfg.oneShot {
-		c.observe(func(ctx context.Context) {
-			sub, err := q.Subscribe(ctx, quorum.Queue(1024))
-			if err != nil {
-				return
+		// Subscribed before Dial returns: its first event is the state
+		// the change counters start from.
+		sub, err := q.Subscribe(ctx, quorum.Queue(1024))
+		if err != nil {
+			return
+		}
+		c.observe(sub, func(ctx context.Context) {
+			for {
+				sub.Run(ctx, func(ev quorum.Event) error {
+					c.observeQuorum(ev)
+					c.kick()
+					return nil
+				})
+				sub.Close()
+				if ctx.Err() != nil {
+					return
+				}
+				// Overflowed (a burst of over 1024 events): go on from
+				// the current state.
+				if sub, err = q.Subscribe(ctx, quorum.Queue(1024)); err != nil {
+					return
+				}
 			}
-			defer sub.Close()
-			sub.Run(ctx, func(ev quorum.Event) error {
-				c.observeQuorum(ev)
-				c.kick()
-				return nil
-			})
 		})
 	}
 }
@@ -244,11 +256,11 @@ func (c *Client) dialVotequorum(ctx context.Context) {
 	vq, err := votequorum.Dial(ctx, opts...)
 	c.set(func() { setSlot(&c.vq, vq, err, c.version()) })
 	if err == nil && !c.cfg.oneShot {
-		c.observe(func(ctx context.Context) {
-			sub, err := vq.Subscribe(ctx)
-			if err != nil {
-				return
-			}
+		sub, err := vq.Subscribe(ctx)
+		if err != nil {
+			return
+		}
+		c.observe(sub, func(ctx context.Context) {
 			defer sub.Close()
 			sub.Run(ctx, func(votequorum.Event) error { c.kick(); return nil })
 		})
@@ -266,11 +278,11 @@ func (c *Client) dialCfg(ctx context.Context) {
 	cf, err := cfg.Dial(ctx, opts...)
 	c.set(func() { setSlot(&c.cf, cf, err, c.version()) })
 	if err == nil && !c.cfg.oneShot {
-		c.observe(func(ctx context.Context) {
-			sub, err := cf.Subscribe(ctx)
-			if err != nil {
-				return
-			}
+		sub, err := cf.Subscribe(ctx)
+		if err != nil {
+			return
+		}
+		c.observe(sub, func(ctx context.Context) {
 			defer sub.Close()
 			sub.Run(ctx, func(cfg.Event) error { c.kick(); return nil })
 		})
@@ -291,7 +303,7 @@ func (c *Client) dialCmap(ctx context.Context) {
 		c.confGen++
 	})
 	if err == nil && !c.cfg.oneShot {
-		c.observe(func(ctx context.Context) { c.watchNodelist(ctx, cm) })
+		c.observe(nil, func(ctx context.Context) { c.watchNodelist(ctx, cm) })
 	}
 }
 
@@ -329,11 +341,15 @@ func setSlot[T any](s *service[T], v *T, err error, ver corosync.Version) {
 	s.c, s.err, s.tries = v, nil, 0
 }
 
-// observe runs fn in a goroutine until the client closes.
-func (c *Client) observe(fn func(ctx context.Context)) {
+// observe runs fn in a goroutine until the client closes; a client
+// already closed closes sub instead.
+func (c *Client) observe(sub interface{ Close() error }, fn func(ctx context.Context)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
+		if sub != nil {
+			sub.Close()
+		}
 		return
 	}
 	c.wg.Add(1)

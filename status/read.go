@@ -319,6 +319,11 @@ func (r *reader) ringStatus() error {
 	if err != nil {
 		return err
 	}
+	return r.applyRings(rings)
+}
+
+// applyRings puts the ring status entries into the snapshot.
+func (r *reader) applyRings(rings []cfg.RingInterface) error {
 	s := &r.s
 	var ids []uint32
 	if r.conf != nil {
@@ -356,6 +361,7 @@ func (r *reader) ringStatus() error {
 			}
 			n := r.node(id)
 			n.HasLinks = true
+			n.Reachable = n.Reachable || st == 'n'
 			n.Links = append(n.Links, l)
 		}
 	}
