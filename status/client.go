@@ -146,14 +146,18 @@ func dial(ctx context.Context, oneShot bool, opts []Option) (*Client, error) {
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	c := &Client{cfg: cf, ctx: cctx, cancel: cancel, changed: make(chan struct{}, 1)}
-	// quorum first: WithWaitForDaemon waits there for the daemon.
-	c.dialQuorum(ctx)
-	c.dialVotequorum(ctx)
-	c.dialCfg(ctx)
-	c.dialCmap(ctx)
+	// Every service at once (each dial is a few round trips, and each
+	// client but cmap's first learns the daemon's release on a cmap
+	// connection of its own).
+	dials := []func(context.Context){c.dialQuorum, c.dialVotequorum, c.dialCfg, c.dialCmap}
 	if cf.stats {
-		c.dialStats(ctx)
+		dials = append(dials, c.dialStats)
 	}
+	var wg sync.WaitGroup
+	for _, d := range dials {
+		wg.Go(func() { d(ctx) })
+	}
+	wg.Wait()
 	if c.q.c == nil && c.vq.c == nil && c.cf.c == nil && c.cm.c == nil {
 		err := c.q.err
 		c.Close()
@@ -179,12 +183,17 @@ func (c *Client) Close() error {
 	}
 	c.wg.Wait() // late dials and observers
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, cl := range []interface{ Close() error }{nilable(c.q.c), nilable(c.vq.c), nilable(c.cf.c), nilable(c.cm.c), nilable(c.st.c)} {
+	all := []interface{ Close() error }{nilable(c.q.c), nilable(c.vq.c), nilable(c.cf.c), nilable(c.cm.c), nilable(c.st.c)}
+	c.mu.Unlock()
+	// At once: a connection that just had events waits a moment for the
+	// daemon to deliver what it still holds before it closes.
+	var wg sync.WaitGroup
+	for _, cl := range all {
 		if cl != nil {
-			cl.Close()
+			wg.Go(func() { cl.Close() })
 		}
 	}
+	wg.Wait()
 	return nil
 }
 

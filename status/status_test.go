@@ -1,6 +1,7 @@
 package status
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -12,6 +13,8 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -217,14 +220,46 @@ func TestPartialCfgRefused(t *testing.T) {
 	}
 }
 
-// The stats map refused (its dial is the fifth cmap connection: each of
-// quorum, votequorum and cfg dials one to learn the daemon's release, then
-// the cmap client, then the stats map's): only
-// the statistics are missing. A Client dials it again in the background
-// and the next snapshots are complete.
+// statsRefusing refuses the first selection of the stats map on a cmap
+// connection, as a daemon would refuse a request.
+type statsRefusing struct {
+	d       transport.Dialer
+	mu      sync.Mutex
+	refused bool
+}
+
+func (r *statsRefusing) Dial(ctx context.Context, service string) (transport.Conn, error) {
+	c, err := r.d.Dial(ctx, service)
+	if err != nil || service != "cmap" {
+		return c, err
+	}
+	return &statsConn{Conn: c, r: r}, nil
+}
+
+type statsConn struct {
+	transport.Conn
+	r *statsRefusing
+}
+
+func (c *statsConn) Request(ctx context.Context, req, resp []byte, opts ...transport.RequestOption) ([]byte, error) {
+	sel, _ := cmapwire.AppendSetCurrentMap(nil, cmap.MapStats)
+	if bytes.Equal(req, sel) {
+		c.r.mu.Lock()
+		first := !c.r.refused
+		c.r.refused = true
+		c.r.mu.Unlock()
+		if first {
+			return nil, corosync.NewError("select the stats map", corosync.ErrAccess, errors.New("refused by the test"))
+		}
+	}
+	return c.Conn.Request(ctx, req, resp, opts...)
+}
+
+// The stats map refused: only the statistics are missing. A Client dials
+// it again in the background and the next snapshots are complete.
 func TestPartialStatsThenRedial(t *testing.T) {
 	cl := mock.NewCluster(3)
-	d := &refusing{d: cl.Node(1), code: corosync.ErrAccess, refuse: map[string]int{"cmap": 5}, dials: map[string]int{}}
+	d := &statsRefusing{d: cl.Node(1)}
 	ctx := ctxT(t)
 	c, err := Dial(ctx, WithDialer(d), WithStats())
 	if err != nil {
