@@ -165,7 +165,7 @@ func TestSnapshotFollowsCluster(t *testing.T) {
 
 // refusing is a dialer that refuses the services named in refuse (the
 // n-th dial of a service when the value is n > 0; every dial when 0) with
-// code, until allow.
+// code.
 type refusing struct {
 	d      transport.Dialer
 	code   corosync.Error
@@ -184,12 +184,6 @@ func (r *refusing) Dial(ctx context.Context, service string) (transport.Conn, er
 		return nil, corosync.NewError("dial "+service, r.code, errors.New("refused by the test"))
 	}
 	return r.d.Dial(ctx, service)
-}
-
-func (r *refusing) allow() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.refuse = nil
 }
 
 // One service refused: the snapshot has everything else, says which part
