@@ -68,13 +68,13 @@ func ExampleClient_Subscribe() {
 			return
 		}
 		if len(ev.Members) == 1 {
-			fmt.Println("quorate", ev.Quorate, "members", ev.Members, "quorum changes", ev.Changes.Quorum)
+			fmt.Println("quorate", ev.Quorate, "members", ev.Members)
 			break
 		}
 	}
 	// Output:
 	// quorate true members [1 2 3]
-	// quorate false members [1] quorum changes 1
+	// quorate false members [1]
 }
 
 // denyCfg is a dialer whose daemon refuses this user the cfg service.

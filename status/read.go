@@ -186,15 +186,24 @@ func (r *reader) read() {
 		}
 	}
 	// Members the nodelist does not name go by their first address, as
-	// quorumtool shows them.
+	// quorumtool shows them; members it lacks have the addresses cfg knows.
 	if r.cfOK {
 		for _, id := range s.Members {
 			n := r.node(id)
-			if n.NameFrom != NameNone {
+			if n.NameFrom != NameNone && n.Configured {
 				continue
 			}
-			if addrs, err := cl.cf.NodeAddrs(r.ctx, id); err == nil && len(addrs) > 0 {
+			addrs, err := cl.cf.NodeAddrs(r.ctx, id)
+			if err != nil || len(addrs) == 0 {
+				continue
+			}
+			if n.NameFrom == NameNone {
 				n.Name, n.NameFrom = addrs[0].String(), NameAddress
+			}
+			if !n.Configured {
+				for _, a := range addrs {
+					n.Addrs = append(n.Addrs, a.String())
+				}
 			}
 		}
 	}

@@ -210,7 +210,8 @@ type Node struct {
 	Name     string
 	NameFrom NameSource
 	// Addrs are the node's configured addresses (nodelist.node.N.ringL_addr),
-	// indexed by link (ring) number L; "" for a link it has none.
+	// indexed by link (ring) number L, "" for a link it has none; for a
+	// member the nodelist lacks, the addresses cfg knows, one per link.
 	Addrs []string
 	// Configured says the node is in the nodelist; Member that it is in
 	// the current membership; Local that it is this node.
