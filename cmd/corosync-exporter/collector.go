@@ -3,22 +3,16 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
-	"github.com/corosync-go/corosync/cmap"
-	"github.com/corosync-go/corosync/quorum"
+	"github.com/corosync-go/corosync/status"
 	"github.com/corosync-go/corosync/transport"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -39,7 +33,7 @@ var (
 	descPartOK         = own("scrape_part_success", "Whether reading this part of corosync's state succeeded in this scrape.", []string{"part"})
 	descQuorumChanges  = own("quorum_changes_total", "Changes of this node's quorate state seen since the exporter started (kept from quorum notifications).", nil)
 	descMemberChanges  = own("membership_changes_total", "Membership (ring) changes seen since the exporter started (kept from quorum notifications).", nil)
-	descLastChange     = own("last_change_timestamp_seconds", "When the last quorum or membership change was seen, as a Unix time; 0 before the first.", nil)
+	descLastChange     = own("last_change_timestamp_seconds", "When the last quorum or membership change was seen, as a Unix time; absent before the first.", nil)
 	descNodeVotes      = own("node_votes", "Votes of each node the daemon knows, dead ones included.", []string{"node_id", "node"})
 	descNodeState      = own("node_state", "State of each node the daemon knows: 1 for the state it is in.", []string{"node_id", "node", "state"})
 	descNodeExpected   = own("node_expected_votes", "Expected votes each node holds.", []string{"node_id", "node"})
@@ -66,22 +60,26 @@ var (
 	descTxErrors   = own("knet_link_tx_errors_total", "Send errors on the link (tx_total_errors).", linkLabels)
 	descIPCActive  = own("ipc_connections", "IPC connections corosync holds now (stats.ipcs.global.active).", nil)
 	descIPCClosed  = own("ipc_connections_closed_total", "IPC connections corosync has closed (stats.ipcs.global.closed).", nil)
-	knetStats      = []struct {
-		key   string
+
+	// knetStats are the knet link statistics exported, each with its
+	// value in a status.LinkStats: durations in seconds, computed from
+	// integer nanoseconds (one division, so the float is the nearest to the
+	// decimal value knet's microseconds make).
+	knetStats = []struct {
 		desc  *prometheus.Desc
 		kind  prometheus.ValueType
-		scale float64
+		value func(status.LinkStats) float64
 	}{
-		{"latency_ave", descLatencyAvg, prometheus.GaugeValue, 1e-6},
-		{"latency_min", descLatencyMin, prometheus.GaugeValue, 1e-6},
-		{"latency_max", descLatencyMax, prometheus.GaugeValue, 1e-6},
-		{"up_count", descLinkUps, prometheus.CounterValue, 1},
-		{"down_count", descLinkDowns, prometheus.CounterValue, 1},
-		{"rx_data_packets", descRxPackets, prometheus.CounterValue, 1},
-		{"tx_data_packets", descTxPackets, prometheus.CounterValue, 1},
-		{"rx_data_bytes", descRxBytes, prometheus.CounterValue, 1},
-		{"tx_data_bytes", descTxBytes, prometheus.CounterValue, 1},
-		{"tx_total_errors", descTxErrors, prometheus.CounterValue, 1},
+		{descLatencyAvg, prometheus.GaugeValue, func(l status.LinkStats) float64 { return seconds(l.LatencyAvg) }},
+		{descLatencyMin, prometheus.GaugeValue, func(l status.LinkStats) float64 { return seconds(l.LatencyMin) }},
+		{descLatencyMax, prometheus.GaugeValue, func(l status.LinkStats) float64 { return seconds(l.LatencyMax) }},
+		{descLinkUps, prometheus.CounterValue, func(l status.LinkStats) float64 { return float64(l.UpCount) }},
+		{descLinkDowns, prometheus.CounterValue, func(l status.LinkStats) float64 { return float64(l.DownCount) }},
+		{descRxPackets, prometheus.CounterValue, func(l status.LinkStats) float64 { return float64(l.RxDataPackets) }},
+		{descTxPackets, prometheus.CounterValue, func(l status.LinkStats) float64 { return float64(l.TxDataPackets) }},
+		{descRxBytes, prometheus.CounterValue, func(l status.LinkStats) float64 { return float64(l.RxDataBytes) }},
+		{descTxBytes, prometheus.CounterValue, func(l status.LinkStats) float64 { return float64(l.TxDataBytes) }},
+		{descTxErrors, prometheus.CounterValue, func(l status.LinkStats) float64 { return float64(l.TxErrors) }},
 	}
 )
 
@@ -93,34 +91,22 @@ func own(name, help string, labels []string) *prometheus.Desc {
 	return prometheus.NewDesc("corosync_"+name, help, labels, nil)
 }
 
-// Collector reads corosync's state for Prometheus. Quorum state comes from
-// the quorum client's event cache (changes are counted as they happen);
-// votes and link status are cheap IPC reads done on each scrape, bounded by
-// timeout.
+// seconds renders d in seconds as the float nearest to its decimal value:
+// d is an exact integer of nanoseconds and one division rounds once
+// (d.Seconds() adds two rounded parts, and a product with 1e-6 rounds the
+// inexact 1e-6 first: 402µs came out as 0.00040199999999999996).
+func seconds(d time.Duration) float64 { return float64(d) / 1e9 }
+
+// Collector reads corosync's state for Prometheus, through one
+// status.Client: quorum state and the change counters come from corosync's
+// notifications; votes, link status and statistics are cheap IPC reads done
+// on each scrape, bounded by timeout.
 type Collector struct {
 	timeout time.Duration
 	log     *slog.Logger
 
-	mu        sync.Mutex
-	q         *quorum.Client
-	vq        *votequorum.Client
-	cf        *cfg.Client
-	stats     *cmap.Client
-	names     *names
-	qChanges  uint64
-	mChanges  uint64
-	lastEvent time.Time
-	lastQ     *bool
-	lastRing  corosync.RingID
-
-	// statsDialing is set while a late dial of the stats map is under way
-	// (see Collect); lateDials waits for it at Close.
-	statsDialing bool
-	statsTried   time.Time
-	closing      bool // set by Close: no late dial starts
-	lateDials    sync.WaitGroup
-	ctx          context.Context
-	dialer       transport.Dialer
+	mu sync.Mutex
+	st *status.Client
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -136,7 +122,7 @@ func NewCollector(dialer transport.Dialer, timeout time.Duration, log *slog.Logg
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Collector{timeout: timeout, log: log, ctx: ctx, dialer: dialer, cancel: cancel, done: make(chan struct{})}
+	c := &Collector{timeout: timeout, log: log, cancel: cancel, done: make(chan struct{})}
 	go c.run(ctx, dialer)
 	return c
 }
@@ -145,148 +131,38 @@ func NewCollector(dialer transport.Dialer, timeout time.Duration, log *slog.Logg
 func (c *Collector) Close() {
 	c.cancel()
 	<-c.done
-	// A late dial starts (lateDials.Add) under mu only while !closing, so
-	// none starts after this and Wait may begin.
-	c.mu.Lock()
-	c.closing = true
-	c.mu.Unlock()
-	c.lateDials.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.q == nil {
-		return // never connected: run closed what it had
+	if c.st != nil {
+		c.st.Close()
 	}
-	c.q.Close()
-	c.vq.Close()
-	c.cf.Close()
-	if c.stats != nil {
-		c.stats.Close()
-	}
-	c.names.c.Close()
 }
 
-// run connects every client (each waits for the daemon and reconnects by
-// itself afterwards), then keeps the change counters from quorum events.
+// run dials the status client: it waits for the daemon, and retries with
+// backoff errors waiting does not cover (such as access denied, which may
+// be fixed at runtime). Once dialed, each service reconnects by itself and
+// the status client dials again the ones that refused.
 func (c *Collector) run(ctx context.Context, d transport.Dialer) {
 	defer close(c.done)
-	backoff := corosync.DefaultBackoff
-	q, err := quorum.Dial(ctx, client.WithDialer(d), client.WithWaitForDaemon())
-	if err != nil {
-		return // ctx ended
-	}
-	vq, err := dialRetry(ctx, func() (*votequorum.Client, error) {
-		return votequorum.Dial(ctx, client.WithDialer(d), client.WithWaitForDaemon())
-	}, backoff)
-	if err != nil {
-		q.Close()
-		return
-	}
-	cf, err := dialRetry(ctx, func() (*cfg.Client, error) {
-		return cfg.Dial(ctx, client.WithDialer(d), client.WithWaitForDaemon())
-	}, backoff)
-	if err != nil {
-		q.Close()
-		vq.Close()
-		return
-	}
-	cm, err := dialRetry(ctx, func() (*cmap.Client, error) {
-		return cmap.Dial(ctx, client.WithDialer(d), client.WithWaitForDaemon())
-	}, backoff)
-	if err != nil {
-		q.Close()
-		vq.Close()
-		cf.Close()
-		return
-	}
-	// The stats map needs corosync 3.0: on 2.x the dial is refused
-	// (ErrNotSupported, nothing sent) and the statistics the exporter
-	// gives are read from the main map instead (scrape.ipc).
-	st, err := dialRetry(ctx, func() (*cmap.Client, error) {
-		return cmap.Dial(ctx, client.WithDialer(d), client.WithWaitForDaemon(), cmap.WithMap(cmap.MapStats))
-	}, backoff)
-	if errors.Is(err, corosync.ErrNotSupported) {
-		c.log.Debug("corosync has no stats map", "daemon", cm.DaemonVersion())
-		st, err = nil, nil
-	}
-	if err != nil {
-		q.Close()
-		vq.Close()
-		cf.Close()
-		cm.Close()
-		return
-	}
-	nm := &names{c: cm}
-	sub, err := q.Subscribe(ctx, quorum.Queue(1024))
-	c.mu.Lock()
-	c.q, c.vq, c.cf, c.stats, c.names = q, vq, cf, st, nm
-	c.mu.Unlock()
-	if err != nil {
-		return
-	}
-	defer sub.Close()
-	watched := make(chan struct{})
-	go func() { defer close(watched); nm.watch(ctx) }()
-	defer func() { <-watched }()
-	sub.Run(ctx, func(ev quorum.Event) error {
-		c.observe(ev)
-		return nil
-	})
-}
-
-// dialRetry dials until it succeeds or ctx ends (for errors WaitForDaemon
-// does not retry, such as access denied, which may be fixed at runtime).
-// It gives up at once on corosync.ErrNotSupported: the daemon's release
-// does not offer what is dialed, and asking again will not change that.
-func dialRetry[T any](ctx context.Context, dial func() (T, error), b corosync.Backoff) (T, error) {
 	for attempt := 0; ; attempt++ {
-		v, err := dial()
-		if err == nil || ctx.Err() != nil || errors.Is(err, corosync.ErrNotSupported) {
-			return v, err
+		st, err := status.Dial(ctx, client.WithDialer(d), client.WithWaitForDaemon(), status.WithStats())
+		if err == nil {
+			c.mu.Lock()
+			c.st = st
+			c.mu.Unlock()
+			return
 		}
-		t := time.NewTimer(b.Delay(attempt))
+		if ctx.Err() != nil {
+			return
+		}
+		c.log.Debug("corosync", "err", err)
+		t := time.NewTimer(corosync.DefaultBackoff.Delay(attempt))
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return v, ctx.Err()
+			return
 		}
-	}
-}
-
-// observe counts quorate flips and ring changes, from notifications and
-// from the fresh snapshot after a reconnect (a restarted daemon forms a new
-// ring). The fail-safe state of an outage is not a change of the cluster.
-func (c *Collector) observe(ev quorum.Event) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch ev.Kind {
-	case quorum.EventQuorum, quorum.EventNodelist, quorum.EventSnapshot:
-	default:
-		return
-	}
-	if c.lastQ == nil {
-		q := ev.Quorate
-		c.lastQ, c.lastRing = &q, ev.Ring
-		return
-	}
-	changed := false
-	if *c.lastQ != ev.Quorate {
-		c.qChanges++
-		changed = true
-	}
-	ring := ev.Ring
-	if ev.Kind == quorum.EventNodelist && ev.Nodelist != nil {
-		ring = ev.Nodelist.Ring
-	}
-	if ring != c.lastRing && ring != (corosync.RingID{}) {
-		c.mChanges++
-		c.lastRing = ring
-		changed = true
-	}
-	q := ev.Quorate
-	c.lastQ = &q
-	if changed {
-		c.lastEvent = time.Now()
 	}
 }
 
@@ -324,444 +200,169 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	c.mu.Lock()
-	q, vq, cf, st, nm := c.q, c.vq, c.cf, c.stats, c.names
-	qChanges, mChanges, last := c.qChanges, c.mChanges, c.lastEvent
+	st := c.st
 	c.mu.Unlock()
 
-	up := q != nil && q.Latest().Kind != quorum.EventDisconnected &&
-		vq.Latest().Kind != votequorum.EventDisconnected && cf.Latest().Connected
+	var s status.Snapshot
+	up := false
+	if st != nil {
+		s, _ = st.Snapshot(ctx)
+		up = s.Connected(status.PartQuorum) && s.Connected(status.PartVotequorum) && s.Connected(status.PartCfg)
+	}
 	ch <- gauge(descUp, b2f(up))
 	ok := up
 	if up {
-		ver := cf.DaemonVersion()
-		v2 := olderThan3(ver)
-		if st == nil && !v2 {
-			c.dialStatsLate()
+		ok = collect(ch, s)
+		ch <- prometheus.MustNewConstMetric(descQuorumChanges, prometheus.CounterValue, float64(s.Changes.Quorum))
+		ch <- prometheus.MustNewConstMetric(descMemberChanges, prometheus.CounterValue, float64(s.Changes.Membership))
+		if last := s.Changes.Last; !last.IsZero() {
+			ch <- gauge(descLastChange, float64(last.UnixNano())/1e9)
 		}
-		if v2 {
-			st = nil // a 3.x daemon's stats client, now facing 2.x
-		}
-		s := &scrape{ctx: ctx, ch: ch, q: q, vq: vq, cf: cf, stats: st, nm: nm, v2: v2}
-		ok = s.collect()
-		ch <- prometheus.MustNewConstMetric(descQuorumChanges, prometheus.CounterValue, float64(qChanges))
-		ch <- prometheus.MustNewConstMetric(descMemberChanges, prometheus.CounterValue, float64(mChanges))
-		lastTS := 0.0
-		if !last.IsZero() {
-			lastTS = float64(last.UnixNano()) / 1e9
-		}
-		ch <- gauge(descLastChange, lastTS)
 	}
 	ch <- gauge(descScrapeOK, b2f(ok))
-	ch <- gauge(descScrapeDur, time.Since(start).Seconds())
+	ch <- gauge(descScrapeDur, seconds(time.Since(start)))
 }
 
-// dialStatsLate dials the stats map in the background when the daemon
-// offers it but the collector has no client for it (it first met a
-// corosync 2.x, which has none), at most once a minute.
-func (c *Collector) dialStatsLate() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closing || c.statsDialing || c.stats != nil || c.ctx.Err() != nil || time.Since(c.statsTried) < time.Minute {
-		return
-	}
-	c.statsDialing, c.statsTried = true, time.Now()
-	c.lateDials.Add(1)
-	go func() {
-		defer c.lateDials.Done()
-		ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-		st, err := cmap.Dial(ctx, client.WithDialer(c.dialer), cmap.WithMap(cmap.MapStats))
-		cancel()
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		c.statsDialing = false
-		if err != nil {
-			c.log.Debug("stats map", "err", err)
-			return
-		}
-		if c.ctx.Err() != nil {
-			st.Close()
-			return
-		}
-		c.stats = st
-	}()
-}
-
-// olderThan3 reports whether v is a corosync 2.x (no knet, no stats map,
-// the 2.x tools' output); an unknown version is taken for 3.x.
-func olderThan3(v corosync.Version) bool {
-	return v != (corosync.Version{}) && !v.AtLeast(corosync.Version3_0)
-}
-
-// ringLabel renders a ring id as that release's corosync-quorumtool prints
-// it, which is ha_cluster_exporter's ring_id label: "1/12" on 2.x (the
-// representative node as a signed int, then the sequence, in decimal),
-// "1.c" on 3.x (both in hex).
-func ringLabel(v2 bool, rep uint32, seq uint64) string {
-	if v2 {
-		return fmt.Sprintf("%d/%d", int32(rep), seq)
-	}
-	return fmt.Sprintf("%x.%x", rep, seq)
-}
-
-// scrape is one Collect's reads.
-type scrape struct {
-	ctx   context.Context
-	ch    chan<- prometheus.Metric
-	q     *quorum.Client
-	vq    *votequorum.Client
-	cf    *cfg.Client
-	stats *cmap.Client // nil on corosync 2.x
-	nm    *names
-	v2    bool // corosync 2.x
-	nodes map[uint32]nodelistNode
-	local uint32
-	links map[uint32][]int // enabled links of each node, from cfg
-}
-
-// name is the node's name as corosync-quorumtool shows it (2.x: its
-// ring0_addr, 3.x: its name), or its id when the nodelist has none.
-func (s *scrape) name(id uint32) string {
-	if n := s.nodes[id].display(s.v2); n != "" {
-		return n
+// label is a node's node label: its name as corosync-quorumtool shows it
+// from the nodelist (2.x: its ring0_addr, 3.x: its name), or its id when
+// the nodelist has none.
+func label(s status.Snapshot, id uint32) string {
+	if n, ok := s.Node(id); ok && n.NameFrom == status.NameNodelist {
+		return n.Name
 	}
 	return strconv.FormatUint(uint64(id), 10)
 }
 
-func (s *scrape) part(name string, fn func() error) bool {
-	err := fn()
-	s.ch <- gauge(descPartOK, b2f(err == nil), name)
-	return err == nil
-}
-
-func (s *scrape) collect() bool {
-	qs := s.q.Latest()
-	rep := qs.Ring.NodeID
-	if rep == 0 {
-		// The quorum service's V0 model (corosync 2.x and 3.0) carries
-		// no representative node; quorumtool takes it from votequorum.
-		rep = s.vq.Latest().Ring.NodeID
+// collect sends the metrics of snapshot s and reports whether every part
+// was read.
+func collect(ch chan<- prometheus.Metric, s status.Snapshot) bool {
+	ringID := s.RingIDText()
+	ch <- gauge(descQuorate, b2f(s.Quorate))
+	ch <- gauge(descRingSeq, float64(s.Ring.Seq), ringID)
+	part := func(p status.Part, send func()) bool {
+		err := s.Err(p)
+		ch <- gauge(descPartOK, b2f(err == nil), string(p))
+		if err == nil {
+			send()
+		}
+		return err == nil
 	}
-	ringID := ringLabel(s.v2, rep, qs.Ring.Seq)
-	s.ch <- gauge(descQuorate, b2f(qs.Quorate))
-	s.ch <- gauge(descRingSeq, float64(qs.Ring.Seq), ringID)
-	ok := s.part("cmap", func() error {
-		var err error
-		s.nodes, err = s.nm.get(s.ctx)
-		return err
-	})
-	ok = s.part("votequorum", func() error { return s.votes(qs) }) && ok
-	ok = s.part("cfg", func() error { return s.linkStatus(ringID) }) && ok
-	switch {
-	case s.stats != nil:
-		ok = s.part("stats", s.knet) && ok
-	case s.v2:
-		// 2.x keeps its IPC counters in the main map.
-		ok = s.part("stats", func() error { return s.ipc(s.nm.c, "runtime.connections.") }) && ok
+	ok := part(status.PartCmap, func() {})
+	ok = part(status.PartVotequorum, func() { votes(ch, s) }) && ok
+	ok = part(status.PartCfg, func() { links(ch, s, ringID) }) && ok
+	// A 3.x daemon's stats map not dialed yet is no part of this scrape.
+	if err := s.Err(status.PartStats); s.V2() || !errors.Is(err, status.ErrNotConnected) {
+		ok = part(status.PartStats, func() { stats(ch, s) }) && ok
 	}
 	return ok
 }
 
 // votes sends quorum_votes, member_votes and the per-node and qdevice
-// metrics, from getinfo of this node and of every node the daemon knows.
-func (s *scrape) votes(qs quorum.Event) error {
-	me, err := s.vq.Info(s.ctx, 0)
-	if err != nil {
-		return err
-	}
-	s.local = me.NodeID
-	s.ch <- gauge(descQuorumVotes, float64(me.NodeExpectedVotes), "expected_votes")
-	s.ch <- gauge(descQuorumVotes, float64(me.HighestExpected), "highest_expected")
-	s.ch <- gauge(descQuorumVotes, float64(me.TotalVotes), "total_votes")
-	s.ch <- gauge(descQuorumVotes, float64(me.Quorum), "quorum")
-	s.ch <- gauge(descQuorumRequired, float64(me.Quorum))
+// metrics.
+func votes(ch chan<- prometheus.Metric, s status.Snapshot) {
+	v := s.Votes
+	ch <- gauge(descQuorumVotes, float64(v.ExpectedVotes), "expected_votes")
+	ch <- gauge(descQuorumVotes, float64(v.HighestExpected), "highest_expected")
+	ch <- gauge(descQuorumVotes, float64(v.TotalVotes), "total_votes")
+	ch <- gauge(descQuorumVotes, float64(v.Quorum), "quorum")
+	ch <- gauge(descQuorumRequired, float64(v.Quorum))
 	for _, f := range []struct {
 		name string
 		bit  votequorum.Flags
 	}{{"two_node", votequorum.FlagTwoNode}, {"quorate", votequorum.FlagQuorate}, {"wait_for_all", votequorum.FlagWaitForAll},
 		{"last_man_standing", votequorum.FlagLastManStanding}, {"auto_tie_breaker", votequorum.FlagAutoTieBreaker},
 		{"allow_downscale", votequorum.FlagAllowDownscale}} {
-		s.ch <- gauge(descFlag, b2f(me.Flags.Has(f.bit)), f.name)
+		ch <- gauge(descFlag, b2f(v.Flags.Has(f.bit)), f.name)
 	}
-	infos := map[uint32]votequorum.Info{}
-	for _, n := range s.vq.Latest().Nodes {
-		if n.NodeID == 0 {
-			continue // the quorum device
-		}
-		if _, seen := infos[n.NodeID]; seen {
+	for _, n := range s.Nodes {
+		if !n.Seen || n.State == 0 {
 			continue
 		}
-		info, err := s.vq.Info(s.ctx, n.NodeID)
-		if errors.Is(err, votequorumNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		infos[n.NodeID] = info
-		id, name := strconv.FormatUint(uint64(n.NodeID), 10), s.name(n.NodeID)
-		s.ch <- gauge(descNodeVotes, float64(info.NodeVotes), id, name)
-		s.ch <- gauge(descNodeExpected, float64(info.NodeExpectedVotes), id, name)
-		s.ch <- gauge(descNodeState, 1, id, name, info.State.String())
+		id, name := strconv.FormatUint(uint64(n.ID), 10), label(s, n.ID)
+		ch <- gauge(descNodeVotes, float64(n.Votes), id, name)
+		ch <- gauge(descNodeExpected, float64(n.ExpectedVotes), id, name)
+		ch <- gauge(descNodeState, 1, id, name, n.State.String())
 	}
 	// member_votes: the quorum view list, as corosync-quorumtool -p lists it.
-	for _, m := range qs.Members {
-		info, ok := infos[m]
-		if !ok {
-			if info, err = s.vq.Info(s.ctx, m); err != nil {
-				return err
-			}
-			infos[m] = info
-		}
-		s.ch <- gauge(descMemberVotes, float64(info.NodeVotes), strconv.FormatUint(uint64(m), 10), s.name(m), strconv.FormatBool(m == me.NodeID))
+	for _, m := range s.Members {
+		n, _ := s.Node(m)
+		ch <- gauge(descMemberVotes, float64(n.Votes), strconv.FormatUint(uint64(m), 10), label(s, m), strconv.FormatBool(m == s.LocalNodeID))
 	}
-	if me.QdeviceName != "" || me.Flags.Has(votequorum.FlagQdevice) {
+	if q := s.Qdevice; q != nil {
 		votes := 0.0
-		if me.Flags.Has(votequorum.FlagQdeviceCastVote) {
-			votes = float64(me.QdeviceVotes)
+		if q.CastVote {
+			votes = float64(q.Votes)
 		}
-		s.ch <- gauge(descMemberVotes, votes, "0", "Qdevice", "false")
-		s.ch <- gauge(descQdeviceVotes, float64(me.QdeviceVotes), me.QdeviceName)
+		ch <- gauge(descMemberVotes, votes, "0", "Qdevice", "false")
+		ch <- gauge(descQdeviceVotes, float64(q.Votes), q.Name)
 		for _, p := range []struct {
 			name string
-			bit  votequorum.Flags
-		}{{"registered", votequorum.FlagQdevice}, {"alive", votequorum.FlagQdeviceAlive},
-			{"cast_vote", votequorum.FlagQdeviceCastVote}, {"master_wins", votequorum.FlagQdeviceMasterWins}} {
-			s.ch <- gauge(descQdevice, b2f(me.Flags.Has(p.bit)), me.QdeviceName, p.name)
+			set  bool
+		}{{"registered", q.Registered}, {"alive", q.Alive}, {"cast_vote", q.CastVote}, {"master_wins", q.MasterWins}} {
+			ch <- gauge(descQdevice, b2f(p.set), q.Name, p.name)
 		}
 	}
-	return nil
 }
 
-// links sends the per-node, per-link status of every node the daemon knows,
-// and the compatible rings / ring_errors built from it: one ring row per
-// enabled link of this node and node, 1 when connected.
-func (s *scrape) linkStatus(ringID string) error {
-	local, err := s.cf.LocalNodeID(s.ctx)
-	if err != nil {
-		return err
-	}
-	self, err := s.cf.NodeStatus(s.ctx, local)
-	if errors.Is(err, corosync.ErrNotSupported) {
-		return s.ringStatus(local, ringID) // corosync 2.x and 3.0
-	}
-	if err != nil {
-		return err
-	}
-	ids := []uint32{local}
-	seen := map[uint32]bool{local: true}
-	for _, n := range s.vq.Latest().Nodes {
-		if n.NodeID != 0 && !seen[n.NodeID] {
-			seen[n.NodeID] = true
-			ids = append(ids, n.NodeID)
+// links sends the per-node, per-link status and the compatible rings and
+// ring_errors built from it: on knet one ring row per link of each node, 1
+// when connected (or this node's own); on udp and udpu (corosync 2.x) one
+// per ring of the local node, as ha_cluster_exporter reads `corosync-cfgtool
+// -s` there (node_id the local node, number the ring's position, address
+// its local address, 0 when FAULTY). Node status (corosync 3.1) adds
+// reachability and MTU; corosync 3.0's ring status has neither.
+func links(ch chan<- prometheus.Metric, s status.Snapshot, ringID string) {
+	errs := 0
+	for _, r := range s.Rings {
+		if r.Faulty {
+			errs++
 		}
+		ch <- gauge(descRings, b2f(!r.Faulty), ringID, strconv.FormatUint(uint64(s.LocalNodeID), 10), strconv.Itoa(r.Number), r.Address)
 	}
-	for id := range s.nodes {
-		if !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	statuses := map[uint32]cfg.NodeStatus{local: self}
-	known := []uint32{local}
-	for _, id := range ids[1:] {
-		st, err := s.cf.NodeStatus(s.ctx, id)
-		if errors.Is(err, cfgUnknownNode) {
+	nodeStatus := s.Links == status.LinksFromNodeStatus
+	for _, n := range s.Nodes {
+		if !n.HasLinks {
 			continue
 		}
-		if err != nil {
-			return err
+		nid, name := strconv.FormatUint(uint64(n.ID), 10), label(s, n.ID)
+		if nodeStatus {
+			ch <- gauge(descNodeReachable, b2f(n.Reachable), nid, name)
 		}
-		statuses[id] = st
-		known = append(known, id)
-	}
-	// The cluster's links are those enabled towards any node: the local
-	// node's own status has only the link knet loops back on (link 0),
-	// whatever links the cluster has (measured on 3.1.7 with two links).
-	var clusterLinks []int
-	for l := range self.Links {
-		for _, st := range statuses {
-			if l < len(st.Links) && st.Links[l].Enabled {
-				clusterLinks = append(clusterLinks, l)
-				break
+		for _, l := range n.Links {
+			link := strconv.Itoa(l.Number)
+			if !l.Unknown {
+				ch <- gauge(descLinkEnabled, b2f(l.Enabled), nid, name, link)
+				ch <- gauge(descLinkConnected, b2f(l.Connected), nid, name, link)
 			}
-		}
-	}
-	errs := 0
-	s.links = map[uint32][]int{}
-	for _, id := range known {
-		st := statuses[id]
-		nid, name := strconv.FormatUint(uint64(id), 10), s.name(id)
-		s.ch <- gauge(descNodeReachable, b2f(st.Reachable || id == local), nid, name)
-		for _, l := range clusterLinks {
-			if l >= len(st.Links) {
-				continue
+			if nodeStatus {
+				ch <- gauge(descLinkMTU, float64(l.MTU), nid, name, link)
 			}
-			ls := st.Links[l]
-			if id == local && !ls.Enabled {
-				// A link of the cluster the local status does not list: up
-				// to itself ("localhost" in corosync-cfgtool -s), at the
-				// local address the other nodes' status gives it.
-				ls.Enabled, ls.Connected = true, true
-				for _, o := range statuses {
-					if l < len(o.Links) && o.Links[l].Enabled && o.Links[l].Src != "" {
-						ls.Src = o.Links[l].Src
-						break
-					}
-				}
-			}
-			link := strconv.Itoa(l)
-			s.links[id] = append(s.links[id], l)
-			s.ch <- gauge(descLinkEnabled, b2f(ls.Enabled), nid, name, link)
-			s.ch <- gauge(descLinkConnected, b2f(ls.Connected), nid, name, link)
-			if ls.MTU != 0 || id != local {
-				s.ch <- gauge(descLinkMTU, float64(ls.MTU), nid, name, link)
-			}
-			healthy := ls.Connected || id == local
-			if !healthy {
-				errs++
-			}
-			addr := ls.Dst
-			if id == local {
-				addr = ls.Src
-			}
-			s.ch <- gauge(descRings, b2f(healthy), ringID, nid, link, addr)
-		}
-	}
-	s.ch <- gauge(descRingErrors, float64(errs))
-	return nil
-}
-
-// ringStatus is linkStatus for a daemon without node status (corosync 2.x
-// and 3.0), from the old ring status that every release answers:
-//
-//   - a totem ring of udp or udpu (2.x): one rings series per ring of the
-//     local node, as ha_cluster_exporter reads `corosync-cfgtool -s` of
-//     2.x: node_id the local node, number the ring's position in the list
-//     (cfgtool's RING ID), address the ring's local address (cfgtool's id),
-//     0 when the status says FAULTY;
-//   - a knet link (3.0): one series per link and node, from the link's
-//     status character for each host (hosts in node id order of the
-//     nodelist, as corosync-cfgtool reads them), as on 3.1, and
-//     link_enabled and link_connected; 3.0 reports no MTU nor reachability.
-func (s *scrape) ringStatus(local uint32, ringID string) error {
-	rings, err := s.cf.RingStatus(s.ctx)
-	if err != nil {
-		return err
-	}
-	s.links, err = ringMetrics(s.ch, rings, local, ringID, s.nodes, s.name)
-	return err
-}
-
-// ringMetrics sends what ringStatus reads from rings; it returns the links
-// of each node (knet) for the statistics.
-func ringMetrics(ch chan<- prometheus.Metric, rings []cfg.RingInterface, local uint32, ringID string,
-	nodes map[uint32]nodelistNode, name func(uint32) string) (map[uint32][]int, error) {
-	ids := slices.Sorted(maps.Keys(nodes))
-	errs := 0
-	links := map[uint32][]int{}
-	for i, r := range rings {
-		link, addr, knet := knetLink(r)
-		if !knet {
-			healthy := !strings.Contains(r.Status, "FAULTY")
-			if !healthy {
-				errs++
-			}
-			ch <- gauge(descRings, b2f(healthy), ringID, strconv.FormatUint(uint64(local), 10), strconv.Itoa(i), r.Name)
-			continue
-		}
-		if len(ids) < len(r.Status) {
-			return nil, fmt.Errorf("link %d: status of %d hosts, %d nodes in the nodelist", link, len(r.Status), len(ids))
-		}
-		l := strconv.Itoa(link)
-		for p := 0; p < len(r.Status); p++ {
-			id, st := ids[p], r.Status[p]
-			nid, nm := strconv.FormatUint(uint64(id), 10), name(id)
-			healthy, dst := false, nodes[id].addrs[link]
-			switch {
-			case st == 'n': // the local node
-				healthy, dst = true, addr
-				ch <- gauge(descLinkEnabled, 1, nid, nm, l)
-				ch <- gauge(descLinkConnected, 1, nid, nm, l)
-				links[id] = append(links[id], link)
-			case st >= '0' && st <= '9': // enabled | connected<<1 | dynconnected<<2
-				bits := st - '0'
-				healthy = bits&2 != 0
-				ch <- gauge(descLinkEnabled, b2f(bits&1 != 0), nid, nm, l)
-				ch <- gauge(descLinkConnected, b2f(healthy), nid, nm, l)
-				links[id] = append(links[id], link)
-			case st == 'd': // that host has no such link
-				continue
+			healthy, addr := l.Connected || n.Local, l.Dst
+			if n.Local {
+				addr = l.Src
 			}
 			if !healthy {
 				errs++
 			}
-			ch <- gauge(descRings, b2f(healthy), ringID, nid, l, dst)
+			ch <- gauge(descRings, b2f(healthy), ringID, nid, link, addr)
 		}
 	}
 	ch <- gauge(descRingErrors, float64(errs))
-	return links, nil
 }
 
-// knetLink parses a knet entry of RingStatus, named "<link> <local
-// address>"; a udp or udpu ring is named by its address alone.
-func knetLink(r cfg.RingInterface) (link int, addr string, ok bool) {
-	num, addr, ok := strings.Cut(r.Name, " ")
-	if !ok {
-		return 0, "", false
+// stats sends the knet link statistics and the IPC connection counts.
+func stats(ch chan<- prometheus.Metric, s status.Snapshot) {
+	if s.Stats == nil {
+		return
 	}
-	link, err := strconv.Atoi(num)
-	if err != nil || link < 0 {
-		return 0, "", false
-	}
-	return link, addr, true
-}
-
-// knet sends the selected knet link statistics of every node's links, and
-// the IPC connection counts, from the stats map: one GET per value.
-func (s *scrape) knet() error {
-	for id, links := range s.links {
-		if id == s.local {
-			continue // knet keeps no statistics of the loopback link
-		}
-		nid, name := strconv.FormatUint(uint64(id), 10), s.name(id)
-		for _, l := range links {
-			link := strconv.Itoa(l)
-			for _, k := range knetStats {
-				v, err := s.stats.Get(s.ctx, knetKey(id, l, k.key))
-				if errors.Is(err, corosync.ErrNotExist) {
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				if x, ok := number(v); ok {
-					s.ch <- prometheus.MustNewConstMetric(k.desc, k.kind, x*k.scale, nid, name, link)
-				}
-			}
+	for _, ls := range s.Stats.Links {
+		nid, name, link := strconv.FormatUint(uint64(ls.NodeID), 10), label(s, ls.NodeID), strconv.Itoa(ls.Link)
+		for _, k := range knetStats {
+			ch <- prometheus.MustNewConstMetric(k.desc, k.kind, k.value(ls), nid, name, link)
 		}
 	}
-	return s.ipc(s.stats, "stats.ipcs.global.")
-}
-
-// ipc sends the IPC connection counts, the keys active and closed under
-// prefix: stats.ipcs.global. in the stats map (3.x), runtime.connections.
-// in the main map (2.x). A missing key is left out.
-func (s *scrape) ipc(c *cmap.Client, prefix string) error {
-	for _, k := range []struct {
-		key  string
-		desc *prometheus.Desc
-		kind prometheus.ValueType
-	}{{"active", descIPCActive, prometheus.GaugeValue}, {"closed", descIPCClosed, prometheus.CounterValue}} {
-		v, err := c.Get(s.ctx, prefix+k.key)
-		if errors.Is(err, corosync.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if x, ok := number(v); ok {
-			s.ch <- prometheus.MustNewConstMetric(k.desc, k.kind, x)
-		}
+	if ipc := s.Stats.IPC; ipc != nil {
+		ch <- gauge(descIPCActive, float64(ipc.Active))
+		ch <- prometheus.MustNewConstMetric(descIPCClosed, prometheus.CounterValue, float64(ipc.Closed))
 	}
-	return nil
 }

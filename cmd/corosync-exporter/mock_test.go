@@ -124,11 +124,16 @@ corosync_link_connected{link="0",node="node3",node_id="3"} 0
 // corosync going away and coming back: up 0 and every other corosync metric
 // withdrawn while it is away, the values back after.
 func TestMockDaemonAwayAndBack(t *testing.T) {
+	start := time.Now()
 	cl := mock.NewCluster(3)
 	coll := mockUp(t, cl)
 	before, err := testutil.GatherAndCount(registryOf(coll))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// No change seen yet: no last change time (not 0, the Unix epoch).
+	if _, ok := find(gather(t, coll), "corosync_last_change_timestamp_seconds", nil); ok {
+		t.Fatal("corosync_last_change_timestamp_seconds before any change")
 	}
 	cl.Stop(1)
 	got := waitUp(t, coll, 0)
@@ -153,9 +158,14 @@ ha_cluster_corosync_rings{address="192.0.2.2",node_id="2",number="0",ring_id="1.
 ha_cluster_corosync_rings{address="192.0.2.3",node_id="3",number="0",ring_id="1.c"} 1
 ha_cluster_corosync_ring_errors 0
 `, compatNames...)
+	// The same series, and corosync_last_change_timestamp_seconds now that
+	// a change (the restart's new ring) is known.
 	after, err := testutil.GatherAndCount(registryOf(coll))
-	if err != nil || after != before {
+	if err != nil || after != before+1 {
 		t.Fatalf("%d series after the restart, %d before (%v)", after, before, err)
+	}
+	if v, ok := find(gather(t, coll), "corosync_last_change_timestamp_seconds", nil); !ok || v < float64(start.Unix()) {
+		t.Fatalf("last change %v (present %v) after a change", v, ok)
 	}
 	if v, _ := find(gather(t, coll), "corosync_membership_changes_total", nil); v != 1 {
 		t.Fatalf("membership changes %v after node 1's daemon restarted (one new ring seen from node 1), want 1", v)
@@ -189,7 +199,8 @@ func (u upOnly) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Every metric the collector describes is exported by a scrape of a mock
-// cluster with a voting quorum device, and the scrape is pedantically
+// cluster with a voting quorum device after a membership change, and the
+// scrape is pedantically
 // consistent (testutil.CollectAndLint finds no problem).
 func TestMockEveryMetric(t *testing.T) {
 	cl := mock.NewCluster(3, mock.WithQdevice(1, 0))
@@ -197,6 +208,8 @@ func TestMockEveryMetric(t *testing.T) {
 	if err := cl.QdeviceVote(1, true); err != nil {
 		t.Fatal(err)
 	}
+	// A membership change, for corosync_last_change_timestamp_seconds.
+	cl.Kill(3)
 	ch := make(chan *prometheus.Desc, 100)
 	coll.Describe(ch)
 	close(ch)

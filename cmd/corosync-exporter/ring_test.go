@@ -2,27 +2,20 @@ package main
 
 import (
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/status"
 )
 
-// ringSeries runs ringMetrics and returns its samples rendered.
-func ringSeries(t *testing.T, rings []cfg.RingInterface, local uint32, ringID string, nodes map[uint32]nodelistNode) ([]string, map[uint32][]int, error) {
+// ringSeries runs links on s and returns its samples rendered.
+func ringSeries(t *testing.T, s status.Snapshot, ringID string) []string {
 	t.Helper()
 	ch := make(chan prometheus.Metric, 100)
-	name := func(id uint32) string {
-		if n := nodes[id].name; n != "" {
-			return n
-		}
-		return strconv.FormatUint(uint64(id), 10)
-	}
-	links, err := ringMetrics(ch, rings, local, ringID, nodes, name)
+	links(ch, s, ringID)
 	close(ch)
 	names := map[string][]series{}
 	for m := range ch {
@@ -44,7 +37,7 @@ func ringSeries(t *testing.T, rings []cfg.RingInterface, local uint32, ringID st
 		}
 	}
 	slices.Sort(lines)
-	return lines, links, err
+	return lines
 }
 
 // fqName is the metric name in a Desc's String.
@@ -66,16 +59,14 @@ func fqName(desc string) string {
 //
 // ha_cluster_exporter makes of it one series per ring, labelled with the
 // local node id (quorumtool's Node ID) and quorumtool's Ring ID, 0 for the
-// faulty one, and ring_errors 1. So does ringMetrics.
+// faulty one, and ring_errors 1. So does links, from the snapshot package
+// status reads of it (its TestRingStatus2x).
 func TestRingMetrics2x(t *testing.T) {
-	rings := []cfg.RingInterface{
-		{Name: "10.0.0.1", Status: "Marking ringid 0 interface 10.0.0.1 FAULTY"},
-		{Name: "172.16.0.1", Status: "ring 1 active with no faults"},
-	}
-	got, _, err := ringSeries(t, rings, 16777226, "16777226/44", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := status.Snapshot{LocalNodeID: 16777226, Links: status.LinksFromRings, Rings: []status.Ring{
+		{Number: 0, Address: "10.0.0.1", Status: "Marking ringid 0 interface 10.0.0.1 FAULTY", Faulty: true},
+		{Number: 1, Address: "172.16.0.1", Status: "ring 1 active with no faults"},
+	}}
+	got := ringSeries(t, s, "16777226/44")
 	want := []string{
 		`ha_cluster_corosync_ring_errors{} 1`,
 		`ha_cluster_corosync_rings{address="10.0.0.1",node_id="16777226",number="0",ring_id="16777226/44"} 0`,
@@ -88,21 +79,21 @@ func TestRingMetrics2x(t *testing.T) {
 
 // corosync 3.0, knet: each link's status has one character per host in
 // node id order of the nodelist; 'd' is a host without that link, '?' one
-// knet cannot tell about.
+// knet cannot tell about. The snapshot is what package status reads of
+// the ring status "0 192.0.2.1" = "n31", "1 198.51.100.1" = "n?d" (its
+// TestRingStatusKnet30).
 func TestRingMetricsKnet30(t *testing.T) {
-	nodes := map[uint32]nodelistNode{
-		1: {name: "a", addrs: map[int]string{0: "192.0.2.1", 1: "198.51.100.1"}},
-		2: {name: "b", addrs: map[int]string{0: "192.0.2.2", 1: "198.51.100.2"}},
-		4: {name: "c", addrs: map[int]string{0: "192.0.2.4"}},
-	}
-	rings := []cfg.RingInterface{
-		{Name: "0 192.0.2.1", Status: "n31"},
-		{Name: "1 198.51.100.1", Status: "n?d"},
-	}
-	got, links, err := ringSeries(t, rings, 1, "1.10", nodes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := status.Snapshot{LocalNodeID: 1, Links: status.LinksFromRingStatus, Nodes: []status.Node{
+		{ID: 1, Name: "a", NameFrom: status.NameNodelist, Local: true, HasLinks: true, Links: []status.Link{
+			{Number: 0, Enabled: true, Connected: true, Src: "192.0.2.1", Dst: "192.0.2.1"},
+			{Number: 1, Enabled: true, Connected: true, Src: "198.51.100.1", Dst: "198.51.100.1"}}},
+		{ID: 2, Name: "b", NameFrom: status.NameNodelist, HasLinks: true, Links: []status.Link{
+			{Number: 0, Enabled: true, Connected: true, Src: "192.0.2.1", Dst: "192.0.2.2"},
+			{Number: 1, Unknown: true, Src: "198.51.100.1", Dst: "198.51.100.2"}}},
+		{ID: 4, Name: "c", NameFrom: status.NameNodelist, HasLinks: true, Links: []status.Link{
+			{Number: 0, Enabled: true, Src: "192.0.2.1", Dst: "192.0.2.4"}}},
+	}}
+	got := ringSeries(t, s, "1.10")
 	want := []string{
 		`corosync_link_connected{link="0",node="a",node_id="1"} 1`,
 		`corosync_link_connected{link="0",node="b",node_id="2"} 1`,
@@ -122,30 +113,6 @@ func TestRingMetricsKnet30(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("got\n%s\nwant\n%s", join(got), join(want))
 	}
-	if !slices.Equal(links[1], []int{0, 1}) || !slices.Equal(links[2], []int{0}) || !slices.Equal(links[4], []int{0}) {
-		t.Fatalf("links %v", links)
-	}
-	// More hosts than the nodelist has: the mapping is unknown.
-	if _, _, err := ringSeries(t, []cfg.RingInterface{{Name: "0 192.0.2.1", Status: "n333"}}, 1, "1.10", nodes); err == nil {
-		t.Fatal("status of 4 hosts with 3 nodes accepted")
-	}
 }
 
 func join(l []string) string { return strings.Join(l, "\n") }
-
-func TestRingLabel(t *testing.T) {
-	for _, c := range []struct {
-		v2   bool
-		rep  uint32
-		seq  uint64
-		want string
-	}{
-		{true, 1, 12, "1/12"}, {false, 1, 12, "1.c"},
-		{true, 3232235777, 8, "-1062731519/8"}, // 2.x prints the node id with %d
-		{false, 3232235777, 8, "c0a80101.8"},
-	} {
-		if got := ringLabel(c.v2, c.rep, c.seq); got != c.want {
-			t.Errorf("ringLabel(%v, %d, %d) = %q, want %q", c.v2, c.rep, c.seq, got, c.want)
-		}
-	}
-}

@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 
-	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
-	"github.com/corosync-go/corosync/internal/wire/cmapwire"
-	"github.com/corosync-go/corosync/quorum"
+	cstatus "github.com/corosync-go/corosync/status"
 	"github.com/corosync-go/corosync/transport"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -54,126 +51,67 @@ type qdevStatus struct {
 	CastVote bool   `json:"cast_vote"`
 }
 
-// quorumtoolFlags are the flags corosync-quorumtool prints, by bit.
-var quorumtoolFlags = []struct {
-	f    votequorum.Flags
-	name string
-}{
-	{votequorum.FlagTwoNode, "2Node"}, {votequorum.FlagQuorate, "Quorate"},
-	{votequorum.FlagWaitForAll, "WaitForAll"}, {votequorum.FlagLastManStanding, "LastManStanding"},
-	{votequorum.FlagAutoTieBreaker, "AutoTieBreaker"}, {votequorum.FlagAllowDownscale, "AllowDownscale"},
-	{votequorum.FlagQdevice, "Qdevice"},
-}
-
 // runStatus prints the status once; exit codes as -once.
 func runStatus(ctx context.Context, o options, out io.Writer, d transport.Dialer) (int, error) {
 	dctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	qc, err := quorum.Dial(dctx, client.WithDialer(d))
-	if err != nil {
+	s, err := cstatus.Get(dctx, client.WithDialer(d))
+	var partial *cstatus.PartialError
+	if err != nil && !errors.As(err, &partial) {
 		return exitError, fmt.Errorf("cannot connect to corosync: %w", err)
 	}
-	defer qc.Close()
-	quorate, err := qc.Quorate(dctx)
-	if err != nil {
-		return exitError, err
-	}
-	st := status{Quorate: quorate, Provider: "Not configured"}
-	cm, err := d.Dial(dctx, "cmap")
-	if err != nil {
-		return exitError, err
-	}
-	defer cm.Close()
-	if qc.Type() == quorum.QuorumSet {
-		if p, err := cmapString(dctx, cm, "quorum.provider"); err == nil {
-			st.Provider = p
+	// What quorumtool -s cannot do without: the quorum state, this node's
+	// id and, under votequorum, the votes.
+	for _, p := range []cstatus.Part{cstatus.PartQuorum, cstatus.PartCfg} {
+		if err := s.Err(p); err != nil && (p != cstatus.PartCfg || s.LocalNodeID == 0) {
+			return exitError, err
 		}
 	}
-	// corosync 2.x's quorumtool prints ring ids in decimal and names nodes
-	// by their ring0_addr; 3.x's in hex, and by their name.
-	v2 := olderThan3(qc.DaemonVersion())
-	ev := qc.Latest()
-	st.Nodes = len(ev.Members)
-	st.RingID = fmt.Sprintf(pick(v2, "%d", "%x"), ev.Ring.Seq)
-	cc, err := cfg.Dial(dctx, client.WithDialer(d), client.WithoutReconnect())
-	if err != nil {
+	if err := s.Err(cstatus.PartVotequorum); err != nil && s.HasVotequorum() && s.Votes == nil {
 		return exitError, err
 	}
-	defer cc.Close()
-	if st.NodeID, err = cc.LocalNodeID(dctx); err != nil {
-		return exitError, err
-	}
-	nodelist := nodelistNames(dctx, cm, pick(v2, "ring0_addr", "name"))
-	names := func(id uint32) string {
-		if n := nodelist[id]; n != "" {
-			return n
+	return finish(report(s), o, out)
+}
+
+// report is the snapshot in corosync-quorumtool -s's terms.
+func report(s cstatus.Snapshot) status {
+	st := status{Quorate: s.Quorate, Provider: pick(s.Provider != "", s.Provider, "Not configured"),
+		Nodes: len(s.Members), NodeID: s.LocalNodeID, RingID: s.RingIDText()}
+	if !s.HasVotequorum() {
+		for _, id := range s.Members {
+			n, _ := s.Node(id)
+			st.Membership = append(st.Membership, memberStatus{NodeID: id, Name: n.Name, Local: id == s.LocalNodeID})
 		}
-		addrs, err := cc.NodeAddrs(dctx, id)
-		if err != nil || len(addrs) == 0 {
-			return ""
-		}
-		return addrs[0].String()
+		return st
 	}
-	if st.Provider != "corosync_votequorum" {
-		for _, id := range ev.Members {
-			st.Membership = append(st.Membership, memberStatus{NodeID: id, Name: names(id), Local: id == st.NodeID})
-		}
-		return finish(st, o, out)
+	var v cstatus.Votes
+	if s.Votes != nil {
+		v = *s.Votes
 	}
-	vc, err := votequorum.Dial(dctx, client.WithDialer(d), client.WithoutReconnect())
-	if err != nil {
-		return exitError, err
-	}
-	defer vc.Close()
-	if rep := vc.Latest().Ring.NodeID; v2 {
-		st.RingID = fmt.Sprintf("%d/%d", int32(rep), ev.Ring.Seq)
-	} else {
-		st.RingID = fmt.Sprintf("%x.%x", rep, ev.Ring.Seq)
-	}
-	info, err := vc.Info(dctx, st.NodeID)
-	if err != nil && corosync.Code(err) != corosync.ErrNotExist {
-		return exitError, err
-	}
-	v := &vqStatus{ExpectedVotes: info.NodeExpectedVotes, HighestExpected: info.HighestExpected,
-		TotalVotes: info.TotalVotes, Quorum: info.Quorum, Flags: []string{}}
-	for _, f := range quorumtoolFlags {
-		if info.Flags.Has(f.f) {
-			v.Flags = append(v.Flags, f.name)
-		}
-	}
-	st.Votequorum = v
-	infos := make([]votequorum.Info, len(ev.Members))
+	st.Votequorum = &vqStatus{ExpectedVotes: v.ExpectedVotes, HighestExpected: v.HighestExpected,
+		TotalVotes: v.TotalVotes, Quorum: v.Quorum, Flags: v.FlagNames()}
 	device := false
-	var first votequorum.Info
-	var ourFlags votequorum.Flags
-	for i, id := range ev.Members {
-		infos[i], _ = vc.Info(dctx, id) // quorumtool prints zeros for an error
-		if i == 0 {
-			first = infos[i]
-		}
-		if infos[i].Flags.Has(votequorum.FlagQdevice) {
+	for _, id := range s.Members {
+		if n, _ := s.Node(id); n.Flags.Has(votequorum.FlagQdevice) {
 			device = true
 		}
 	}
-	for i, id := range ev.Members {
-		m := memberStatus{NodeID: id, Votes: infos[i].NodeVotes, Name: names(id), Local: id == st.NodeID}
+	for _, id := range s.Members {
+		n, _ := s.Node(id)
+		m := memberStatus{NodeID: id, Votes: n.Votes, Name: n.Name, Local: id == s.LocalNodeID}
 		if device {
-			m.Qdevice = "NR"
-			if f := infos[i].Flags; f.Has(votequorum.FlagQdevice) {
-				m.Qdevice = pick(f.Has(votequorum.FlagQdeviceAlive), "A", "NA") + "," +
-					pick(f.Has(votequorum.FlagQdeviceCastVote), "V", "NV") + "," +
-					pick(f.Has(votequorum.FlagQdeviceMasterWins), "MW", "NMW")
-			}
-		}
-		if m.Local {
-			ourFlags = infos[i].Flags
+			m.Qdevice = n.QdeviceState()
 		}
 		st.Membership = append(st.Membership, m)
 	}
 	if device {
-		st.Qdevice = &qdevStatus{Name: first.QdeviceName, Votes: first.QdeviceVotes, CastVote: ourFlags.Has(votequorum.FlagQdeviceCastVote)}
+		q := &qdevStatus{}
+		if s.Qdevice != nil {
+			q.Name, q.Votes, q.CastVote = s.Qdevice.Name, s.Qdevice.Votes, s.Qdevice.CastVote
+		}
+		st.Qdevice = q
 	}
-	return finish(st, o, out)
+	return st
 }
 
 func pick(b bool, yes, no string) string {
@@ -264,59 +202,4 @@ func slicesContains(l []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// olderThan3 reports whether v is a corosync 2.x; an unknown version is
-// taken for 3.x.
-func olderThan3(v corosync.Version) bool {
-	return v != (corosync.Version{}) && !v.AtLeast(corosync.Version3_0)
-}
-
-// nodelistNames reads the nodelist's names by node id from each node's key
-// field: quorumtool's default names are "name" on 3.x, "ring0_addr" on 2.x;
-// a node without one is shown by its first address.
-func nodelistNames(ctx context.Context, cm transport.Conn, field string) map[uint32]string {
-	names := map[uint32]string{}
-	for pos := 0; pos < 1024; pos++ {
-		base := "nodelist.node." + strconv.Itoa(pos) + "."
-		v, err := cmapGet(ctx, cm, base+"nodeid")
-		if corosync.Code(err) == corosync.ErrNotExist {
-			break
-		}
-		if err != nil || v.Len() != 4 {
-			continue
-		}
-		if name, err := cmapString(ctx, cm, base+field); err == nil {
-			names[binary.LittleEndian.Uint32(v.Bytes())] = name
-		}
-	}
-	return names
-}
-
-// cmapGet reads one cmap key.
-func cmapGet(ctx context.Context, cm transport.Conn, key string) (cmapwire.Value, error) {
-	req, err := cmapwire.AppendGet(nil, key)
-	if err != nil {
-		return cmapwire.Value{}, err
-	}
-	resp, err := cm.Request(ctx, req, make([]byte, 0, cmapwire.GetResponseSize+cmapwire.GetBufferSize))
-	if err != nil {
-		return cmapwire.Value{}, err
-	}
-	r, err := cmapwire.DecodeResponse(resp, cmapwire.ReqGet)
-	if err != nil {
-		return cmapwire.Value{}, corosync.NewError("cmap get", corosync.ErrMessageError, err)
-	}
-	if err := r.Err(); err != nil {
-		return cmapwire.Value{}, corosync.NewError("cmap get "+key, corosync.Code(err), err)
-	}
-	return r.Value, nil
-}
-
-func cmapString(ctx context.Context, cm transport.Conn, key string) (string, error) {
-	v, err := cmapGet(ctx, cm, key)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimRight(string(v.Bytes()), "\x00"), nil
 }
