@@ -293,20 +293,55 @@ func (r *reader) links() error {
 	}
 	s.Links = LinksFromNodeStatus
 	r.node(local)
-	for _, id := range slices.Sorted(maps.Keys(r.nodes)) {
-		st := self
-		if id != local {
-			if st, err = cf.NodeStatus(r.ctx, id); errors.Is(err, corosync.ErrFailedOperation) {
-				continue // knet does not know the node
-			} else if err != nil {
-				return err
+	ids := slices.Sorted(maps.Keys(r.nodes))
+	statuses := make(map[uint32]cfg.NodeStatus, len(ids))
+	statuses[local] = self
+	for _, id := range ids {
+		if id == local {
+			continue
+		}
+		st, err := cf.NodeStatus(r.ctx, id)
+		if errors.Is(err, corosync.ErrFailedOperation) {
+			continue // knet does not know the node
+		} else if err != nil {
+			return err
+		}
+		statuses[id] = st
+	}
+	// The cluster's links are those enabled towards any node: the local
+	// node's own status lists only the link knet loops back on (link 0),
+	// whatever links the cluster has (measured on 3.1.7 with two links;
+	// corosync-cfgtool -s shows every link of the local node as
+	// "localhost").
+	var clusterLinks []int
+	for l := range self.Links {
+		for _, st := range statuses {
+			if st.Links[l].Enabled {
+				clusterLinks = append(clusterLinks, l)
+				break
 			}
+		}
+	}
+	for _, id := range ids {
+		st, ok := statuses[id]
+		if !ok {
+			continue
 		}
 		n := r.nodes[id]
 		n.HasLinks, n.Reachable = true, st.Reachable || id == local
-		for l, ls := range st.Links {
-			if !ls.Enabled && !self.Links[l].Enabled {
-				continue // not a link of this cluster
+		for _, l := range clusterLinks {
+			ls := st.Links[l]
+			if id == local && !ls.Enabled {
+				// A link of the cluster the local status does not list:
+				// up to itself, at the local address the other nodes'
+				// status gives it.
+				ls.Enabled, ls.Connected = true, true
+				for _, o := range statuses {
+					if o.Links[l].Enabled && o.Links[l].Src != "" {
+						ls.Src = o.Links[l].Src
+						break
+					}
+				}
 			}
 			n.Links = append(n.Links, Link{Number: l, Enabled: ls.Enabled, Connected: ls.Connected,
 				DynConnected: ls.DynConnected, MTU: ls.MTU, Src: ls.Src, Dst: ls.Dst})
