@@ -3,7 +3,6 @@ package cmap
 import (
 	"context"
 	"errors"
-	"iter"
 	"sync"
 	"time"
 
@@ -329,122 +328,6 @@ func (c *Client) adjust(ctx context.Context, key string, step int32) error {
 	_, err = c.call(ctx, conn, cmapwire.ReqAdjustInt, key, req, b.resp[:0])
 	return err
 }
-
-// Entry is one key found by an iteration.
-type Entry struct {
-	Key string
-	// Type and Len are the key's type and value length as ITER_NEXT
-	// reports them (a string counts its NUL; the stats map reports 0 for
-	// its string keys).
-	Type ValueType
-	Len  uint64
-	// Value is the key's value: set by IterValues, zero from Iter.
-	Value Value
-}
-
-// Iter iterates over the keys starting with prefix ("" for every key), in
-// the daemon's order (cmap_iter_init, cmap_iter_next, cmap_iter_finalize):
-// one round trip per key. An error is yielded once, as the last pair; the
-// end of the keys is not an error.
-//
-// The daemon's iterator is finalised when the loop ends, also when it ends
-// early (break) or ctx ends. A lost connection ends the iteration with its
-// error (the daemon drops the iterator with the connection). Keys created or
-// deleted during the iteration may or may not be seen.
-//
-// corosync 2.x keeps a runtime.connections.<connection>.* entry per IPC
-// connection, and crashes (SIGSEGV) when several iterations cover those
-// keys while connections come and go: reproduced with four libcmap 2.4.6
-// clients iterating the whole map under connection churn (none crashed it
-// iterating totem.*). On 2.x, iterate the prefixes you need rather than the
-// whole map, and avoid runtime.connections. under load.
-//
-//	for e, err := range c.Iter(ctx, "totem.") {
-//		if err != nil {
-//			return err
-//		}
-//		fmt.Println(e.Key, e.Type)
-//	}
-func (c *Client) Iter(ctx context.Context, prefix string) iter.Seq2[Entry, error] {
-	return func(yield func(Entry, error) bool) { c.iterate(ctx, prefix, false, yield) }
-}
-
-// IterValues is Iter with each key's value read too (one more round trip
-// per key, as corosync-cmapctl does). A key deleted between the two is
-// skipped.
-func (c *Client) IterValues(ctx context.Context, prefix string) iter.Seq2[Entry, error] {
-	return func(yield func(Entry, error) bool) { c.iterate(ctx, prefix, true, yield) }
-}
-
-func (c *Client) iterate(ctx context.Context, prefix string, values bool, yield func(Entry, error) bool) {
-	b := getBufs()
-	defer putBufs(b)
-	req, err := cmapwire.AppendIterInit(b.req[:0], prefix)
-	if err != nil {
-		yield(Entry{}, err)
-		return
-	}
-	if err := ctx.Err(); err != nil {
-		yield(Entry{}, corosync.NewError("cmap iter_init", corosync.ErrTimeout, err))
-		return
-	}
-	conn, err := c.s.Current()
-	if err != nil {
-		yield(Entry{}, err)
-		return
-	}
-	// The ITER_INIT's answer is read whatever ctx says (else the daemon
-	// keeps an iterator nobody finalises), and its first ITER_NEXT follows
-	// it with no other request in between.
-	c.reqMu.Lock()
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedWait)
-	r, err := call(dctx, conn, cmapwire.ReqIterInit, prefix, req, b.resp[:0])
-	cancel()
-	if err != nil {
-		c.reqMu.Unlock()
-		yield(Entry{}, err)
-		return
-	}
-	h := r.Handle
-	if testHookIter != nil {
-		testHookIter(h)
-	}
-	defer c.finalize(conn, h)
-	n, err := call(ctx, conn, cmapwire.ReqIterNext, prefix, cmapwire.AppendIterNext(b.req[:0], h), b.resp[:0])
-	c.reqMu.Unlock()
-	for {
-		if err != nil {
-			if corosync.Code(err) != corosync.ErrNoSections {
-				yield(Entry{}, err)
-			}
-			return
-		}
-		e := Entry{Key: n.Key, Type: n.Type, Len: n.ValueLen}
-		skip := false
-		if values {
-			var g cmapwire.Response
-			req, _ := cmapwire.AppendGet(b.req[:0], n.Key) // the daemon's own key
-			g, err = c.call(ctx, conn, cmapwire.ReqGet, n.Key, req, b.resp[:0])
-			switch {
-			case corosync.Code(err) == corosync.ErrNotExist:
-				skip = true
-			case err != nil:
-				yield(Entry{}, err)
-				return
-			default:
-				e.Value = g.Value.WithKey(n.Key)
-				e.Type = e.Value.Type()
-			}
-		}
-		if !skip && !yield(e, nil) {
-			return
-		}
-		n, err = c.call(ctx, conn, cmapwire.ReqIterNext, prefix, cmapwire.AppendIterNext(b.req[:0], h), b.resp[:0])
-	}
-}
-
-// testHookIter, set by tests, sees each iterator handle.
-var testHookIter func(h uint64)
 
 // finalize ends iterator h on conn, whatever the caller's ctx. On a lost
 // connection there is nothing to end.
