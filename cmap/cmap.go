@@ -70,7 +70,7 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if _, err := cmapwire.AppendSetCurrentMap(nil, cfg.m); err != nil {
+	if _, err := cmapwire.AppendSetCurrentMap(nil, cmapwire.Map(cfg.m)); err != nil {
 		return nil, corosync.NewError("cmap dial", corosync.ErrInvalidParam, err)
 	}
 	c := &Client{m: cfg.m, rec: cfg.Reconnect, tracks: map[uint64]*Track{}, closing: make(chan struct{})}
@@ -126,7 +126,7 @@ func (c *Client) Get(ctx context.Context, key string) (Value, error) {
 	defer putBufs(b)
 	req, err := cmapwire.AppendGet(b.req[:0], key)
 	if err != nil {
-		return Value{}, err
+		return Value{}, pubErr(err)
 	}
 	conn, err := c.s.Current()
 	if err != nil {
@@ -136,7 +136,7 @@ func (c *Client) Get(ctx context.Context, key string) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	return r.Value.WithKey(key), nil
+	return Value{r.Value.WithKey(key)}, nil
 }
 
 func get[T any](ctx context.Context, c *Client, key string, f func(Value) (T, error)) (T, error) {
@@ -189,6 +189,19 @@ func (c *Client) GetUint64(ctx context.Context, key string) (uint64, error) {
 	return get(ctx, c, key, Value.Uint64)
 }
 
+// GetUint returns the value of a key of any unsigned integer type (u8,
+// u16, u32, u64) as a uint64 (Value.Uint): for keys whose width differs
+// between corosync releases. Another type is a *TypeError.
+func (c *Client) GetUint(ctx context.Context, key string) (uint64, error) {
+	return get(ctx, c, key, Value.Uint)
+}
+
+// GetInt returns the value of a key of any signed integer type (i8, i16,
+// i32, i64) as an int64 (Value.Int). Another type is a *TypeError.
+func (c *Client) GetInt(ctx context.Context, key string) (int64, error) {
+	return get(ctx, c, key, Value.Int)
+}
+
 // GetFloat returns the value of a flt key (cmap_get_float).
 func (c *Client) GetFloat(ctx context.Context, key string) (float32, error) {
 	return get(ctx, c, key, Value.Float)
@@ -202,7 +215,7 @@ func (c *Client) GetDouble(ctx context.Context, key string) (float64, error) {
 // GetString returns the value of a str key without its NUL
 // (cmap_get_string).
 func (c *Client) GetString(ctx context.Context, key string) (string, error) {
-	return get(ctx, c, key, Value.String)
+	return get(ctx, c, key, Value.Str)
 }
 
 // GetBinary returns the value of a bin key.
@@ -216,9 +229,9 @@ func (c *Client) GetBinary(ctx context.Context, key string) ([]byte, error) {
 func (c *Client) Set(ctx context.Context, key string, v Value) error {
 	b := getBufs()
 	defer putBufs(b)
-	req, err := cmapwire.AppendSet(b.req[:0], key, v)
+	req, err := cmapwire.AppendSet(b.req[:0], key, v.v)
 	if err != nil {
-		return err
+		return pubErr(err)
 	}
 	conn, err := c.s.Current()
 	if err != nil {
@@ -296,7 +309,7 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 	defer putBufs(b)
 	req, err := cmapwire.AppendDelete(b.req[:0], key)
 	if err != nil {
-		return err
+		return pubErr(err)
 	}
 	conn, err := c.s.Current()
 	if err != nil {
@@ -319,7 +332,7 @@ func (c *Client) adjust(ctx context.Context, key string, step int32) error {
 	defer putBufs(b)
 	req, err := cmapwire.AppendAdjust(b.req[:0], key, step)
 	if err != nil {
-		return err
+		return pubErr(err)
 	}
 	conn, err := c.s.Current()
 	if err != nil {

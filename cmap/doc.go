@@ -17,9 +17,12 @@
 // # Values
 //
 // A Value is typed (i8 ... u64, flt, dbl, str, bin). Get returns one; its
-// typed getters (Value.Uint32, Value.String, ...) fail with a *TypeError
+// typed getters (Value.Uint32, Value.Str, ...) fail with a *TypeError
 // that names the key and both types when the key holds another type, and
-// the Client's GetUint32, GetString, ... combine the two. Set stores any
+// the Client's GetUint32, GetString, ... combine the two. Value.Uint and
+// Value.Int (Client.GetUint, Client.GetInt) read an integer of any width,
+// for keys whose width differs between releases. A Value prints (String)
+// as corosync-cmapctl prints it. Set stores any
 // Value; SetUint32, SetString, ... build it for you. Keys, prefixes and
 // values are checked before anything is sent, with errors that say what is
 // wrong (*KeyError, *ValueError): keys are 3..255 bytes of a-z A-Z 0-9 . _

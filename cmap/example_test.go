@@ -125,7 +125,7 @@ func ExampleClient_IterValues() {
 			fmt.Println(err)
 			return
 		}
-		fmt.Printf("%s (%s) = %s\n", e.Key, e.Value.Type(), e.Value.Text())
+		fmt.Printf("%s (%s) = %s\n", e.Key, e.Value.Type(), e.Value.String())
 	}
 	// Output:
 	// nodelist.local_node_pos (u32) = 0

@@ -109,7 +109,7 @@ func (c *Client) iterate(ctx context.Context, prefix string, values bool, yield 
 	b := getBufs()
 	defer putBufs(b)
 	if _, err := cmapwire.AppendIterInit(b.req[:0], prefix); err != nil {
-		yield(Entry{}, err)
+		yield(Entry{}, pubErr(err))
 		return
 	}
 	if err := ctx.Err(); err != nil {
@@ -187,7 +187,7 @@ func (it *iteration) exact(key string) bool {
 	}
 	req, err := cmapwire.AppendGet(it.b.req[:0], key)
 	if err != nil {
-		it.yield(Entry{}, err)
+		it.yield(Entry{}, pubErr(err))
 		return false
 	}
 	g, err := it.c.call(it.ctx, it.conn, cmapwire.ReqGet, key, req, it.b.resp[:0])
@@ -200,7 +200,7 @@ func (it *iteration) exact(key string) bool {
 	}
 	e := Entry{Key: key, Type: ValueType(g.Value.Type()), Len: uint64(g.Value.Len())}
 	if it.values {
-		e.Value = Value(g.Value.WithKey(key))
+		e.Value = Value{g.Value.WithKey(key)}
 	}
 	return it.yield(e, nil)
 }
@@ -216,7 +216,7 @@ func (it *iteration) walk(prefix string) bool {
 	}
 	req, err := cmapwire.AppendIterInit(b.req[:0], prefix)
 	if err != nil {
-		it.yield(Entry{}, err)
+		it.yield(Entry{}, pubErr(err))
 		return false
 	}
 	// The ITER_INIT's answer is read whatever ctx says (else the daemon
@@ -262,7 +262,7 @@ func (it *iteration) walk(prefix string) bool {
 				it.yield(Entry{}, err)
 				return false
 			default:
-				e.Value = Value(g.Value.WithKey(n.Key))
+				e.Value = Value{g.Value.WithKey(n.Key)}
 				e.Type = e.Value.Type()
 			}
 		}

@@ -125,8 +125,8 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("%s: corosync-cmapctl says %+v", x.key, e)
 			continue
 		}
-		if cmapctlText(e[0].text) != v.Text() && !(x.want.Type() == cmap.TypeBinary && len(v.Bytes()) == 0) {
-			t.Errorf("%s: corosync-cmapctl %q, ours %q", x.key, trunc(e[0].text), trunc(v.Text()))
+		if cmapctlText(e[0].text) != v.String() && !(x.want.Type() == cmap.TypeBinary && len(v.Bytes()) == 0) {
+			t.Errorf("%s: corosync-cmapctl %q, ours %q", x.key, trunc(e[0].text), trunc(v.String()))
 		}
 	}
 	t.Logf("%d values round-tripped and equal to corosync-cmapctl -g", len(cases))
@@ -285,7 +285,7 @@ func TestIterMatchesCmapctl(t *testing.T) {
 	}
 	for _, e := range ours {
 		if !listed[e.Key] {
-			t.Errorf("only we list %s (%s) = %q", e.Key, e.Type, e.Value.Text())
+			t.Errorf("only we list %s (%s) = %q", e.Key, e.Type, e.Value.String())
 		}
 	}
 	if stats2x {
@@ -336,12 +336,12 @@ func TestIterMatchesCmapctl(t *testing.T) {
 			}
 			continue
 		}
-		if e.Value.Text() != x.text {
+		if e.Value.String() != x.text {
 			if volatile(e.Key) || stats2x && volatile2x(e.Key) {
 				skipped++
 				continue
 			}
-			t.Errorf("%s: ours %q, corosync-cmapctl %q", e.Key, e.Value.Text(), x.text)
+			t.Errorf("%s: ours %q, corosync-cmapctl %q", e.Key, e.Value.String(), x.text)
 		}
 	}
 	// A prefix iteration yields the same keys as the full one restricted
@@ -502,7 +502,7 @@ func hostileStats2x(t *testing.T, ctx context.Context, c *cmap.Client, node *cor
 		t.Fatal("no connection of ours under " + connPrefix2x)
 	}
 	v, err := c.Get(ctx, name)
-	if err != nil || v.Type() != cmap.TypeString || v.Text() == "" {
+	if err != nil || v.Type() != cmap.TypeString || v.String() == "" {
 		t.Fatalf("get %s: %#v %v", name, v, err)
 	}
 	tr, err := c.Track(ctx, name, cmap.TrackModify)
@@ -518,8 +518,8 @@ func hostileStats2x(t *testing.T, ctx context.Context, c *cmap.Client, node *cor
 	if node.Pid() != pid || !node.Running() {
 		t.Fatal("corosync died")
 	}
-	if e := cmapctl(t, node, "-g", name); len(e) != 1 || e[0].typ != "str" || e[0].text != v.Text() {
-		t.Fatalf("corosync-cmapctl -g %s: %v, ours %q", name, e, v.Text())
+	if e := cmapctl(t, node, "-g", name); len(e) != 1 || e[0].typ != "str" || e[0].text != v.String() {
+		t.Fatalf("corosync-cmapctl -g %s: %v, ours %q", name, e, v.String())
 	}
 }
 

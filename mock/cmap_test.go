@@ -31,7 +31,7 @@ func keysOf(t *testing.T, c *cmap.Client, prefix string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, fmt.Sprintf("%s (%s) = %s", e.Key, e.Value.Type(), e.Value.Text()))
+		out = append(out, fmt.Sprintf("%s (%s) = %s", e.Key, e.Value.Type(), e.Value.String()))
 	}
 	return out
 }

@@ -90,7 +90,7 @@ func (n *names) get(ctx context.Context) (map[uint32]nodelistNode, error) {
 				ids[idx] = uint32(v)
 			}
 		case "name":
-			if s, err := e.Value.String(); err == nil {
+			if s, err := e.Value.Str(); err == nil {
 				nm[idx] = s
 			}
 		default:
@@ -101,7 +101,7 @@ func (n *names) get(ctx context.Context) (map[uint32]nodelistNode, error) {
 			if !ok || !ok2 || err != nil || link < 0 {
 				continue
 			}
-			if s, err := e.Value.String(); err == nil {
+			if s, err := e.Value.Str(); err == nil {
 				if addrs[idx] == nil {
 					addrs[idx] = map[int]string{}
 				}

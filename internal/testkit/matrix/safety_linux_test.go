@@ -700,7 +700,7 @@ func (r *run) cmap(ctx context.Context) {
 			if r.ok(fmt.Sprintf("cmap Set(%s, %s of %d bytes)", key, v.Type(), v.Len()), c.Set(ctx, key, v)) {
 				got, err := c.Get(ctx, key)
 				r.ok("cmap Get("+key+")", err)
-				r.check(got.Equal(v), "%s: got %s, set %s", key, trunc(got.Text()), trunc(v.Text()))
+				r.check(got.Equal(v), "%s: got %s, set %s", key, trunc(got.String()), trunc(v.String()))
 			}
 		}
 		if ty.integer {
@@ -708,11 +708,11 @@ func (r *run) cmap(ctx context.Context) {
 			r.ok("cmap Inc("+key+") at max", c.Inc(ctx, key))
 			got, err := c.Get(ctx, key)
 			r.ok("cmap Get("+key+") after Inc", err)
-			r.check(got.Equal(ty.min), "%s: Inc of max = %s, want %s", key, got.Text(), ty.min.Text())
+			r.check(got.Equal(ty.min), "%s: Inc of max = %s, want %s", key, got.String(), ty.min.String())
 			r.ok("cmap Dec("+key+") at min", c.Dec(ctx, key))
 			got, err = c.Get(ctx, key)
 			r.ok("cmap Get("+key+") after Dec", err)
-			r.check(got.Equal(ty.max), "%s: Dec of min = %s, want %s", key, got.Text(), ty.max.Text())
+			r.check(got.Equal(ty.max), "%s: Dec of min = %s, want %s", key, got.String(), ty.max.String())
 		} else {
 			r.is("cmap Inc("+key+")", c.Inc(ctx, key), corosync.ErrInvalidParam)
 			r.is("cmap Dec("+key+")", c.Dec(ctx, key), corosync.ErrInvalidParam)
@@ -863,7 +863,7 @@ func (r *run) cmapIter(ctx context.Context, c *cmap.Client) {
 			x := tool[i]
 			r.check(e.Key == x.Key && e.Type.String() == x.Type && e.Value.Type() == e.Type, "totem. key %d: ours %s (%s), corosync-cmapctl %s (%s)", i, e.Key, e.Type, x.Key, x.Type)
 			if e.Type != cmap.TypeBinary {
-				r.check(e.Value.Text() == x.Text, "%s: ours %q, corosync-cmapctl %q", e.Key, e.Value.Text(), x.Text)
+				r.check(e.Value.String() == x.Text, "%s: ours %q, corosync-cmapctl %q", e.Key, e.Value.String(), x.Text)
 			}
 		}
 	}
