@@ -3,6 +3,7 @@ package cmap
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,9 +34,10 @@ const detachedWait = 10 * time.Second
 // Client is a connection to the cmap service. Its methods are safe for
 // concurrent use; requests on its connection are sent one at a time.
 type Client struct {
-	s   *session.Session[Event]
-	m   Map
-	rec bool // reconnect
+	s            *session.Session[Event]
+	m            Map
+	rec          bool // reconnect
+	daemonWrites bool // WithDaemonKeyWrites
 
 	// reqMu serialises requests, so that an ITER_INIT and its first
 	// ITER_NEXT follow each other with nothing in between (the daemon reads
@@ -73,7 +75,7 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 	if _, err := cmapwire.AppendSetCurrentMap(nil, cmapwire.Map(cfg.m)); err != nil {
 		return nil, corosync.NewError("cmap dial", corosync.ErrInvalidParam, err)
 	}
-	c := &Client{m: cfg.m, rec: cfg.Reconnect, tracks: map[uint64]*Track{}, closing: make(chan struct{})}
+	c := &Client{m: cfg.m, rec: cfg.Reconnect, daemonWrites: cfg.daemonWrites, tracks: map[uint64]*Track{}, closing: make(chan struct{})}
 	s, err := session.Dial(ctx, cmapwire.Requests, &service{c: c}, cfg.Options)
 	if err != nil {
 		return nil, err
@@ -224,14 +226,20 @@ func (c *Client) GetBinary(ctx context.Context, key string) ([]byte, error) {
 }
 
 // Set stores v under key, creating the key or replacing its value and type
-// (cmap_set). The key and value are checked first (*KeyError, *ValueError);
-// the daemon refuses read-only keys with corosync.ErrAccess.
+// (cmap_set). The key and value are checked first (*KeyError, *ValueError),
+// and a key corosync owns (runtime.*, or any key of the stats map) is
+// refused with a *DaemonKeyError unless the client was dialled with
+// WithDaemonKeyWrites; the daemon refuses read-only keys with
+// corosync.ErrAccess.
 func (c *Client) Set(ctx context.Context, key string, v Value) error {
 	b := getBufs()
 	defer putBufs(b)
 	req, err := cmapwire.AppendSet(b.req[:0], key, v.v)
 	if err != nil {
 		return pubErr(err)
+	}
+	if err := c.mayWrite("set", key); err != nil {
+		return err
 	}
 	conn, err := c.s.Current()
 	if err != nil {
@@ -303,13 +311,17 @@ func (c *Client) SetBinary(ctx context.Context, key string, v []byte) error {
 }
 
 // Delete removes key (cmap_delete): corosync.ErrNotExist if it does not
-// exist, corosync.ErrAccess if it is read-only.
+// exist, corosync.ErrAccess if it is read-only. A key corosync owns is
+// refused as by Set.
 func (c *Client) Delete(ctx context.Context, key string) error {
 	b := getBufs()
 	defer putBufs(b)
 	req, err := cmapwire.AppendDelete(b.req[:0], key)
 	if err != nil {
 		return pubErr(err)
+	}
+	if err := c.mayWrite("delete", key); err != nil {
+		return err
 	}
 	conn, err := c.s.Current()
 	if err != nil {
@@ -321,7 +333,8 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 
 // Inc adds 1 to the integer key (cmap_inc), wrapping around in the key's
 // width. A string, float or binary key is corosync.ErrInvalidParam, a
-// missing one corosync.ErrNotExist.
+// missing one corosync.ErrNotExist; a key corosync owns is refused as by
+// Set.
 func (c *Client) Inc(ctx context.Context, key string) error { return c.adjust(ctx, key, 1) }
 
 // Dec subtracts 1 from the integer key (cmap_dec), wrapping around.
@@ -334,12 +347,58 @@ func (c *Client) adjust(ctx context.Context, key string, step int32) error {
 	if err != nil {
 		return pubErr(err)
 	}
+	op := "inc"
+	if step < 0 {
+		op = "dec"
+	}
+	if err := c.mayWrite(op, key); err != nil {
+		return err
+	}
 	conn, err := c.s.Current()
 	if err != nil {
 		return err
 	}
 	_, err = c.call(ctx, conn, cmapwire.ReqAdjustInt, key, req, b.resp[:0])
 	return err
+}
+
+// DaemonKeyError is a write (Set, Delete, Inc, Dec) to a key that corosync
+// owns, refused before anything is sent: a runtime.* key of the main map or
+// any key of the stats map, on a client dialled without
+// WithDaemonKeyWrites. It matches corosync.ErrAccess.
+type DaemonKeyError struct {
+	Op  string // "set", "delete", "inc" or "dec"
+	Key string
+	Map Map
+}
+
+// Error names the key and says how to opt in, e.g. "cmap: refusing to set
+// runtime.votequorum.this_node_id: runtime.* keys belong to corosync; dial
+// with cmap.WithDaemonKeyWrites() to write them".
+func (e *DaemonKeyError) Error() string {
+	if e.Map == MapStats {
+		return "cmap: refusing to " + e.Op + " " + e.Key + ": the stats map belongs to corosync; dial with cmap.WithDaemonKeyWrites() to write it (a set of stats.clear.* resets statistics)"
+	}
+	return "cmap: refusing to " + e.Op + " " + e.Key + ": runtime.* keys belong to corosync; dial with cmap.WithDaemonKeyWrites() to write them"
+}
+
+// Unwrap makes errors.Is(err, corosync.ErrAccess) hold.
+func (e *DaemonKeyError) Unwrap() error { return corosync.ErrAccess }
+
+// DaemonKey reports whether corosync owns key in map m: every key of the
+// stats map, and the runtime.* keys of the main map. Writing one needs
+// WithDaemonKeyWrites.
+func DaemonKey(m Map, key string) bool {
+	return m == MapStats || strings.HasPrefix(key, "runtime.")
+}
+
+// mayWrite refuses a write to a key corosync owns unless the client opted
+// in.
+func (c *Client) mayWrite(op, key string) error {
+	if c.daemonWrites || !DaemonKey(c.m, key) {
+		return nil
+	}
+	return &DaemonKeyError{Op: op, Key: key, Map: c.m}
 }
 
 // finalize ends iterator h on conn, whatever the caller's ctx. On a lost

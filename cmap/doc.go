@@ -29,11 +29,23 @@
 // - / :, strings at most MaxStringLen bytes without a NUL byte, binaries at
 // most MaxValueLen bytes.
 //
+// # Keys corosync owns
+//
+// The runtime.* keys of the main map and every key of the stats map belong
+// to corosync: it writes them, and reads a few back as triggers. Set,
+// Delete, Inc and Dec refuse them with a *DaemonKeyError
+// (corosync.ErrAccess) before anything is sent, unless the client was
+// dialled with WithDaemonKeyWrites, whose documentation lists the keys
+// corosync acts on. docs/cmap-keys.md in the module's repository describes
+// the runtime and stats key families: name, type, meaning.
+//
 // # Iteration
 //
 // Iter and IterValues are range-over-func iterators over the keys with a
 // prefix, one daemon round trip per key (two with the value). The daemon's
 // iterator is always finalised: when the loop ends, breaks, or its ctx ends.
+// On corosync 2.x they never let the daemon's iterator into
+// runtime.connections., which crashes it under connection churn (see Iter).
 //
 // # Tracking
 //

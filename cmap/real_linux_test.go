@@ -149,7 +149,7 @@ func trunc(s string) string {
 func TestOperations(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	node := cl.Nodes[0]
-	c := dial(t, node)
+	c := dial(t, node, cmap.WithDaemonKeyWrites()) // the daemon's own refusal of runtime.config.*
 	ctx := ctxT(t, 30*time.Second)
 	if err := c.SetUint8(ctx, "op.u8", 255); err != nil {
 		t.Fatal(err)
@@ -532,4 +532,21 @@ func iterErr(c *cmap.Client, prefix string) error {
 		}
 	}
 	return nil
+}
+
+// TestDaemonKeyWrites runs checkDaemonKeyWrites against a real daemon (the
+// stats map from 3.0 on), then reads runtime.votequorum.this_node_id with
+// corosync-cmapctl: the node's own id, as before.
+func TestDaemonKeyWrites(t *testing.T) {
+	cl := corotest.Start(t, 1, corotest.Options{})
+	node := cl.Nodes[0]
+	pid := node.Pid()
+	v := checkVersion(t, dial(t, node), node)
+	checkDaemonKeyWrites(t, node.Dialer(), v.AtLeast(corosync.Version3_0))
+	if e := cmapctl(t, node, "-g", "runtime.votequorum.this_node_id"); len(e) != 1 || e[0].text != "1" {
+		t.Errorf("corosync-cmapctl -g runtime.votequorum.this_node_id: %v, want 1", e)
+	}
+	if !node.Running() || node.Pid() != pid {
+		t.Fatalf("the daemon (pid %d) is gone", pid)
+	}
 }

@@ -648,7 +648,7 @@ func (r *run) waitInfo(ctx context.Context, c *votequorum.Client, id uint32, wha
 // its limits, key and value boundaries, read-only keys, iteration with
 // prefixes against corosync-cmapctl, tracking, the stats map.
 func (r *run) cmap(ctx context.Context) {
-	opts := []cmap.Option{cmap.WithDialer(r.dial), cmap.WithBackoff(fastBackoff), cmap.WithLogger(r.log)}
+	opts := []cmap.Option{cmap.WithDialer(r.dial), cmap.WithBackoff(fastBackoff), cmap.WithLogger(r.log), cmap.WithDaemonKeyWrites()} // the daemon's own refusals
 	c, err := cmap.Dial(ctx, opts...)
 	if !r.ok("cmap.Dial", err) {
 		r.alive(ctx, "after cmap.Dial")
