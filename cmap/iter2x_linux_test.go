@@ -25,7 +25,7 @@ func TestIterAround2x(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cl := mock.NewCluster(1, mock.WithDaemonVersion(corosync.Version2_4))
-	c, err := cmap.Dial(ctx, cmap.WithDialer(cl.Node(1)))
+	c, err := cmap.Dial(ctx, cmap.WithDialer(cl.Node(1)), cmap.WithDaemonKeyWrites())
 	if err != nil {
 		t.Fatal(err)
 	}
