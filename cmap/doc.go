@@ -76,13 +76,17 @@
 //
 // # Requests this package never sends
 //
-// Some requests corrupt or crash corosync 3.1.7 (internal/wire/cmapwire/SPEC.md
-// §5): a GET with a buffer smaller than a stats value, a size-only GET of
-// a stats.schedmiss key, exact tracking of a string stats key, and a
-// request between an ITER_INIT and its first ITER_NEXT. Every GET offers a
-// buffer that holds any value, exact tracking of stats.*.procname is
-// refused with a *DangerError, and an ITER_INIT and its first ITER_NEXT are
-// sent back to back.
+// Some requests corrupt or crash corosync: a GET with a buffer smaller
+// than a stats value (3.1.7), a size-only GET of a stats.schedmiss key
+// (3.1.7), exact tracking of a string stats key (3.1.7), a request between
+// an ITER_INIT and its first ITER_NEXT, and on 2.x an iterator standing
+// in runtime.connections. under connection churn. No GET is size-only;
+// every GET on the stats map offers a buffer that holds any value (on the
+// main map, which checks the buffer, IterValues offers the length the
+// iteration reported, and a full buffer if the value grew); exact tracking
+// of stats.*.procname is refused with a *DangerError; an ITER_INIT and its
+// first ITER_NEXT are sent back to back; and Iter walks around
+// runtime.connections. on 2.x.
 //
 // # From libcmap to Go
 //

@@ -253,8 +253,7 @@ func (it *iteration) walk(prefix string) bool {
 		skip := false
 		if it.values {
 			var g cmapwire.Response
-			req, _ := cmapwire.AppendGet(b.req[:0], n.Key) // the daemon's own key
-			g, err = c.call(ctx, conn, cmapwire.ReqGet, n.Key, req, b.resp[:0])
+			g, err = it.getValue(n.Key, n.ValueLen)
 			switch {
 			case corosync.Code(err) == corosync.ErrNotExist:
 				skip = true
@@ -271,6 +270,27 @@ func (it *iteration) walk(prefix string) bool {
 		}
 		n, err = c.call(ctx, conn, cmapwire.ReqIterNext, prefix, cmapwire.AppendIterNext(b.req[:0], h), b.resp[:0])
 	}
+}
+
+// getValue reads the value of key, which ITER_NEXT reported n bytes long.
+// On the main map the GET offers those n bytes (at least 1), as libcmap
+// callers do with ITER_NEXT's length: the answer is 40+n bytes, not the
+// 16 KiB of a GET that holds any value, and the daemon refuses a buffer too
+// small (CS_ERR_INVALID_PARAM) should the value have grown since, which
+// the full GET then reads. The stats map ignores the buffer size (a
+// smaller one is overrun, SPEC.md §5(a)) and reports 0 for its strings: it
+// always gets the full buffer.
+func (it *iteration) getValue(key string, n uint64) (cmapwire.Response, error) {
+	b := it.b
+	if it.c.m == MapICMap && n < cmapwire.GetBufferSize {
+		req, _ := cmapwire.AppendGetN(b.req[:0], key, max(n, 1)) // the daemon's own key
+		g, err := it.c.call(it.ctx, it.conn, cmapwire.ReqGet, key, req, b.resp[:0])
+		if corosync.Code(err) != corosync.ErrInvalidParam {
+			return g, err
+		}
+	}
+	req, _ := cmapwire.AppendGet(b.req[:0], key)
+	return it.c.call(it.ctx, it.conn, cmapwire.ReqGet, key, req, b.resp[:0])
 }
 
 // testHookIter and testHookNext, set by tests, see each iterator handle

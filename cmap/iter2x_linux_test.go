@@ -141,3 +141,50 @@ func BenchmarkIterWholeMap(b *testing.B) {
 		b.ReportMetric(float64(n), "keys")
 	})
 }
+
+// TestIterValuesValueGrows checks that IterValues reads a value that grew
+// between its ITER_NEXT and its GET (the GET offering ITER_NEXT's length
+// is refused, and the full GET reads it), on the mock, which answers short
+// buffers as icmap does.
+func TestIterValuesValueGrows(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	node := mock.NewCluster(1).Node(1)
+	c, err := cmap.Dial(ctx, cmap.WithDialer(node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	other, err := cmap.Dial(ctx, cmap.WithDialer(node))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	long := strings.Repeat("y", 1000)
+	for _, k := range []string{"grow.a", "grow.b", "grow.c"} {
+		if err := c.SetString(ctx, k, "x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.SetBinary(ctx, "grow.d", nil); err != nil {
+		t.Fatal(err)
+	}
+	cmap.SetTestHookNext(func(key string) {
+		if key == "grow.b" {
+			if err := other.SetString(ctx, key, long); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	defer cmap.SetTestHookNext(nil)
+	got := map[string]string{}
+	for e, err := range c.IterValues(ctx, "grow.") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[e.Key] = e.Value.String()
+	}
+	if got["grow.a"] != "x" || got["grow.b"] != long || got["grow.c"] != "x" || got["grow.d"] != "" || len(got) != 4 {
+		t.Fatalf("IterValues: %v", got)
+	}
+}

@@ -211,8 +211,11 @@ func BenchmarkGet(b *testing.B) {
 }
 
 // BenchmarkIterateAll measures reading the whole map, keys and values:
-// the public client's IterValues against running corosync-cmapctl (what
-// programs do today) and against C libcmap's iteration and GETs.
+// the public client's IterValues (go, and go-again after the C runs)
+// against running corosync-cmapctl (what programs do today) and against C
+// libcmap's iteration and GETs, with a full buffer per GET (libcmap) and
+// with the length cmap_iter_next reported (libcmap-exact, as
+// corosync-cmapctl does).
 func BenchmarkIterateAll(b *testing.B) {
 	cl := corotest.Start(b, 1, corotest.Options{})
 	node := cl.Nodes[0]
@@ -249,6 +252,19 @@ func BenchmarkIterateAll(b *testing.B) {
 	})
 	b.Run("libcmap", func(b *testing.B) {
 		runLat(b, 10, func() error { _, err := o.All(""); return err })
+	})
+	b.Run("libcmap-exact", func(b *testing.B) {
+		runLat(b, 10, func() error { _, err := o.AllExact(""); return err })
+	})
+	b.Run("go-again", func(b *testing.B) {
+		runLat(b, 10, func() error {
+			for _, err := range c.IterValues(ctx, "") {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
 	b.Run("corosync-cmapctl", func(b *testing.B) {
 		runLat(b, 2, func() error { _, err := node.Exec(ctx, "corosync-cmapctl"); return err })
