@@ -188,7 +188,6 @@ func TestKeyReference(t *testing.T) {
 	})
 }
 
-
 // TestKeyReferenceMock checks package mock's runtime.* and stats keys
 // against docs/cmap-keys.md as TestKeyReference does the daemons' (the
 // families marked always need not all be modelled). The mock's 2.4 map is
