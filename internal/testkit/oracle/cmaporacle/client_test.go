@@ -276,3 +276,66 @@ func BenchmarkIterateAll(b *testing.B) {
 func same(ours cmap.Value, c cmapwire.Value) bool {
 	return uint8(ours.Type()) == uint8(c.Type()) && bytes.Equal(ours.Bytes(), c.Bytes())
 }
+
+// BenchmarkIterateAllPaired reads the whole map, keys and values, with the
+// public client's IterValues and with C libcmap's iterate-and-get (full
+// buffer, and the length cmap_iter_next reported), the three back to back
+// in each iteration, in a rotating order, so that load on the machine hits
+// them alike. It reports each one's median and the medians of the per-
+// iteration ratios go/libcmap and go/libcmap-exact.
+func BenchmarkIterateAllPaired(b *testing.B) {
+	cl := corotest.Start(b, 1, corotest.Options{})
+	node := cl.Nodes[0]
+	ctx := context.Background()
+	c := dialClient(b, node)
+	o, err := Open(node.NetNSPath())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Finalize()
+	runs := []func() error{
+		func() error {
+			for _, err := range c.IterValues(ctx, "") {
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		func() error { _, err := o.All(""); return err },
+		func() error { _, err := o.AllExact(""); return err },
+	}
+	lat := make([][]time.Duration, len(runs))
+	for i := 0; i < 10; i++ { // warm up
+		for _, f := range runs {
+			if err := f(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	var full, exact []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var d [3]time.Duration
+		for k := range runs {
+			j := (i + k) % len(runs)
+			t0 := time.Now()
+			if err := runs[j](); err != nil {
+				b.Fatal(err)
+			}
+			d[j] = time.Since(t0)
+			lat[j] = append(lat[j], d[j])
+		}
+		full = append(full, float64(d[0])/float64(d[1]))
+		exact = append(exact, float64(d[0])/float64(d[2]))
+	}
+	b.StopTimer()
+	for j, name := range []string{"go", "libcmap", "libcmap-exact"} {
+		sort.Slice(lat[j], func(x, y int) bool { return lat[j][x] < lat[j][y] })
+		b.ReportMetric(float64(lat[j][len(lat[j])/2].Microseconds()), name+"-p50-µs")
+	}
+	sort.Float64s(full)
+	sort.Float64s(exact)
+	b.ReportMetric(full[len(full)/2], "go/libcmap")
+	b.ReportMetric(exact[len(exact)/2], "go/libcmap-exact")
+}
