@@ -2,7 +2,7 @@ package cmap
 
 import (
 	"context"
-	"iter"
+	"strings"
 	"sync"
 	"time"
 
@@ -34,9 +34,10 @@ const detachedWait = 10 * time.Second
 // Client is a connection to the cmap service. Its methods are safe for
 // concurrent use; requests on its connection are sent one at a time.
 type Client struct {
-	s   *session.Session[Event]
-	m   Map
-	rec bool // reconnect
+	s            *session.Session[Event]
+	m            Map
+	rec          bool // reconnect
+	daemonWrites bool // WithDaemonKeyWrites
 
 	// reqMu serialises requests, so that an ITER_INIT and its first
 	// ITER_NEXT follow each other with nothing in between (the daemon reads
@@ -73,10 +74,10 @@ func Dial(ctx context.Context, opts ...client.Option) (*Client, error) {
 		return nil, err
 	}
 	cfg.Options = session.OptionsFrom(set)
-	if _, err := cmapwire.AppendSetCurrentMap(nil, cfg.m); err != nil {
+	if _, err := cmapwire.AppendSetCurrentMap(nil, cmapwire.Map(cfg.m)); err != nil {
 		return nil, corosync.NewError("cmap dial", corosync.ErrInvalidParam, err)
 	}
-	c := &Client{m: cfg.m, rec: cfg.Reconnect, tracks: map[uint64]*Track{}, closing: make(chan struct{})}
+	c := &Client{m: cfg.m, rec: cfg.Reconnect, daemonWrites: cfg.daemonWrites, tracks: map[uint64]*Track{}, closing: make(chan struct{})}
 	s, err := session.Dial(ctx, cmapwire.Requests, &service{c: c}, cfg.Options)
 	if err != nil {
 		return nil, err
@@ -129,7 +130,7 @@ func (c *Client) Get(ctx context.Context, key string) (Value, error) {
 	defer putBufs(b)
 	req, err := cmapwire.AppendGet(b.req[:0], key)
 	if err != nil {
-		return Value{}, err
+		return Value{}, pubErr(err)
 	}
 	conn, err := c.s.Current()
 	if err != nil {
@@ -139,7 +140,7 @@ func (c *Client) Get(ctx context.Context, key string) (Value, error) {
 	if err != nil {
 		return Value{}, err
 	}
-	return r.Value.WithKey(key), nil
+	return Value{r.Value.WithKey(key)}, nil
 }
 
 func get[T any](ctx context.Context, c *Client, key string, f func(Value) (T, error)) (T, error) {
@@ -192,6 +193,19 @@ func (c *Client) GetUint64(ctx context.Context, key string) (uint64, error) {
 	return get(ctx, c, key, Value.Uint64)
 }
 
+// GetUint returns the value of a key of any unsigned integer type (u8,
+// u16, u32, u64) as a uint64 (Value.Uint): for keys whose width differs
+// between corosync releases. Another type is a *TypeError.
+func (c *Client) GetUint(ctx context.Context, key string) (uint64, error) {
+	return get(ctx, c, key, Value.Uint)
+}
+
+// GetInt returns the value of a key of any signed integer type (i8, i16,
+// i32, i64) as an int64 (Value.Int). Another type is a *TypeError.
+func (c *Client) GetInt(ctx context.Context, key string) (int64, error) {
+	return get(ctx, c, key, Value.Int)
+}
+
 // GetFloat returns the value of a flt key (cmap_get_float).
 func (c *Client) GetFloat(ctx context.Context, key string) (float32, error) {
 	return get(ctx, c, key, Value.Float)
@@ -205,7 +219,7 @@ func (c *Client) GetDouble(ctx context.Context, key string) (float64, error) {
 // GetString returns the value of a str key without its NUL
 // (cmap_get_string).
 func (c *Client) GetString(ctx context.Context, key string) (string, error) {
-	return get(ctx, c, key, Value.String)
+	return get(ctx, c, key, Value.Str)
 }
 
 // GetBinary returns the value of a bin key.
@@ -214,13 +228,19 @@ func (c *Client) GetBinary(ctx context.Context, key string) ([]byte, error) {
 }
 
 // Set stores v under key, creating the key or replacing its value and type
-// (cmap_set). The key and value are checked first (*KeyError, *ValueError);
-// the daemon refuses read-only keys with corosync.ErrAccess.
+// (cmap_set). The key and value are checked first (*KeyError, *ValueError),
+// and a key corosync owns (runtime.*, or any key of the stats map) is
+// refused with a *DaemonKeyError unless the client was dialled with
+// WithDaemonKeyWrites; the daemon refuses read-only keys with
+// corosync.ErrAccess.
 func (c *Client) Set(ctx context.Context, key string, v Value) error {
 	b := getBufs()
 	defer putBufs(b)
-	req, err := cmapwire.AppendSet(b.req[:0], key, v)
+	req, err := cmapwire.AppendSet(b.req[:0], key, v.v)
 	if err != nil {
+		return pubErr(err)
+	}
+	if err := c.mayWrite("set", key); err != nil {
 		return err
 	}
 	conn, err := c.s.Current()
@@ -293,12 +313,16 @@ func (c *Client) SetBinary(ctx context.Context, key string, v []byte) error {
 }
 
 // Delete removes key (cmap_delete): corosync.ErrNotExist if it does not
-// exist, corosync.ErrAccess if it is read-only.
+// exist, corosync.ErrAccess if it is read-only. A key corosync owns is
+// refused as by Set.
 func (c *Client) Delete(ctx context.Context, key string) error {
 	b := getBufs()
 	defer putBufs(b)
 	req, err := cmapwire.AppendDelete(b.req[:0], key)
 	if err != nil {
+		return pubErr(err)
+	}
+	if err := c.mayWrite("delete", key); err != nil {
 		return err
 	}
 	conn, err := c.s.Current()
@@ -311,7 +335,8 @@ func (c *Client) Delete(ctx context.Context, key string) error {
 
 // Inc adds 1 to the integer key (cmap_inc), wrapping around in the key's
 // width. A string, float or binary key is corosync.ErrInvalidParam, a
-// missing one corosync.ErrNotExist.
+// missing one corosync.ErrNotExist; a key corosync owns is refused as by
+// Set.
 func (c *Client) Inc(ctx context.Context, key string) error { return c.adjust(ctx, key, 1) }
 
 // Dec subtracts 1 from the integer key (cmap_dec), wrapping around.
@@ -322,6 +347,13 @@ func (c *Client) adjust(ctx context.Context, key string, step int32) error {
 	defer putBufs(b)
 	req, err := cmapwire.AppendAdjust(b.req[:0], key, step)
 	if err != nil {
+		return pubErr(err)
+	}
+	op := "inc"
+	if step < 0 {
+		op = "dec"
+	}
+	if err := c.mayWrite(op, key); err != nil {
 		return err
 	}
 	conn, err := c.s.Current()
@@ -332,121 +364,44 @@ func (c *Client) adjust(ctx context.Context, key string, step int32) error {
 	return err
 }
 
-// Entry is one key found by an iteration.
-type Entry struct {
+// DaemonKeyError is a write (Set, Delete, Inc, Dec) to a key that corosync
+// owns, refused before anything is sent: a runtime.* key of the main map or
+// any key of the stats map, on a client dialled without
+// WithDaemonKeyWrites. It matches corosync.ErrAccess.
+type DaemonKeyError struct {
+	Op  string // "set", "delete", "inc" or "dec"
 	Key string
-	// Type and Len are the key's type and value length as ITER_NEXT
-	// reports them (a string counts its NUL; the stats map reports 0 for
-	// its string keys).
-	Type ValueType
-	Len  uint64
-	// Value is the key's value: set by IterValues, zero from Iter.
-	Value Value
+	Map Map
 }
 
-// Iter iterates over the keys starting with prefix ("" for every key), in
-// the daemon's order (cmap_iter_init, cmap_iter_next, cmap_iter_finalize):
-// one round trip per key. An error is yielded once, as the last pair; the
-// end of the keys is not an error.
-//
-// The daemon's iterator is finalised when the loop ends, also when it ends
-// early (break) or ctx ends. A lost connection ends the iteration with its
-// error (the daemon drops the iterator with the connection). Keys created or
-// deleted during the iteration may or may not be seen.
-//
-// corosync 2.x keeps a runtime.connections.<connection>.* entry per IPC
-// connection, and crashes (SIGSEGV) when several iterations cover those
-// keys while connections come and go: reproduced with four libcmap 2.4.6
-// clients iterating the whole map under connection churn (none crashed it
-// iterating totem.*). On 2.x, iterate the prefixes you need rather than the
-// whole map, and avoid runtime.connections. under load.
-//
-//	for e, err := range c.Iter(ctx, "totem.") {
-//		if err != nil {
-//			return err
-//		}
-//		fmt.Println(e.Key, e.Type)
-//	}
-func (c *Client) Iter(ctx context.Context, prefix string) iter.Seq2[Entry, error] {
-	return func(yield func(Entry, error) bool) { c.iterate(ctx, prefix, false, yield) }
+// Error names the key and says how to opt in, e.g. "cmap: refusing to set
+// runtime.votequorum.this_node_id: runtime.* keys belong to corosync; dial
+// with cmap.WithDaemonKeyWrites() to write them".
+func (e *DaemonKeyError) Error() string {
+	if e.Map == MapStats {
+		return "cmap: refusing to " + e.Op + " " + e.Key + ": the stats map belongs to corosync; dial with cmap.WithDaemonKeyWrites() to write it (a set of stats.clear.* resets statistics)"
+	}
+	return "cmap: refusing to " + e.Op + " " + e.Key + ": runtime.* keys belong to corosync; dial with cmap.WithDaemonKeyWrites() to write them"
 }
 
-// IterValues is Iter with each key's value read too (one more round trip
-// per key, as corosync-cmapctl does). A key deleted between the two is
-// skipped.
-func (c *Client) IterValues(ctx context.Context, prefix string) iter.Seq2[Entry, error] {
-	return func(yield func(Entry, error) bool) { c.iterate(ctx, prefix, true, yield) }
+// Unwrap makes errors.Is(err, corosync.ErrAccess) hold.
+func (e *DaemonKeyError) Unwrap() error { return corosync.ErrAccess }
+
+// DaemonKey reports whether corosync owns key in map m: every key of the
+// stats map, and the runtime.* keys of the main map. Writing one needs
+// WithDaemonKeyWrites.
+func DaemonKey(m Map, key string) bool {
+	return m == MapStats || strings.HasPrefix(key, "runtime.")
 }
 
-func (c *Client) iterate(ctx context.Context, prefix string, values bool, yield func(Entry, error) bool) {
-	b := getBufs()
-	defer putBufs(b)
-	req, err := cmapwire.AppendIterInit(b.req[:0], prefix)
-	if err != nil {
-		yield(Entry{}, err)
-		return
+// mayWrite refuses a write to a key corosync owns unless the client opted
+// in.
+func (c *Client) mayWrite(op, key string) error {
+	if c.daemonWrites || !DaemonKey(c.m, key) {
+		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		yield(Entry{}, corosync.NewError("cmap iter_init", corosync.ErrTimeout, err))
-		return
-	}
-	conn, err := c.s.Current()
-	if err != nil {
-		yield(Entry{}, err)
-		return
-	}
-	// The ITER_INIT's answer is read whatever ctx says (else the daemon
-	// keeps an iterator nobody finalises), and its first ITER_NEXT follows
-	// it with no other request in between.
-	c.reqMu.Lock()
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedWait)
-	r, err := call(dctx, conn, cmapwire.ReqIterInit, prefix, req, b.resp[:0])
-	cancel()
-	if err != nil {
-		c.reqMu.Unlock()
-		yield(Entry{}, err)
-		return
-	}
-	h := r.Handle
-	if testHookIter != nil {
-		testHookIter(h)
-	}
-	defer c.finalize(conn, h)
-	n, err := call(ctx, conn, cmapwire.ReqIterNext, prefix, cmapwire.AppendIterNext(b.req[:0], h), b.resp[:0])
-	c.reqMu.Unlock()
-	for {
-		if err != nil {
-			if corosync.Code(err) != corosync.ErrNoSections {
-				yield(Entry{}, err)
-			}
-			return
-		}
-		e := Entry{Key: n.Key, Type: n.Type, Len: n.ValueLen}
-		skip := false
-		if values {
-			var g cmapwire.Response
-			req, _ := cmapwire.AppendGet(b.req[:0], n.Key) // the daemon's own key
-			g, err = c.call(ctx, conn, cmapwire.ReqGet, n.Key, req, b.resp[:0])
-			switch {
-			case corosync.Code(err) == corosync.ErrNotExist:
-				skip = true
-			case err != nil:
-				yield(Entry{}, err)
-				return
-			default:
-				e.Value = g.Value.WithKey(n.Key)
-				e.Type = e.Value.Type()
-			}
-		}
-		if !skip && !yield(e, nil) {
-			return
-		}
-		n, err = c.call(ctx, conn, cmapwire.ReqIterNext, prefix, cmapwire.AppendIterNext(b.req[:0], h), b.resp[:0])
-	}
+	return &DaemonKeyError{Op: op, Key: key, Map: c.m}
 }
-
-// testHookIter, set by tests, sees each iterator handle.
-var testHookIter func(h uint64)
 
 // finalize ends iterator h on conn, whatever the caller's ctx. On a lost
 // connection there is nothing to end.

@@ -17,20 +17,35 @@
 // # Values
 //
 // A Value is typed (i8 ... u64, flt, dbl, str, bin). Get returns one; its
-// typed getters (Value.Uint32, Value.String, ...) fail with a *TypeError
+// typed getters (Value.Uint32, Value.Str, ...) fail with a *TypeError
 // that names the key and both types when the key holds another type, and
-// the Client's GetUint32, GetString, ... combine the two. Set stores any
+// the Client's GetUint32, GetString, ... combine the two. Value.Uint and
+// Value.Int (Client.GetUint, Client.GetInt) read an integer of any width,
+// for keys whose width differs between releases. A Value prints (String)
+// as corosync-cmapctl prints it. Set stores any
 // Value; SetUint32, SetString, ... build it for you. Keys, prefixes and
 // values are checked before anything is sent, with errors that say what is
 // wrong (*KeyError, *ValueError): keys are 3..255 bytes of a-z A-Z 0-9 . _
 // - / :, strings at most MaxStringLen bytes without a NUL byte, binaries at
 // most MaxValueLen bytes.
 //
+// # Keys corosync owns
+//
+// The runtime.* keys of the main map and every key of the stats map belong
+// to corosync: it writes them, and reads a few back as triggers. Set,
+// Delete, Inc and Dec refuse them with a *DaemonKeyError
+// (corosync.ErrAccess) before anything is sent, unless the client was
+// dialled with WithDaemonKeyWrites, whose documentation lists the keys
+// corosync acts on. docs/cmap-keys.md in the module's repository describes
+// the runtime and stats key families: name, type, meaning.
+//
 // # Iteration
 //
 // Iter and IterValues are range-over-func iterators over the keys with a
 // prefix, one daemon round trip per key (two with the value). The daemon's
 // iterator is always finalised: when the loop ends, breaks, or its ctx ends.
+// On corosync 2.x they never let the daemon's iterator into
+// runtime.connections., which crashes it under connection churn (see Iter).
 //
 // # Tracking
 //
@@ -61,13 +76,17 @@
 //
 // # Requests this package never sends
 //
-// Some requests corrupt or crash corosync 3.1.7 (internal/wire/cmapwire/SPEC.md
-// §5): a GET with a buffer smaller than a stats value, a size-only GET of
-// a stats.schedmiss key, exact tracking of a string stats key, and a
-// request between an ITER_INIT and its first ITER_NEXT. Every GET offers a
-// buffer that holds any value, exact tracking of stats.*.procname is
-// refused with a *DangerError, and an ITER_INIT and its first ITER_NEXT are
-// sent back to back.
+// Some requests corrupt or crash corosync: a GET with a buffer smaller
+// than a stats value (3.1.7), a size-only GET of a stats.schedmiss key
+// (3.1.7), exact tracking of a string stats key (3.1.7), a request between
+// an ITER_INIT and its first ITER_NEXT, and on 2.x an iterator standing
+// in runtime.connections. under connection churn. No GET is size-only;
+// every GET on the stats map offers a buffer that holds any value (on the
+// main map, which checks the buffer, IterValues offers the length the
+// iteration reported, and a full buffer if the value grew); exact tracking
+// of stats.*.procname is refused with a *DangerError; an ITER_INIT and its
+// first ITER_NEXT are sent back to back; and Iter walks around
+// runtime.connections. on 2.x.
 //
 // # From libcmap to Go
 //

@@ -11,17 +11,21 @@ import (
 // TrackFlags select what a track reports (CMAP_TRACK_*): at least one of
 // TrackAdd, TrackDelete, TrackModify, plus TrackPrefix to make the key a
 // prefix.
-type TrackFlags = cmapwire.TrackFlags
+type TrackFlags int32
 
 // Track flags.
 const (
-	TrackAdd    = cmapwire.TrackAdd    // a key was created
-	TrackDelete = cmapwire.TrackDelete // a key was deleted
-	TrackModify = cmapwire.TrackModify // a key's value (or type) changed
-	TrackPrefix = cmapwire.TrackPrefix // the tracked name is a prefix ("" tracks every key)
+	TrackAdd    = TrackFlags(cmapwire.TrackAdd)    // a key was created
+	TrackDelete = TrackFlags(cmapwire.TrackDelete) // a key was deleted
+	TrackModify = TrackFlags(cmapwire.TrackModify) // a key's value (or type) changed
+	TrackPrefix = TrackFlags(cmapwire.TrackPrefix) // the tracked name is a prefix ("" tracks every key)
 	// TrackChanges is add, delete and modify.
 	TrackChanges = TrackAdd | TrackDelete | TrackModify
 )
+
+// String renders the flags as "add|delete|modify|prefix" (unknown bits in
+// hex).
+func (f TrackFlags) String() string { return cmapwire.TrackFlags(f).String() }
 
 // EventKind says what an Event reports.
 type EventKind uint8

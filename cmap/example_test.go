@@ -126,7 +126,7 @@ func ExampleClient_IterValues() {
 			fmt.Println(err)
 			return
 		}
-		fmt.Printf("%s (%s) = %s\n", e.Key, e.Value.Type(), e.Value.Text())
+		fmt.Printf("%s (%s) = %s\n", e.Key, e.Value.Type(), e.Value.String())
 	}
 	// Output:
 	// nodelist.local_node_pos (u32) = 0
@@ -177,4 +177,31 @@ func ExampleClient_Track() {
 	// modify: runtime.members.3.status str("joined") -> str("left")
 	// modify: runtime.members.3.join_count u32(1) -> u32(2)
 	// modify: runtime.members.3.status str("left") -> str("joined")
+}
+
+// Writes to keys corosync owns (runtime.*, the stats map) are refused
+// unless the client opts in with WithDaemonKeyWrites, here to trigger a
+// blackbox dump.
+func ExampleWithDaemonKeyWrites() {
+	ctx := context.Background()
+	node := mock.NewCluster(1).Node(1)
+	c, err := cmap.Dial(ctx, client.WithDialer(node))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	err = c.SetString(ctx, "runtime.blackbox.dump_flight_data", "yes")
+	fmt.Println(errors.Is(err, corosync.ErrAccess), err)
+
+	admin, err := cmap.Dial(ctx, client.WithDialer(node), cmap.WithDaemonKeyWrites())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer admin.Close()
+	fmt.Println(admin.SetString(ctx, "runtime.blackbox.dump_flight_data", "yes"))
+	// Output:
+	// true cmap: refusing to set runtime.blackbox.dump_flight_data: runtime.* keys belong to corosync; dial with cmap.WithDaemonKeyWrites() to write them
+	// <nil>
 }

@@ -62,8 +62,8 @@ type Track struct {
 // sent (*KeyError), and exact tracking of a string stats key, which crashes
 // corosync 3.1.7, is refused (*DangerError).
 func (c *Client) Track(ctx context.Context, key string, flags TrackFlags, opts ...SubscribeOption) (*Track, error) {
-	if _, err := cmapwire.AppendTrackAdd(nil, key, flags, 0); err != nil {
-		return nil, err
+	if _, err := cmapwire.AppendTrackAdd(nil, key, cmapwire.TrackFlags(flags), 0); err != nil {
+		return nil, pubErr(err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, corosync.NewError("cmap track_add", corosync.ErrTimeout, err)
@@ -115,9 +115,9 @@ func (c *Client) Track(ctx context.Context, key string, flags TrackFlags, opts .
 func (c *Client) trackAdd(ctx context.Context, conn *session.Conn, t *Track, lock bool) (uint64, error) {
 	var buf [cmapwire.TrackAddRequestSize]byte
 	var resp [64]byte
-	req, err := cmapwire.AppendTrackAdd(buf[:0], t.key, t.flags, t.cookie)
+	req, err := cmapwire.AppendTrackAdd(buf[:0], t.key, cmapwire.TrackFlags(t.flags), t.cookie)
 	if err != nil {
-		return 0, err
+		return 0, pubErr(err)
 	}
 	var r cmapwire.Response
 	if lock {
@@ -286,7 +286,7 @@ func (s *service) Setup(ctx context.Context, conn *session.Conn) (Event, error) 
 	if c.m != MapICMap {
 		var buf [cmapwire.SetMapRequestSize]byte
 		var resp [64]byte
-		req, err := cmapwire.AppendSetCurrentMap(buf[:0], c.m)
+		req, err := cmapwire.AppendSetCurrentMap(buf[:0], cmapwire.Map(c.m))
 		if err != nil {
 			return Event{}, err
 		}
@@ -343,7 +343,7 @@ func (s *service) Event(msg []byte) (Event, bool, error) {
 	t := c.tracks[n.Cookie]
 	c.tmu.Unlock()
 	if t != nil {
-		t.push(Event{Kind: kind, Key: n.Key, New: n.New, Old: n.Old})
+		t.push(Event{Kind: kind, Key: n.Key, New: Value{n.New}, Old: Value{n.Old}})
 	}
 	return Event{}, false, nil
 }

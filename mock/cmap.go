@@ -178,6 +178,7 @@ func (n *Node) cmapBoot() *kvmap {
 	case !c.version.AtLeast(corosync.Version3_0):
 		m.del("runtime.config.totem.knet_pmtud_interval")
 		set("runtime.connections.active", cmapwire.Uint64(0))
+		set("runtime.connections.closed", cmapwire.Uint64(0)) // its sibling, which cmap.Iter reads on 2.x
 	case !c.version.AtLeast(corosync.Version3_1_6):
 		m.del("runtime.config.totem.cancel_token_hold_on_retransmit")
 	}

@@ -44,7 +44,7 @@ func cmapRead(t *testing.T, ctx context.Context, c *cmap.Client, skip []string) 
 		if slices.ContainsFunc(skip, func(p string) bool { return strings.HasPrefix(e.Key, p) }) {
 			continue
 		}
-		out[e.Key] = cmapEntry{e.Value.Type().String(), e.Value.Text()}
+		out[e.Key] = cmapEntry{e.Value.Type().String(), e.Value.String()}
 	}
 	return out
 }
@@ -84,7 +84,7 @@ func membership(t *testing.T, ctx context.Context, c *cmap.Client) []string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out = append(out, fmt.Sprintf("%s (%s) = %s", e.Key, e.Value.Type(), e.Value.Text()))
+			out = append(out, fmt.Sprintf("%s (%s) = %s", e.Key, e.Value.Type(), e.Value.String()))
 		}
 	}
 	return out

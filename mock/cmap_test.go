@@ -32,7 +32,7 @@ func keysOf(t *testing.T, c *cmap.Client, prefix string) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, fmt.Sprintf("%s (%s) = %s", e.Key, e.Value.Type(), e.Value.Text()))
+		out = append(out, fmt.Sprintf("%s (%s) = %s", e.Key, e.Value.Type(), e.Value.String()))
 	}
 	return out
 }
@@ -51,7 +51,7 @@ func drain(tr *cmap.Track, d time.Duration) []string {
 // the basic requests.
 func TestCmapBasics(t *testing.T) {
 	cl := mock.NewCluster(3)
-	c := dialCmap(t, cl.Node(2))
+	c := dialCmap(t, cl.Node(2), cmap.WithDaemonKeyWrites()) // the daemon's answers for runtime.* keys
 	ctx := ctxT(t)
 	if name, err := c.GetString(ctx, "totem.cluster_name"); err != nil || name != mock.MockClusterName {
 		t.Fatalf("cluster_name %q %v", name, err)
@@ -259,7 +259,7 @@ func TestCmapMembership(t *testing.T) {
 // stats.clear.*, trackers as the daemon accepts them.
 func TestCmapStats(t *testing.T) {
 	cl := mock.NewCluster(2)
-	c := dialCmap(t, cl.Node(1), cmap.WithMap(cmap.MapStats))
+	c := dialCmap(t, cl.Node(1), cmap.WithMap(cmap.MapStats), cmap.WithDaemonKeyWrites())
 	ctx := ctxT(t)
 	if v, err := c.GetUint8(ctx, "stats.knet.node2.link0.connected"); err != nil || v != 1 {
 		t.Fatalf("node2 connected %d %v", v, err)

@@ -455,7 +455,7 @@ func readConf(ctx context.Context, cm *cmap.Client) (*cmapPart, error) {
 				ids[idx] = uint32(v)
 			}
 		case "name":
-			if s, err := e.Value.String(); err == nil {
+			if s, err := e.Value.Str(); err == nil {
 				names[idx] = s
 			}
 		default:
@@ -466,7 +466,7 @@ func readConf(ctx context.Context, cm *cmap.Client) (*cmapPart, error) {
 			if !ok || !ok2 || err != nil || link < 0 || link >= cfg.MaxLinks {
 				continue
 			}
-			if s, err := e.Value.String(); err == nil {
+			if s, err := e.Value.Str(); err == nil {
 				a := addrs[idx]
 				for len(a) <= link {
 					a = append(a, "")

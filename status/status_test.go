@@ -14,7 +14,6 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
-	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/transport"
@@ -236,7 +235,7 @@ type statsConn struct {
 }
 
 func (c *statsConn) Request(ctx context.Context, req, resp []byte, opts ...transport.RequestOption) ([]byte, error) {
-	sel, _ := cmapwire.AppendSetCurrentMap(nil, cmap.MapStats)
+	sel, _ := cmapwire.AppendSetCurrentMap(nil, cmapwire.MapStats)
 	if bytes.Equal(req, sel) {
 		c.r.mu.Lock()
 		first := !c.r.refused

@@ -459,3 +459,24 @@ func TestDecodeCaptures(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendGetN checks the sized GET's bounds and layout.
+func TestAppendGetN(t *testing.T) {
+	for _, n := range []uint64{0, GetBufferSize + 1} {
+		if _, err := AppendGetN(nil, "a.b", n); !errors.Is(err, corosync.ErrInvalidParam) {
+			t.Errorf("n=%d: %v", n, err)
+		}
+	}
+	if _, err := AppendGetN(nil, "a b", 4); !errors.Is(err, corosync.ErrInvalidParam) {
+		t.Errorf("bad key: %v", err)
+	}
+	b, err := AppendGetN(nil, "a.b", 4)
+	full, _ := AppendGet(nil, "a.b")
+	if err != nil || len(b) != GetRequestSize || le.Uint64(b[280:]) != 4 || string(b[:280]) != string(full[:280]) {
+		t.Errorf("AppendGetN: %v %x", err, b)
+	}
+	r, err := DecodeRequest(b)
+	if err != nil || r.ID != ReqGet || r.Key != "a.b" || r.ValueLen != 4 {
+		t.Errorf("decoded: %+v %v", r, err)
+	}
+}

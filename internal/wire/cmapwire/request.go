@@ -59,6 +59,22 @@ func AppendGet(dst []byte, key string) ([]byte, error) {
 	return appendGet(dst, key, GetBufferSize), nil
 }
 
+// AppendGetN appends a GET of key offering an n-byte buffer, 1 <= n <=
+// GetBufferSize: for the main map (icmap) only, where the daemon checks
+// the buffer and answers CS_ERR_INVALID_PARAM when the value is larger
+// (corosync 2.4.6 and 3.1.10 exec/icmap.c icmap_get_r), and answers 40+n
+// bytes instead of 40+GetBufferSize. Never on the stats map, which ignores
+// the size (SPEC.md §5(a)). n is checked; 0 would be a size-only GET.
+func AppendGetN(dst []byte, key string, n uint64) ([]byte, error) {
+	if err := CheckKey(key); err != nil {
+		return dst, err
+	}
+	if n == 0 || n > GetBufferSize {
+		return dst, fmt.Errorf("cmap: GET buffer of %d bytes for %s, want 1..%d: %w", n, key, GetBufferSize, corosync.ErrInvalidParam)
+	}
+	return appendGet(dst, key, n), nil
+}
+
 // AppendGetSize appends a size-only GET of key (value_len 0: the daemon
 // answers type and length, no value). It refuses stats keys: for
 // stats.schedmiss.* the 3.1.7 daemon copies the value through the NULL

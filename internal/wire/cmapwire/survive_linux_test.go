@@ -3,6 +3,7 @@
 package cmapwire
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"syscall"
@@ -78,6 +79,21 @@ func TestDaemonSurvives(t *testing.T) {
 			got := send("get "+key, ReqGet, b, err)
 			if got.Error != corosync.OK || !got.Value.Equal(v) {
 				t.Errorf("get %s: %v %#v, want %#v", key, got.Error, got.Value, v)
+			}
+			// GETs offering the value's length, one byte less (refused:
+			// icmap checks the buffer) and one byte (main map only).
+			for _, n := range []uint64{uint64(max(v.Len(), 1)), uint64(v.Len()) - 1, 1} {
+				b, err := AppendGetN(nil, key, n)
+				if n == 0 || n > GetBufferSize {
+					continue
+				}
+				got := send(fmt.Sprintf("get %s with %d bytes", key, n), ReqGet, b, err)
+				switch {
+				case n >= uint64(v.Len()) && (got.Error != corosync.OK || !got.Value.Equal(v)):
+					t.Errorf("get %s with %d bytes: %v %#v, want %#v", key, n, got.Error, got.Value, v)
+				case n < uint64(v.Len()) && got.Error != corosync.ErrInvalidParam:
+					t.Errorf("get %s with %d bytes of %d: %v, want CS_ERR_INVALID_PARAM", key, n, v.Len(), got.Error)
+				}
 			}
 			b, err = AppendGetSize(nil, key)
 			if got := send("size "+key, ReqGet, b, err); got.ValueLen != uint64(v.Len()) || got.Type != v.Type() {

@@ -142,6 +142,23 @@ func (c *Client) Get(key string) (cmapwire.Value, error) {
 	return value(t, n, buf).WithKey(key), nil
 }
 
+// GetN returns the value of key offering libcmap an n-byte buffer (n >= 1,
+// main map only: the stats map ignores the size), as corosync-cmapctl
+// does with the length cmap_iter_next reported. A value larger than n is
+// corosync.ErrInvalidParam.
+func (c *Client) GetN(key string, n uint64) (cmapwire.Value, error) {
+	ck := C.CString(key)
+	defer C.free(unsafe.Pointer(ck))
+	buf := C.malloc(C.size_t(n))
+	defer C.free(buf)
+	cn := C.size_t(n)
+	var t C.int
+	if err := code(C.get_full(c.h, ck, buf, &cn, &t)); err != nil {
+		return cmapwire.Value{}, err
+	}
+	return value(t, cn, buf).WithKey(key), nil
+}
+
 // Set calls cmap_set with the value's type and bytes (a string is sent
 // with its NUL).
 func (c *Client) Set(key string, v cmapwire.Value) error {
@@ -208,8 +225,17 @@ func (c *Client) IterFinalize(it uint64) error {
 
 // All returns every key under prefix with its value, in iteration order
 // (iteration, then a GET per key, as corosync-cmapctl does). Keys that
-// vanish between the two are skipped.
-func (c *Client) All(prefix string) ([]Entry, error) {
+// vanish between the two are skipped. Each GET offers a buffer of
+// cmapwire.GetBufferSize bytes (Get).
+func (c *Client) All(prefix string) ([]Entry, error) { return c.all(prefix, false) }
+
+// AllExact is All with each GET offering the length cmap_iter_next
+// reported (at least 1 byte), as corosync-cmapctl does, and a full GET when
+// the value grew meanwhile: libcmap's cheapest iterate-and-get. Main map
+// only (the stats map ignores the buffer size).
+func (c *Client) AllExact(prefix string) ([]Entry, error) { return c.all(prefix, true) }
+
+func (c *Client) all(prefix string, exact bool) ([]Entry, error) {
 	it, err := c.IterInit(prefix)
 	if err != nil {
 		return nil, err
@@ -217,14 +243,22 @@ func (c *Client) All(prefix string) ([]Entry, error) {
 	defer c.IterFinalize(it)
 	var out []Entry
 	for {
-		key, _, _, err := c.IterNext(it)
+		key, n, _, err := c.IterNext(it)
 		if err == corosync.ErrNoSections {
 			return out, nil
 		}
 		if err != nil {
 			return out, err
 		}
-		v, err := c.Get(key)
+		var v cmapwire.Value
+		if exact {
+			v, err = c.GetN(key, max(n, 1))
+			if err == corosync.ErrInvalidParam {
+				v, err = c.Get(key)
+			}
+		} else {
+			v, err = c.Get(key)
+		}
 		if err == corosync.ErrNotExist {
 			continue
 		}
