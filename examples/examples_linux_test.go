@@ -1,0 +1,160 @@
+package examples_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
+)
+
+// build compiles the example command dir into t's temporary directory.
+func build(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), dir)
+	if out, err := exec.Command("go", "build", "-o", bin, "./"+dir).CombinedOutput(); err != nil {
+		t.Fatalf("go build ./%s: %v\n%s", dir, err, out)
+	}
+	return bin
+}
+
+// healthcheck runs the health check on node n and returns its exit code
+// and output.
+func healthcheck(t *testing.T, bin string, n *corotest.Node) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", "netns", "exec", n.NS, bin).CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, string(out)
+	case errors.As(err, &ee):
+		return ee.ExitCode(), string(out)
+	}
+	t.Fatalf("healthcheck: %v\n%s", err, out)
+	return 0, ""
+}
+
+// The README's health check, on a real cluster: healthy, then a dead node
+// named, then healthy again.
+func TestHealthcheck(t *testing.T) {
+	cl := corotest.Start(t, 3, corotest.Options{})
+	bin := build(t, "healthcheck")
+	if code, out := healthcheck(t, bin, cl.Node(1)); code != 0 || !strings.Contains(out, "healthy: cluster") {
+		t.Fatalf("all up: exit %d\n%s", code, out)
+	}
+	if err := cl.Node(3).Kill(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.Node(1).WaitMembers(ctx, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := healthcheck(t, bin, cl.Node(1)); code != 1 || !strings.Contains(out, "UNHEALTHY: node 3 (node3) is not a member") {
+		t.Fatalf("node 3 dead: exit %d\n%s", code, out)
+	}
+	if err := cl.Node(3).Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.WaitFormed(60 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second) // links come up after the membership
+	for {
+		code, out := healthcheck(t, bin, cl.Node(1))
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("healed: exit %d\n%s", code, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// lines collects a process's output lines.
+type lines struct {
+	mu  sync.Mutex
+	all []string
+}
+
+func (l *lines) wait(t *testing.T, what string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		l.mu.Lock()
+		for _, s := range l.all {
+			if strings.Contains(s, what) {
+				l.mu.Unlock()
+				return
+			}
+		}
+		l.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t.Fatalf("no %q within %v; output:\n%s", what, d, strings.Join(l.all, "\n"))
+}
+
+// The README's quorum-gated worker, on a real cluster: it works while
+// quorate, stops when its node is cut off alone, works again after the heal.
+func TestQuorumgate(t *testing.T) {
+	cl := corotest.Start(t, 3, corotest.Options{})
+	bin := build(t, "quorumgate")
+	cmd := exec.Command("ip", "netns", "exec", cl.Node(1).NS, bin)
+	var out bytes.Buffer
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	l := &lines{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			l.mu.Lock()
+			l.all = append(l.all, sc.Text())
+			out.WriteString(sc.Text() + "\n")
+			l.mu.Unlock()
+		}
+	}()
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		<-done
+	}()
+	l.wait(t, "starting work", 20*time.Second)
+	l.wait(t, "working", 5*time.Second)
+	if err := cl.Split([]uint32{1}, []uint32{2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	l.wait(t, "stopping work", 30*time.Second)
+	if err := cl.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	n := func() int { l.mu.Lock(); defer l.mu.Unlock(); return strings.Count(strings.Join(l.all, "\n"), "starting work") }
+	deadline := time.Now().Add(30 * time.Second)
+	for n() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no second start after the heal:\n%s", strings.Join(l.all, "\n"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
