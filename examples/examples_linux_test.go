@@ -149,7 +149,11 @@ func TestQuorumgate(t *testing.T) {
 	if err := cl.Heal(); err != nil {
 		t.Fatal(err)
 	}
-	n := func() int { l.mu.Lock(); defer l.mu.Unlock(); return strings.Count(strings.Join(l.all, "\n"), "starting work") }
+	n := func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return strings.Count(strings.Join(l.all, "\n"), "starting work")
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for n() < 2 {
 		if time.Now().After(deadline) {
