@@ -3,6 +3,7 @@ package cpg
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
@@ -188,7 +189,7 @@ func (s *groupService) Reconnected(Event) Event {
 func (s *groupService) End(err error) {
 	g := s.g
 	if !g.cfg.rejoin && errors.Is(err, dispatch.ErrLost) {
-		err = corosync.NewError(ServiceName, corosync.Code(err), errors.Join(ErrMembershipLost, err))
+		err = corosync.NewError(ServiceName, corosync.Code(err), fmt.Errorf("%w: %w", ErrMembershipLost, err))
 	}
 	g.gone.Store(true)
 	g.fail(err)

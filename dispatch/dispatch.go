@@ -62,6 +62,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	corosync "github.com/corosync-go/corosync"
@@ -104,7 +105,7 @@ func Lost(service string, why error) error {
 	if errors.Is(why, ErrLost) {
 		return why
 	}
-	return corosync.NewError(service, corosync.Code(why), errors.Join(ErrLost, why))
+	return corosync.NewError(service, corosync.Code(why), fmt.Errorf("%w: %w", ErrLost, why))
 }
 
 // Source produces the next event. It should block until one is available or

@@ -350,6 +350,7 @@ func endsAfterDisconnected[E any](t *testing.T, h Harness[E], s dispatch.Stream[
 		t.Fatalf("lifecycle before the end %v, want it to close with disconnected", kinds)
 	}
 	checkErr(t, "Next at the end", err, want...)
+	t.Logf("ended after %v: %v", kinds, err)
 	checkEnded(t, s, false, want...)
 }
 
