@@ -200,8 +200,9 @@ func (b *backlog[E]) c() <-chan E {
 		b.feed, b.feedDone = make(chan E), make(chan struct{})
 		b.feedOn.Store(true)
 		go func() {
-			defer close(b.feedDone)
+			// feedDone first: a reader that sees feed closed finds Err set.
 			defer close(b.feed)
+			defer close(b.feedDone)
 			for {
 				ev, err := b.next(context.Background())
 				if err != nil {
