@@ -34,9 +34,8 @@ const detachedWait = 10 * time.Second
 // Client is a connection to the cmap service. Its methods are safe for
 // concurrent use; requests on its connection are sent one at a time.
 type Client struct {
-	s   *session.Session[Event]
-	m   Map
-	rec bool // reconnect
+	s *session.Session[Event]
+	m Map
 
 	// reqMu serialises requests, so that an ITER_INIT and its first
 	// ITER_NEXT follow each other with nothing in between (the daemon reads
@@ -47,9 +46,6 @@ type Client struct {
 	// (Track, Track.Close) with their registration on a new connection
 	// (Setup after a reconnect). It is taken before reqMu.
 	trackMu sync.Mutex
-
-	closing   chan struct{} // closed when Close starts: the pump stops waiting for tracks
-	closeOnce sync.Once
 
 	tmu        sync.Mutex // guards the fields below: the pump reads them
 	tracks     map[uint64]*Track
@@ -74,7 +70,7 @@ func Dial(ctx context.Context, opts ...Option) (*Client, error) {
 	if _, err := cmapwire.AppendSetCurrentMap(nil, cfg.m); err != nil {
 		return nil, corosync.NewError("cmap dial", corosync.ErrInvalidParam, err)
 	}
-	c := &Client{m: cfg.m, rec: cfg.Reconnect, tracks: map[uint64]*Track{}, closing: make(chan struct{})}
+	c := &Client{m: cfg.m, tracks: map[uint64]*Track{}}
 	s, err := session.Dial(ctx, cmapwire.Requests, &service{c: c}, cfg.Options)
 	if err != nil {
 		return nil, err
@@ -99,8 +95,7 @@ func (c *Client) DaemonVersion() corosync.Version { return c.s.DaemonVersion() }
 // exit. The daemon drops the connection's iterators with it. Close is
 // idempotent.
 func (c *Client) Close() error {
-	c.closeOnce.Do(func() { close(c.closing) })
-	err := c.s.Close()
+	err := c.s.Close() // ends the tracks first (service.End), then deletes them on the daemon
 	c.tmu.Lock()
 	c.closed = true
 	var ts []*Track

@@ -123,8 +123,8 @@ func (s *groupService) Event(msg []byte) (Event, bool, error) {
 		g.push(ev)
 		if self {
 			g.done = true
+			g.fail(ErrLeft) // before Leave hears of it: its Close must find the stream ended
 			g.leftOnce.Do(func() { close(g.left) })
-			g.fail(ErrLeft)
 		}
 	case cpgwire.EvTotemConfchg:
 		g.push(Event{Kind: EventTotem, Group: string(g.name), Ring: RingID{NodeID: e.Ring.NodeID, Seq: e.Ring.Seq},

@@ -236,10 +236,3 @@ func (b *backlog[E]) errNow() error {
 	}
 	return b.err
 }
-
-// errNowRaw returns why the stream ended, whatever is still pending.
-func (b *backlog[E]) errNowRaw() error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.err
-}

@@ -216,7 +216,6 @@ func (d *Dispatcher[E]) publish(ev E) {
 			default:
 				s.skipped.Add(1)
 				d.removeLocked(s)
-				s.stopOnce.Do(func() { close(s.stop) })
 				s.finish(Overflowed(s.name))
 			}
 		case policyUnbounded:
@@ -240,7 +239,7 @@ func (d *Dispatcher[E]) shutdown(err error) {
 	subs := d.subs
 	d.subs = nil
 	for _, s := range subs {
-		s.stopOnce.Do(func() { close(s.stop) })
+		s.stopWith(err)
 		if s.policy != policyBlock {
 			s.finish(err)
 		}

@@ -31,7 +31,7 @@ func (f *Feed[E]) Push(ev E) bool {
 		if s.b.push(ev) {
 			return true
 		}
-		if s.b.errNowRaw() == nil { // the limit: overflow
+		if s.cause.Load() == nil { // the limit: overflow
 			s.skipped.Add(1)
 			s.endWith(Overflowed(s.name))
 		}
@@ -53,7 +53,6 @@ func (f *Feed[E]) Push(ev E) bool {
 			case s.ch <- ev:
 			default:
 				s.skipped.Add(1)
-				s.stopOnce.Do(func() { close(s.stop) })
 				s.finish(Overflowed(s.name))
 			}
 		}
@@ -92,10 +91,7 @@ func (f *Feed[E]) Backlog() int {
 // Cause returns why the stream ended, as soon as it has (Err waits until
 // the events before the end are read); nil while it is live.
 func (f *Feed[E]) Cause() error {
-	if f.s.b != nil {
-		return f.s.b.errNowRaw()
-	}
-	if p := f.s.err.Load(); p != nil {
+	if p := f.s.cause.Load(); p != nil {
 		return *p
 	}
 	return nil

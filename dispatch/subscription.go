@@ -97,8 +97,16 @@ type Subscription[E any] struct {
 	idx      int        // position in d.subs; guarded by d.mu
 	mu       sync.Mutex // Block policy, and every delivery of a Feed: serialises delivery and ending
 	ended    bool       // guarded by d.mu (dispatcher: LatestWins, Queue) or mu
-	err      atomic.Pointer[error]
+	cause    atomic.Pointer[error] // the first end claimed, set before stop is closed
+	err      atomic.Pointer[error] // the end, set when finished
 	skipped  atomic.Uint64
+}
+
+// stopWith claims err as the stream's end unless another end came first,
+// then closes stop: whoever sees stop closed finds the cause recorded.
+func (s *Subscription[E]) stopWith(err error) {
+	s.cause.CompareAndSwap(nil, &err)
+	s.stopOnce.Do(func() { close(s.stop) })
 }
 
 func newSubscription[E any](name string, cfg subConfig) *Subscription[E] {
@@ -158,6 +166,8 @@ func (s *Subscription[E]) offerBlock(ev E, quit <-chan struct{}) {
 // cause it is read first. The caller holds the lock that guards
 // deliveries to s.
 func (s *Subscription[E]) finish(err error) {
+	s.stopWith(err)
+	err = *s.cause.Load() // the first end claimed wins
 	if s.ended {
 		return
 	}
@@ -337,7 +347,7 @@ func (s *Subscription[E]) Close() error {
 
 // endWith ends the stream with err, taking the locks it needs.
 func (s *Subscription[E]) endWith(err error) {
-	s.stopOnce.Do(func() { close(s.stop) })
+	s.stopWith(err)
 	if d := s.d; d != nil {
 		d.mu.Lock()
 		d.removeLocked(s)
