@@ -94,9 +94,9 @@ type Subscription[E any] struct {
 	b        *backlog[E]   // Unbounded, or any policy with an Inline reader
 	stop     chan struct{} // closed first when the stream ends
 	stopOnce sync.Once
-	idx      int        // position in d.subs; guarded by d.mu
-	mu       sync.Mutex // Block policy, and every delivery of a Feed: serialises delivery and ending
-	ended    bool       // guarded by d.mu (dispatcher: LatestWins, Queue) or mu
+	idx      int                   // position in d.subs; guarded by d.mu
+	mu       sync.Mutex            // Block policy, and every delivery of a Feed: serialises delivery and ending
+	ended    bool                  // guarded by d.mu (dispatcher: LatestWins, Queue) or mu
 	cause    atomic.Pointer[error] // the first end claimed, set before stop is closed
 	err      atomic.Pointer[error] // the end, set when finished
 	skipped  atomic.Uint64
