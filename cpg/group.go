@@ -49,6 +49,13 @@ type Group struct {
 	leftOnce sync.Once
 	left     chan struct{} // closed when the own leave confchg has been pushed
 
+	// rctx ends with the stream (groupService.End): a reader reading the
+	// connection inline is out of the read before the session says goodbye
+	// (transport.IPCConn.Settle must be the only reader).
+	rctx    context.Context
+	rcancel context.CancelFunc
+	ictx    inlineCtx
+
 	sendMu  sync.Mutex  // one message at a time: fragments must not interleave
 	sendBuf []byte      // the request being sent, reused under sendMu
 	fc      atomic.Bool // the last send met flow control and is waiting
@@ -98,6 +105,7 @@ func (c *Client) Join(ctx context.Context, group string, opts ...JoinOption) (*G
 	}
 	g := &Group{c: c, name: name, pid: cfg.pid, cfg: cfg, stop: make(chan struct{}),
 		left: make(chan struct{}), sready: make(chan struct{}), parts: map[sender]*assembly{}}
+	g.rctx, g.rcancel = context.WithCancel(context.Background())
 	policy := dispatch.Unbounded()
 	if cfg.limit > 0 {
 		policy = dispatch.Queue(cfg.limit)
@@ -287,12 +295,16 @@ func (g *Group) Close() error {
 	return nil
 }
 
-// fail ends the stream with err once the events already pushed are read.
-func (g *Group) fail(err error) { g.feed.End(err) }
+// fail ends the stream with err once the events already pushed are read,
+// and gets every inline reader out of its read.
+func (g *Group) fail(err error) {
+	g.feed.End(err)
+	g.rcancel()
+}
 
 // closeStream ends the stream as closed (dispatch.ErrClosed): what was not
 // read is dropped.
-func (g *Group) closeStream() { g.feed.End(nil) }
+func (g *Group) closeStream() { g.fail(nil) }
 
 // push hands ev to the reader, on the goroutine reading the connection (the
 // pump, or a reader reading inline), without waiting: it joins the

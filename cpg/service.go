@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
@@ -40,8 +41,44 @@ func (in groupInline) ReadInline(ctx context.Context, ready func() bool, wake, e
 	if g.s == nil {
 		return false, nil
 	}
-	r, err := g.s.ReadInline(ctx, ready, wake, ended, nil)
+	r, err := g.s.ReadInline(g.readCtx(ctx), ready, wake, ended, nil)
+	if err != nil && ctx.Err() == nil {
+		return false, nil // the stream ended (or another reader took over): the caller finds out
+	}
 	return r != session.InlineUnavailable, err
+}
+
+// inlineCtx is the context a reader with a cancellable ctx reads inline
+// with: ended by its ctx or by the stream's end (Group.rctx), made once per
+// ctx of the caller, so that a reader calling Next with the same ctx again
+// and again costs no allocation.
+type inlineCtx struct {
+	mu     sync.Mutex
+	of     context.Context // the caller's ctx merged is made for
+	merged context.Context
+	cancel context.CancelFunc
+	stop   func() bool
+}
+
+// readCtx returns the context to read inline with for a reader's ctx:
+// g.rctx for one that never ends, else ctx merged with g.rctx.
+func (g *Group) readCtx(ctx context.Context) context.Context {
+	if ctx.Done() == nil {
+		return g.rctx
+	}
+	ic := &g.ictx
+	ic.mu.Lock()
+	defer ic.mu.Unlock()
+	if ic.of != ctx || ic.merged.Err() != nil {
+		if ic.cancel != nil {
+			ic.stop()
+			ic.cancel()
+		}
+		ic.of = ctx
+		ic.merged, ic.cancel = context.WithCancel(ctx)
+		ic.stop = context.AfterFunc(g.rctx, ic.cancel)
+	}
+	return ic.merged
 }
 
 // Pending reports whether the transport already holds the next event; it

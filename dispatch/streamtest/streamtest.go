@@ -11,6 +11,9 @@
 //     ends it with dispatch.ErrClosed (corosync.ErrBadHandle) at once,
 //     discarding unread events; C is closed, Run returns nil, All stops,
 //     TryNext and Err report the same error; Close is idempotent.
+//   - close-while-reading, close-client-while-reading: the same with
+//     readers blocked in Next (one with a ctx that never ends, one with a
+//     long one): Close returns, and every reader sees the end at once.
 //   - ctx: a ctx that ends makes Next, Run and All return its error and
 //     leaves the stream live.
 //   - lifecycle: a daemon restart delivers, of the lifecycle events,
@@ -101,6 +104,8 @@ func Run[E any](t *testing.T, h Harness[E]) {
 	}{
 		{"close-stream", closeStream[E]},
 		{"close-client", closeClient[E]},
+		{"close-while-reading", func(t *testing.T, h Harness[E]) { closeWhileReading(t, h, false) }},
+		{"close-client-while-reading", func(t *testing.T, h Harness[E]) { closeWhileReading(t, h, true) }},
 		{"ctx", ctxCancel[E]},
 		{"lifecycle", lifecycle[E]},
 		{"lost", lost[E]},
@@ -246,6 +251,51 @@ func closeClient[E any](t *testing.T, h Harness[E]) {
 		t.Fatal(err)
 	}
 	checkEnded(t, f.Stream, true, dispatch.ErrClosed, corosync.ErrBadHandle)
+}
+
+func closeWhileReading[E any](t *testing.T, h Harness[E], client bool) {
+	f := open(t, h, Config{Policy: Queue, N: 64, Reconnect: true})
+	s := f.Stream
+	for { // nothing pending: the readers below wait (cpg's read the connection inline)
+		dctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		_, err := s.Next(dctx)
+		cancel()
+		if err != nil {
+			break
+		}
+	}
+	long, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	errs := make(chan error, 3)
+	go func() { _, err := s.Next(context.Background()); errs <- err }()
+	go func() { _, err := s.Next(long); errs <- err }()
+	time.Sleep(50 * time.Millisecond) // both readers waiting
+	closed := make(chan error, 1)
+	go func() {
+		if client {
+			closed <- f.CloseClient()
+		} else {
+			closed <- s.Close()
+		}
+	}()
+	deadline := time.After(Timeout)
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-deadline:
+		t.Fatalf("Close did not return within %v while readers waited in Next: it hangs", Timeout)
+	}
+	for range 2 {
+		select {
+		case err := <-errs:
+			checkErr(t, "a waiting reader's Next", err, dispatch.ErrClosed, corosync.ErrBadHandle)
+		case <-deadline:
+			t.Fatal("a reader waiting in Next did not see the end")
+		}
+	}
+	checkEnded(t, s, true, dispatch.ErrClosed, corosync.ErrBadHandle)
 }
 
 func ctxCancel[E any](t *testing.T, h Harness[E]) {
