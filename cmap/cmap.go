@@ -36,7 +36,6 @@ const detachedWait = 10 * time.Second
 type Client struct {
 	s            *session.Session[Event]
 	m            Map
-	rec          bool // reconnect
 	daemonWrites bool // WithDaemonKeyWrites
 
 	// reqMu serialises requests, so that an ITER_INIT and its first
@@ -48,9 +47,6 @@ type Client struct {
 	// (Track, Track.Close) with their registration on a new connection
 	// (Setup after a reconnect). It is taken before reqMu.
 	trackMu sync.Mutex
-
-	closing   chan struct{} // closed when Close starts: the pump stops waiting for tracks
-	closeOnce sync.Once
 
 	tmu        sync.Mutex // guards the fields below: the pump reads them
 	tracks     map[uint64]*Track
@@ -77,7 +73,7 @@ func Dial(ctx context.Context, opts ...client.Option) (*Client, error) {
 	if _, err := cmapwire.AppendSetCurrentMap(nil, cmapwire.Map(cfg.m)); err != nil {
 		return nil, corosync.NewError("cmap dial", corosync.ErrInvalidParam, err)
 	}
-	c := &Client{m: cfg.m, rec: cfg.Reconnect, daemonWrites: cfg.daemonWrites, tracks: map[uint64]*Track{}, closing: make(chan struct{})}
+	c := &Client{m: cfg.m, daemonWrites: cfg.daemonWrites, tracks: map[uint64]*Track{}}
 	s, err := session.Dial(ctx, cmapwire.Requests, &service{c: c}, cfg.Options)
 	if err != nil {
 		return nil, err
@@ -102,8 +98,7 @@ func (c *Client) DaemonVersion() corosync.Version { return c.s.DaemonVersion() }
 // exit. The daemon drops the connection's iterators with it. Close is
 // idempotent.
 func (c *Client) Close() error {
-	c.closeOnce.Do(func() { close(c.closing) })
-	err := c.s.Close()
+	err := c.s.Close() // ends the tracks first (service.End), then deletes them on the daemon
 	c.tmu.Lock()
 	c.closed = true
 	var ts []*Track

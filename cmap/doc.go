@@ -51,10 +51,11 @@
 //
 // A client holds any number of tracks. Each Track is one tracker on the
 // daemon with its own delivery: one event pump per client reads the
-// daemon's notifications and routes each to its track, whose dispatcher
-// delivers it under the policy chosen at Track (LatestWins by default;
-// Queue to see every change; Block). A Track is read like a quorum
-// subscription: Next, TryNext, Drain, Run, C, All.
+// daemon's notifications and delivers each straight into its track's
+// stream under the policy chosen at Track (LatestWins by default; Queue to
+// see every change; Block). A Track is a dispatch.Subscription, read like
+// every stream of this module: Next, TryNext, Drain, Run, C, All, Err,
+// Skipped.
 //
 // # Restarts
 //

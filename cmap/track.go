@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"slices"
-	"sync"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/dispatch"
@@ -16,33 +14,30 @@ import (
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
 
-// trackBuffer is how many events the client's event pump can hand a track
-// ahead of the track's delivery goroutine.
-const trackBuffer = 64
-
-// Track is one tracker on the daemon (cmap_track_add) and the delivery of
-// its events. A client holds any number of tracks; one event pump per
-// client reads the daemon's notifications and routes each to its track,
-// whose own dispatcher delivers it under the track's policy. Its methods
-// are safe for concurrent use.
+// Track is one tracker on the daemon (cmap_track_add) and the stream of
+// its events: a dispatch.Subscription (Next, TryNext, Drain, Run, C, All,
+// Err, Skipped: the stream contract of every service), fed directly by the
+// client's event pump under the track's delivery policy, with no goroutine
+// in between. A client holds any number of tracks; one event pump per
+// client reads the daemon's notifications and routes each to its track.
+// Its methods are safe for concurrent use.
 //
 // The track survives reconnects: the client registers it again on the new
 // connection and delivers EventDisconnected, then EventReconnected (changes
-// in between were not seen), then changes again.
+// in between were not seen), then changes again. It ends (Err) as every
+// stream does (see package dispatch): Close or the client's Close
+// (dispatch.ErrClosed, corosync.ErrBadHandle), a Queue overflow
+// (dispatch.ErrOverflow, corosync.ErrQueueFull), the connection gone for
+// good (dispatch.ErrLost with why, e.g. corosync.ErrAccess), or the daemon
+// refusing to register it again after a reconnect.
 type Track struct {
+	*dispatch.Subscription[Event]
+
 	c      *Client
 	cookie uint64 // our track_inst_handle: routes notifications to this track
 	key    string
 	flags  TrackFlags
-
-	disp *dispatch.Dispatcher[Event]
-	sub  *dispatch.Subscription[Event]
-	in   chan Event // from the event pump
-
-	failOnce sync.Once
-	failed   chan struct{}
-	failErr  error
-	endOnce  sync.Once
+	feed   *dispatch.Feed[Event]
 
 	// guarded by c.trackMu
 	handle uint64        // the daemon's track handle on conn
@@ -86,15 +81,8 @@ func (c *Client) Track(ctx context.Context, key string, flags TrackFlags, opts .
 		return nil, corosync.NewError(ServiceName, corosync.ErrBadHandle, ErrClosed)
 	}
 	c.nextCookie++
-	t := &Track{c: c, cookie: c.nextCookie, key: key, flags: flags,
-		in: make(chan Event, trackBuffer), failed: make(chan struct{})}
-	t.disp = dispatch.Start(context.Background(), t.source, dispatch.WithCoalesce(skip))
-	t.sub, err = t.disp.Subscribe(opts...) // a fresh dispatcher: no event yet, no error
-	if err != nil {
-		c.tmu.Unlock()
-		t.disp.Close()
-		return nil, err
-	}
+	t := &Track{c: c, cookie: c.nextCookie, key: key, flags: flags}
+	t.feed, t.Subscription = dispatch.NewFeed(ServiceName, skip, opts...)
 	c.tracks[t.cookie] = t // before TRACK_ADD: its first events may follow at once
 	c.tmu.Unlock()
 	// The answer is read whatever ctx says: the tracker must be known to be
@@ -143,8 +131,9 @@ func (t *Track) Key() string { return t.key }
 func (t *Track) Flags() TrackFlags { return t.flags }
 
 // Close deletes the tracker on the daemon (cmap_track_delete) and ends the
-// track's delivery: readers see dispatch.ErrClosed (corosync.ErrBadHandle);
-// Run and All just return. It is idempotent and returns nil.
+// track's stream: readers see dispatch.ErrClosed (corosync.ErrBadHandle);
+// Run and All just return. Events not read are discarded. It is idempotent
+// and returns nil.
 func (t *Track) Close() error {
 	c := t.c
 	c.trackMu.Lock()
@@ -163,84 +152,25 @@ func (t *Track) Close() error {
 		}
 	}
 	c.trackMu.Unlock()
-	t.sub.Close()
-	t.end()
+	t.feed.End(nil)
 	return nil
 }
 
-// end stops the track's dispatcher; readers that have not closed see
-// dispatch.ErrDispatcherClosed (corosync.ErrBadHandle).
-func (t *Track) end() { t.endOnce.Do(func() { t.disp.Close() }) }
+// end ends the track's stream as closed (dispatch.ErrClosed).
+func (t *Track) end() { t.feed.End(nil) }
 
-// fail ends the delivery with err once the events already handed over have
-// been delivered.
-func (t *Track) fail(err error) {
-	t.failOnce.Do(func() {
-		t.failErr = err
-		close(t.failed)
-	})
-}
+// fail ends the track's stream with err once the events already handed
+// over have been read.
+func (t *Track) fail(err error) { t.feed.End(err) }
 
-// push hands ev to the track's dispatcher; it waits only while a Block
-// reader does not read.
-func (t *Track) push(ev Event) {
-	select {
-	case t.in <- ev:
-	case <-t.disp.Done():
-	case <-t.c.closing:
-	}
-}
-
-// source is the track dispatcher's source: what the event pump pushed.
-func (t *Track) source(ctx context.Context) (Event, error) {
-	select {
-	case ev := <-t.in:
-		return ev, nil
-	case <-t.failed:
-		select {
-		case ev := <-t.in:
-			return ev, nil
-		default:
-			return Event{}, t.failErr
-		}
-	case <-ctx.Done():
-		return Event{}, ctx.Err()
-	}
-}
+// push hands ev to the track's stream; it waits only while a Block reader
+// does not read (until the track or the client is closed).
+func (t *Track) push(ev Event) { t.feed.Push(ev) }
 
 func skip(dropped, next Event) Event {
 	next.Skipped += dropped.Skipped + 1
 	return next
 }
-
-// C returns the channel the track's events arrive on. It is closed when the
-// track ends; Err then says why.
-func (t *Track) C() <-chan Event { return t.sub.C() }
-
-// Next blocks until an event is available, the track ends (its terminal
-// error) or ctx ends (ctx's error). It is CS_DISPATCH_ONE.
-func (t *Track) Next(ctx context.Context) (Event, error) { return t.sub.Next(ctx) }
-
-// TryNext returns a pending event without blocking, or corosync.ErrTryAgain
-// when none is pending. It is CS_DISPATCH_ONE_NONBLOCKING.
-func (t *Track) TryNext() (Event, error) { return t.sub.TryNext() }
-
-// Drain returns every pending event, oldest first, without blocking. It is
-// CS_DISPATCH_ALL.
-func (t *Track) Drain() []Event { return t.sub.Drain() }
-
-// Run calls fn for each event until ctx ends, fn fails, or the track ends
-// (nil after Close). It is CS_DISPATCH_BLOCKING.
-func (t *Track) Run(ctx context.Context, fn func(Event) error) error { return t.sub.Run(ctx, fn) }
-
-// All returns an iterator over the events; see dispatch.Subscription.All.
-func (t *Track) All(ctx context.Context) iter.Seq2[Event, error] { return t.sub.All(ctx) }
-
-// Err returns nil while the track delivers, then why it ended.
-func (t *Track) Err() error { return t.sub.Err() }
-
-// Skipped returns how many events this track's reader has lost so far.
-func (t *Track) Skipped() uint64 { return t.sub.Skipped() }
 
 // service is the cmap service as the session core sees it. Setup, Event,
 // Lost and Reconnected run on one goroutine at a time: Dial's caller, then
@@ -366,24 +296,16 @@ func (s *service) each(f func(*Track)) {
 // the tracks then end with why.
 func (s *service) Lost(why error) Event {
 	ev := Event{Kind: EventDisconnected, Err: why}
-	s.each(func(t *Track) {
-		t.push(ev)
-		if !s.c.rec {
-			t.fail(why)
-		}
-	})
-	return ev
+	s.each(func(t *Track) { t.push(ev) })
+	return ev // without reconnection, the session then ends (End)
 }
 
-// The session core calls End when the connection is gone for good (a
-// reconnect that fails with an error retrying cannot fix, such as
-// corosync.ErrAccess): without it, tracks would see EventDisconnected and
-// then nothing.
-var _ session.Ender = (*service)(nil)
-
-// End ends every track with err, once the events already handed over have
-// been delivered, and makes later Track calls fail with it: the client will
-// not reconnect. Close needs no End.
+// End ends every track with err and makes later Track calls fail with it:
+// the session has ended, closed (dispatch.ErrClosed: unread events are
+// discarded) or gone for good (dispatch.ErrLost, e.g. a reconnect the
+// daemon refused with corosync.ErrAccess: the events already handed over
+// are read first). The tracks stay listed: Goodbye still deletes them on
+// the daemon.
 func (s *service) End(err error) {
 	c := s.c
 	c.tmu.Lock()

@@ -55,7 +55,7 @@ func TestTracks(t *testing.T) {
 	c := dial(t, cl.Nodes[0])
 	ctx := ctxT(t, 60*time.Second)
 	pre := track(t, c, "tr.a.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
-	exact := track(t, c, "tr.b.x", cmap.TrackChanges, cmap.Block(1))
+	exact := track(t, c, "tr.b.x", cmap.TrackChanges, cmap.Block(16)) // room for the 10 changes below: a full Block track stalls the others
 	adds := track(t, c, "tr.", cmap.TrackAdd|cmap.TrackPrefix, cmap.Queue(64))
 	latest := track(t, c, "tr.b.x", cmap.TrackModify) // latest wins
 

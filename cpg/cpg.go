@@ -9,6 +9,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 )
@@ -31,7 +32,8 @@ const (
 
 var (
 	// ErrClosed is the cause of errors from calls on a closed Client or
-	// Group; they carry corosync.ErrBadHandle.
+	// Group, and of the end of a closed group's stream; they carry
+	// corosync.ErrBadHandle. It is dispatch.ErrClosed, in every service.
 	ErrClosed = session.ErrClosed
 	// ErrNotConnected is the cause of errors from requests made while the
 	// client is reconnecting; they carry corosync.ErrLibrary.
@@ -41,12 +43,14 @@ var (
 	ErrLeft = corosync.NewError(ServiceName, corosync.ErrBadHandle, errors.New("left the group"))
 	// ErrMembershipLost ends a group's stream (without WithRejoin) after
 	// the connection to the daemon was lost: the daemon forgot the
-	// membership. It carries corosync.ErrLibrary.
+	// membership. The error carries dispatch.ErrLost and
+	// corosync.ErrLibrary too, as every stream lost without reconnection.
 	ErrMembershipLost = errors.New("the connection to corosync was lost, and with it the group membership")
 	// ErrOverflow ends the stream of a Queue group whose reader fell
-	// behind: the group was left (its connection closed) rather than
-	// skip a message. It carries corosync.ErrQueueFull.
-	ErrOverflow = corosync.NewError(ServiceName, corosync.ErrQueueFull, errors.New("the group's reader fell behind its queue; the group was left (procdown) rather than lose a message"))
+	// behind; the group then leaves (its connection is closed) rather than
+	// skip a message. It is dispatch.ErrOverflow, in every service, and
+	// the error carries corosync.ErrQueueFull.
+	ErrOverflow = dispatch.ErrOverflow
 )
 
 // detachedWait bounds the requests the client completes after the caller's
@@ -232,7 +236,8 @@ func finalize(ctx context.Context, conn *session.Conn) {
 }
 
 // controlService is the client's own connection: no group, so no events it
-// delivers (the daemon sends totem confchgs to every cpg connection).
+// delivers (the daemon sends totem confchgs to every cpg connection), and
+// no lifecycle events either: nothing can subscribe to them.
 type controlService struct{}
 
 // Goodbye finalizes the connection before it is closed, as libcpg does: the
@@ -241,12 +246,13 @@ func (controlService) Goodbye(ctx context.Context, conn *session.Conn) { finaliz
 
 func (controlService) Setup(context.Context, *session.Conn) (Event, error) { return Event{}, nil }
 func (controlService) Event([]byte) (Event, bool, error)                   { return Event{}, false, nil }
-func (controlService) Lost(why error) Event {
-	return Event{Kind: EventDisconnected, Err: why}
-}
-func (controlService) Reconnected(Event) Event        { return Event{Kind: EventRejoined} }
-func (controlService) Snapshot(ev Event) Event        { return ev }
-func (controlService) Skip(_ Event, next Event) Event { return next }
+func (controlService) Lost(error) Event                                    { return Event{} }
+func (controlService) Reconnected(Event) Event                             { return Event{} }
+func (controlService) Snapshot(ev Event) Event                             { return ev }
+func (controlService) Skip(_ Event, next Event) Event                      { return next }
+
+// End has nothing to end: the control connection delivers no stream.
+func (controlService) End(error) {}
 
 func opErr(op string, code corosync.Error, format string, args ...any) error {
 	return corosync.NewError(op, code, fmt.Errorf(format, args...))

@@ -119,12 +119,23 @@
 // When the connection to the daemon is lost (a daemon restart, a crash),
 // the daemon's membership of the group is gone. The stream delivers
 // EventDisconnected (Err says why). By default it then ends with an error
-// carrying ErrMembershipLost and corosync.ErrLibrary. With WithRejoin, the
-// group joins again on a new connection as soon as the daemon is back and
-// delivers EventRejoined, then the daemon's confchg of the new join:
-// whatever happened in the group meanwhile was not seen, and the stream
-// says so instead of pretending continuity. The Client's own connection
-// reconnects (unless client.WithoutReconnect) without any group.
+// carrying ErrMembershipLost, dispatch.ErrLost and corosync.ErrLibrary.
+// With WithRejoin, the group joins again on a new connection as soon as the
+// daemon is back and delivers EventReconnected, then the daemon's confchg
+// of the new join: whatever happened in the group meanwhile was not seen,
+// and the stream says so instead of pretending continuity. If the daemon
+// refuses the rejoin for good (access denied), the stream ends with
+// dispatch.ErrLost and that error (corosync.ErrAccess). The Client's own
+// connection reconnects (unless client.WithoutReconnect) without any group.
+//
+// # The stream
+//
+// A Group is a dispatch.Subscription: it is read, and it ends, as every
+// stream of this module (package dispatch, "How a stream ends"): Close of
+// the group or of its Client (dispatch.ErrClosed, corosync.ErrBadHandle;
+// unread events are discarded), a Queue overflow (ErrOverflow,
+// corosync.ErrQueueFull), the connection gone for good (dispatch.ErrLost),
+// or cpg's own end: the group left (ErrLeft, after its leave confchg).
 //
 // # What libcpg does differently
 //

@@ -80,18 +80,28 @@ const (
 	EventTotem
 	// EventDisconnected: the connection to the daemon was lost, and with it
 	// the membership. Err says why. Without WithRejoin the stream then ends
-	// with ErrMembershipLost.
+	// with ErrMembershipLost (and dispatch.ErrLost).
 	EventDisconnected
-	// EventRejoined: with WithRejoin, the group was joined again on a new
-	// connection. What happened in the group meanwhile was not seen; the
-	// daemon's confchg of the new join follows.
-	EventRejoined
+	// EventReconnected: with WithRejoin, the group was joined again on a
+	// new connection (the name every service gives this lifecycle event).
+	// What happened in the group meanwhile was not seen; the daemon's
+	// confchg of the new join follows.
+	EventReconnected
 )
 
-var kindNames = [...]string{"", "message", "confchg", "totem", "disconnected", "rejoined"}
+// EventRejoined is the former name of EventReconnected.
+//
+// Deprecated: use EventReconnected.
+const EventRejoined = EventReconnected
+
+var kindNames = [...]string{"", "message", "confchg", "totem", "disconnected", "reconnected"}
 
 // String returns the kind's name, e.g. "message".
 func (k EventKind) String() string { return session.KindName(kindNames[:], uint8(k)) }
+
+// MarshalText implements encoding.TextMarshaler: the kind's name, as every
+// service's EventKind marshals.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // Event is what a group delivers. Kind says which fields are set. Slices
 // belong to the receiver.

@@ -3,9 +3,7 @@ package cpg
 import (
 	"context"
 	"errors"
-	"iter"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,41 +11,36 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
-	"github.com/corosync-go/corosync/internal/wire"
 	"github.com/corosync-go/corosync/internal/wire/cpgwire"
-	"github.com/corosync-go/corosync/transport"
 )
 
 // Group is this process's membership of one cpg group, on a connection of
-// its own, and the ordered stream of the group's events. Its methods are
-// safe for concurrent use; each event is received once, by one reader.
+// its own, and the ordered stream of the group's events: a
+// dispatch.Subscription (Next, TryNext, Drain, Run, C, All, Err, Skipped:
+// the stream contract of every service), whose delivery policy is
+// Unbounded (the default) or Queue(n), fed by the group's connection with
+// no goroutine in between: a reader waiting in Next with nothing pending
+// reads the daemon's events on its own goroutine, as libcpg's dispatch
+// does. Its methods are safe for concurrent use; each event is received
+// once, by one reader.
+//
+// The stream ends as every stream does (see package dispatch): Close or
+// the client's Close (dispatch.ErrClosed, corosync.ErrBadHandle), a Queue
+// overflow (ErrOverflow, corosync.ErrQueueFull; the member then leaves), the
+// connection gone for good (dispatch.ErrLost with why: without WithRejoin
+// also ErrMembershipLost, corosync.ErrLibrary; with it, a rejoin the daemon
+// refuses, e.g. corosync.ErrAccess), or, cpg's own end, the group left
+// (ErrLeft, once its own leave confchg has been read).
 type Group struct {
+	*dispatch.Subscription[Event]
+
 	c      *Client
 	name   cpgwire.Name
 	pid    uint32
 	cfg    joinConfig
 	s      *session.Session[Event]
 	nodeID atomic.Uint32
-
-	// The stream from the event pump to the reader: one hand-over, no
-	// goroutine in between. The pump never waits for the reader: a pump
-	// that stopped reading would make the daemon queue the events for this
-	// connection instead.
-	qmu    sync.Mutex
-	q      []Event // events not yet read: q[qh:]
-	qh     int
-	qwake  chan struct{} // capacity 1: q may hold an event for a waiting reader
-	closed chan struct{} // closed by Close: the stream ends with dispatch.ErrClosed
-
-	feedOnce sync.Once // C: a goroutine feeding a channel, started on demand
-	feed     chan Event
-	feedOn   atomic.Bool
-	feedDone chan struct{}
-	waiting  atomic.Int32 // readers parked in next
-
-	failOnce sync.Once
-	failed   chan struct{}
-	failErr  error
+	feed   *dispatch.Feed[Event] // the stream's producer side: the pump, or a reader reading inline
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed when the connection is being closed: the pump stops pushing
@@ -55,6 +48,13 @@ type Group struct {
 
 	leftOnce sync.Once
 	left     chan struct{} // closed when the own leave confchg has been pushed
+
+	// rctx ends with the stream (groupService.End): a reader reading the
+	// connection inline is out of the read before the session says goodbye
+	// (transport.IPCConn.Settle must be the only reader).
+	rctx    context.Context
+	rcancel context.CancelFunc
+	ictx    inlineCtx
 
 	sendMu  sync.Mutex  // one message at a time: fragments must not interleave
 	sendBuf []byte      // the request being sent, reused under sendMu
@@ -69,12 +69,7 @@ type Group struct {
 	overflow bool
 }
 
-type sender struct{ node, pid uint32 }
-
-type assembly struct {
-	want uint32
-	buf  []byte
-}
+var _ dispatch.Stream[Event] = (*Group)(nil)
 
 // Join joins group on a new connection of its own and returns the
 // membership (cpg_initialize + cpg_join with model v1 and the initial totem
@@ -108,9 +103,14 @@ func (c *Client) Join(ctx context.Context, group string, opts ...JoinOption) (*G
 	if closed {
 		return nil, corosync.NewError("cpg join", corosync.ErrBadHandle, ErrClosed)
 	}
-	g := &Group{c: c, name: name, pid: cfg.pid, cfg: cfg,
-		qwake: make(chan struct{}, 1), closed: make(chan struct{}), failed: make(chan struct{}), stop: make(chan struct{}),
+	g := &Group{c: c, name: name, pid: cfg.pid, cfg: cfg, stop: make(chan struct{}),
 		left: make(chan struct{}), sready: make(chan struct{}), parts: map[sender]*assembly{}}
+	g.rctx, g.rcancel = context.WithCancel(context.Background())
+	policy := dispatch.Unbounded()
+	if cfg.limit > 0 {
+		policy = dispatch.Queue(cfg.limit)
+	}
+	g.feed, g.Subscription = dispatch.NewFeed[Event](ServiceName, nil, policy, dispatch.WithInline(groupInline{g}))
 	sopts := c.cfg.Options
 	sopts.Backoff = flowBackoff(sopts.Backoff)
 	sopts.Reconnect = cfg.rejoin
@@ -155,145 +155,6 @@ func (g *Group) Members(ctx context.Context) ([]Member, error) {
 	return membership(ctx, g.s, string(g.name))
 }
 
-// FlowControlled reports whether a Send is waiting because the daemon
-// refused it with TRY_AGAIN (flow control: corosync cannot queue more to
-// totem). It is what libcpg's cpg_flow_control_state_get tells, as seen by
-// this client.
-func (g *Group) FlowControlled() bool { return g.fc.Load() }
-
-// Send multicasts msg to the group (cpg_mcast_joined). Every member, this
-// one included, delivers it in the same total order. A message up to
-// MaxAtomicMessage goes as one mcast; a larger one as fragments, as libcpg
-// sends them, reassembled by every receiver (libcpg's included); messages
-// of one Group are sent one at a time, so fragments never interleave.
-//
-// Flow control (TRY_AGAIN) is waited out with backoff until ctx ends, and a
-// message is never sent twice: if Send returns an error, no member
-// delivers the message, except when the connection broke after the message
-// was handed over (the error then carries corosync.ErrLibrary). A
-// fragmented message interrupted by a configuration change
-// (CS_ERR_INTERRUPT) is sent again from its first fragment: receivers drop
-// the incomplete copy, as libcpg does.
-//
-// The daemon does not answer an mcast: Send returns when the message is in
-// the daemon's request ring, not when it is delivered. guarantee is passed
-// on and ignored by corosync.
-//
-// On a group that is gone, Send fails with corosync.ErrBadHandle (ErrLeft,
-// ErrClosed) after the caller's own Leave or Close, and otherwise with
-// what ended the stream: ErrMembershipLost (corosync.ErrLibrary) when the
-// membership went with the daemon, ErrOverflow (corosync.ErrQueueFull).
-func (g *Group) Send(ctx context.Context, msg []byte, guarantee Guarantee) error {
-	const op = "cpg mcast"
-	if guarantee > Safe {
-		return opErr(op, corosync.ErrInvalidParam, "guarantee %d; 0..3 exist", guarantee)
-	}
-	if uint64(len(msg)) > MaxMessage {
-		return opErr(op, corosync.ErrTooBig, "message of %d bytes; at most %d", len(msg), uint64(MaxMessage))
-	}
-	g.sendMu.Lock()
-	defer g.sendMu.Unlock()
-	if g.gone.Load() {
-		return g.goneErr(op)
-	}
-	conn, err := g.s.Current()
-	if err != nil {
-		return err
-	}
-	defer g.fc.Store(false)
-	if len(msg) <= MaxAtomicMessage {
-		// The transport copies the request into the daemon's ring before
-		// Send returns, so one buffer per group serves every message; one
-		// over sendBufKeep is not kept.
-		req, err := cpgwire.AppendRequest(g.sendBuf[:0], cpgwire.Request{ID: cpgwire.ReqMcast, Guarantee: guarantee, Payload: msg})
-		if err != nil {
-			return err
-		}
-		if cap(req) <= sendBufKeep {
-			g.sendBuf = req
-		}
-		for attempt := 0; ; attempt++ {
-			err := conn.Send(ctx, op, req)
-			if !errors.Is(err, corosync.ErrTryAgain) {
-				return err
-			}
-			if err := g.wait(ctx, op, attempt); err != nil {
-				return err
-			}
-		}
-	}
-	return g.sendFragments(ctx, conn, msg, guarantee)
-}
-
-// inlineGrace is how long the pump leaves the connection to readers after
-// the last one read it (session.Options.InlineGrace): a reader that keeps
-// calling Next keeps reading inline; one that stops leaves the daemon's
-// events unread for at most about twice this long before the pump reads
-// them into the backlog. At totem's fastest (about 90 MB/s here) that is
-// under a fifth of the connection's event ring.
-const inlineGrace = time.Millisecond
-
-// sendBufKeep is the largest request buffer a group keeps between sends.
-const sendBufKeep = 64 << 10
-
-// flowBackoff is b for a group's connection: flow control (TRY_AGAIN on
-// mcast and fragments) lifts within a millisecond or so, as libcpg's own
-// retry loop assumes, so retries start at 1ms and are capped at 100ms
-// (rejoining after a restart is paced the same way).
-func flowBackoff(b corosync.Backoff) corosync.Backoff {
-	b.Initial = time.Millisecond
-	if b.Max <= 0 || b.Max > 100*time.Millisecond {
-		b.Max = 100 * time.Millisecond
-	}
-	if b.Multiplier < 1 {
-		b.Multiplier = 2
-	}
-	return b
-}
-
-// wait sleeps the backoff of a flow-controlled attempt.
-func (g *Group) wait(ctx context.Context, op string, attempt int) error {
-	g.fc.Store(true)
-	t := time.NewTimer(flowBackoff(g.c.cfg.Backoff).Delay(attempt))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return corosync.NewError(op, corosync.ErrTryAgain, ctx.Err())
-	case <-g.stop:
-		return g.goneErr(op)
-	}
-}
-
-func (g *Group) sendFragments(ctx context.Context, conn *session.Conn, msg []byte, guarantee Guarantee) error {
-	const op = "cpg partial_mcast"
-	frags := cpgwire.Fragments(len(msg), 0)
-	buf := make([]byte, 0, cpgwire.PartialMcastHeaderSize+cpgwire.MaxFragment)
-	var resp [64]byte
-	for attempt := 0; ; attempt++ {
-		var err error
-		for _, f := range frags {
-			buf, err = cpgwire.AppendRequest(buf[:0], cpgwire.Request{ID: cpgwire.ReqPartialMcast, Guarantee: guarantee,
-				MsgLen: uint32(len(msg)), Type: f.Type, Payload: msg[f.Off : f.Off+f.Len]})
-			if err != nil {
-				return err
-			}
-			// Conn.Call waits out TRY_AGAIN itself; fragments, like
-			// libcpg's, are held back at both flow-control levels.
-			if _, err = conn.Call(ctx, op, buf, cpgwire.ResPartialSend, resp[:0], transport.ThrottledAtLevel2()); err != nil {
-				break
-			}
-		}
-		if !errors.Is(err, corosync.ErrInterrupt) {
-			return err
-		}
-		if err := g.wait(ctx, op, attempt); err != nil {
-			return err
-		}
-	}
-}
-
 // goneErr is the error of a call on a group that is gone: left or closed
 // by the caller (corosync.ErrBadHandle, with ErrLeft or ErrClosed), or
 // ended by what ended its stream (the membership lost with the daemon:
@@ -305,20 +166,14 @@ func (g *Group) goneErr(op string) error {
 		return corosync.NewError(op, corosync.ErrBadHandle, ErrLeft)
 	default:
 	}
-	select {
-	case <-g.closed:
+	switch err := g.feed.Cause(); {
+	case err == nil || errors.Is(err, ErrClosed):
 		return corosync.NewError(op, corosync.ErrBadHandle, ErrClosed)
-	default:
-	}
-	select {
-	case <-g.failed:
-		if err := g.failErr; err != ErrLeft {
-			return corosync.NewError(op, corosync.Code(err), err)
-		}
+	case errors.Is(err, ErrLeft):
 		return corosync.NewError(op, corosync.ErrBadHandle, ErrLeft)
 	default:
+		return corosync.NewError(op, corosync.Code(err), err)
 	}
-	return corosync.NewError(op, corosync.ErrBadHandle, ErrClosed)
 }
 
 // Leave leaves the group (cpg_leave) and closes its connection. Every
@@ -387,7 +242,7 @@ func (g *Group) Leave(ctx context.Context) error {
 	var werr error
 	select {
 	case <-g.left:
-	case <-g.failed: // lost or overflowed meanwhile: the stream says so
+	case <-g.feed.Done(): // lost or overflowed meanwhile: the stream says so
 	case <-ctx.Done():
 		werr = corosync.NewError(op, corosync.ErrTimeout,
 			errors.Join(errors.New("left, but the leave confchg was not read before ctx ended; unread events were discarded"), ctx.Err()))
@@ -440,414 +295,39 @@ func (g *Group) Close() error {
 	return nil
 }
 
-// fail ends the stream with err once the events already pushed are read.
+// fail ends the stream with err once the events already pushed are read,
+// and gets every inline reader out of its read.
 func (g *Group) fail(err error) {
-	g.failOnce.Do(func() {
-		g.failErr = err
-		close(g.failed)
-	})
+	g.feed.End(err)
+	g.rcancel()
 }
 
-// closeStream ends the stream with dispatch.ErrClosed, drops what was not
-// read, and waits for C's feeder.
-func (g *Group) closeStream() {
-	g.qmu.Lock()
-	select {
-	case <-g.closed:
-	default:
-		close(g.closed)
-	}
-	g.q, g.qh = nil, 0
-	g.qmu.Unlock()
-	g.feedOnce.Do(func() { // no feeder can start now; C returns a closed channel
-		g.feed = make(chan Event)
-		close(g.feed)
-	})
-	if g.feedDone != nil {
-		<-g.feedDone
-	}
-}
+// closeStream ends the stream as closed (dispatch.ErrClosed): what was not
+// read is dropped.
+func (g *Group) closeStream() { g.fail(nil) }
 
-// take returns the oldest unread event (ok), or why the stream has ended
-// (err), or neither while it is live and empty.
-func (g *Group) take() (ev Event, ok bool, err error) {
-	g.qmu.Lock()
-	defer g.qmu.Unlock()
-	if err := g.endLocked(); err != nil || g.qh == len(g.q) {
-		return Event{}, false, err
-	}
-	ev = g.q[g.qh]
-	g.q[g.qh] = Event{} // let its payload go
-	g.qh++
-	if g.qh == len(g.q) {
-		g.q, g.qh = g.q[:0], 0
-	} else {
-		g.signal() // more for another waiting reader
-	}
-	return ev, true, nil
-}
-
-// endLocked returns why the stream has ended: dispatch.ErrClosed after
-// Close at once, the terminal error once no event before it is left; nil
-// while the stream is live. qmu is held.
-func (g *Group) endLocked() error {
-	select {
-	case <-g.closed:
-		return dispatch.ErrClosed
-	default:
-	}
-	if g.qh < len(g.q) {
-		return nil
-	}
-	select {
-	case <-g.failed:
-		return g.failErr
-	default:
-		return nil
-	}
-}
-
-func (g *Group) signal() {
-	select {
-	case g.qwake <- struct{}{}:
-	default:
-	}
-}
-
-// push hands ev to the reader, on the pump goroutine, without waiting: it
-// joins the backlog. With a Queue limit, a full backlog fails the group
-// (ErrOverflow) and closes its connection.
+// push hands ev to the reader, on the goroutine reading the connection (the
+// pump, or a reader reading inline), without waiting: it joins the
+// backlog. With a Queue limit, a full backlog ends the stream
+// (ErrOverflow) and the group leaves: its connection is closed.
 func (g *Group) push(ev Event) {
 	if g.done {
 		return
 	}
-	g.qmu.Lock()
-	if g.cfg.limit > 0 && len(g.q)-g.qh >= g.cfg.limit {
-		g.qmu.Unlock()
-		g.done, g.overflow = true, true
-		g.gone.Store(true)
-		g.fail(ErrOverflow)
-		go g.closeConn() // not here: Close waits for this goroutine
+	if g.feed.Push(ev) {
 		return
 	}
-	if g.qh > 64 && g.qh >= len(g.q)/2 { // reuse the read half
-		n := copy(g.q, g.q[g.qh:])
-		clear(g.q[n:])
-		g.q, g.qh = g.q[:n], 0
+	g.done = true
+	if errors.Is(g.feed.Cause(), ErrOverflow) {
+		g.overflow = true
+		g.gone.Store(true)
+		go g.closeConn() // not here: Close waits for this goroutine
 	}
-	g.q = append(g.q, ev)
-	g.qmu.Unlock()
-	g.signal()
-	if g.waiting.Load() > 0 && (g.conn == nil || !g.conn.EventPending()) {
-		// A reader is parked for this event and the pump has nothing more
-		// to read: let the reader run on this P now, before the pump goes
-		// back to the socket (measured: it otherwise waits out the pump's
-		// next read, or a wake on the other P). Not while the daemon has
-		// more events for us: yielding per event costs throughput
-		// (BENCHMARKS.md, cpg).
-		runtime.Gosched()
-	}
-}
-
-// readable reports whether take would return an event or the stream's end.
-func (g *Group) readable() bool {
-	g.qmu.Lock()
-	defer g.qmu.Unlock()
-	return g.qh < len(g.q) || g.endLocked() != nil
 }
 
 // Backlog returns the number of events received from the daemon that the
 // reader has not read yet (once C is in use, not counting the one its
-// feeder holds). Under the default delivery (Unbounded) it is
-// what a slow reader costs this process; under Queue(n) the group fails
-// when it would exceed n.
-func (g *Group) Backlog() int {
-	g.qmu.Lock()
-	defer g.qmu.Unlock()
-	return len(g.q) - g.qh
-}
-
-// next is Next without C's channel. With nothing in the backlog, the
-// reader reads the connection itself (session.ReadInline), as libcpg's
-// dispatch does: no goroutine hand-over between the daemon's event and the
-// reader (BENCHMARKS.md, cpg latency).
-func (g *Group) next(ctx context.Context) (Event, error) {
-	<-g.sready
-	for {
-		ev, ok, err := g.take()
-		if ok || err != nil {
-			return ev, err
-		}
-		if g.s != nil {
-			r, err := g.s.ReadInline(ctx, g.readable, g.qwake, g.failed, g.closed)
-			if err != nil {
-				return Event{}, err
-			}
-			if r != session.InlineUnavailable {
-				continue
-			}
-		}
-		g.waiting.Add(1)
-		select {
-		case <-g.qwake:
-		case <-g.failed:
-		case <-g.closed:
-		case <-ctx.Done():
-			g.waiting.Add(-1)
-			return Event{}, ctx.Err()
-		}
-		g.waiting.Add(-1)
-	}
-}
-
-// C returns a channel the group's events arrive on, closed when the stream
-// ends (Err then says why). The first call starts a goroutine that feeds
-// it (Close stops it); once C is used, Next, TryNext and Drain read through
-// the channel too, so that events stay in order.
-func (g *Group) C() <-chan Event {
-	g.feedOnce.Do(func() {
-		g.feed, g.feedDone = make(chan Event), make(chan struct{})
-		g.feedOn.Store(true)
-		go func() {
-			defer close(g.feedDone)
-			defer close(g.feed)
-			for {
-				ev, err := g.next(context.Background())
-				if err != nil {
-					return
-				}
-				select {
-				case g.feed <- ev:
-				case <-g.closed:
-					return
-				}
-			}
-		}()
-	})
-	return g.feed
-}
-
-// Next blocks until an event is available, the stream ends (its terminal
-// error: ErrLeft, ErrOverflow, ErrMembershipLost, ...; dispatch.ErrClosed,
-// carrying corosync.ErrBadHandle, after Close) or ctx ends (ctx's error).
-// It is CS_DISPATCH_ONE.
-func (g *Group) Next(ctx context.Context) (Event, error) {
-	if g.feedOn.Load() {
-		select {
-		case ev, ok := <-g.feed:
-			if !ok {
-				return Event{}, g.Err()
-			}
-			return ev, nil
-		case <-ctx.Done():
-			return Event{}, ctx.Err()
-		}
-	}
-	return g.next(ctx)
-}
-
-// TryNext returns a pending event without blocking, or corosync.ErrTryAgain
-// when none is pending, or the terminal error once the stream has ended and
-// been read. It is CS_DISPATCH_ONE_NONBLOCKING.
-func (g *Group) TryNext() (Event, error) {
-	if g.feedOn.Load() {
-		select {
-		case ev, ok := <-g.feed:
-			if !ok {
-				return Event{}, g.Err()
-			}
-			return ev, nil
-		default:
-			return Event{}, corosync.ErrTryAgain
-		}
-	}
-	ev, ok, err := g.take()
-	switch {
-	case ok:
-		return ev, nil
-	case err != nil:
-		return Event{}, err
-	}
-	return Event{}, corosync.ErrTryAgain
-}
-
-// Drain returns every pending event, oldest first, without blocking. It is
-// CS_DISPATCH_ALL.
-func (g *Group) Drain() []Event {
-	var out []Event
-	for {
-		ev, err := g.TryNext()
-		if err != nil {
-			return out
-		}
-		out = append(out, ev)
-	}
-}
-
-// Run calls fn for each event until ctx ends, fn fails, or the stream ends
-// (nil after Close). It is CS_DISPATCH_BLOCKING.
-func (g *Group) Run(ctx context.Context, fn func(Event) error) error {
-	return dispatch.Run(ctx, g.Next, fn)
-}
-
-// All returns an iterator over the events; see dispatch.Subscription.All.
-func (g *Group) All(ctx context.Context) iter.Seq2[Event, error] { return dispatch.All(ctx, g.Next) }
-
-// Err returns nil while the stream is live, then why it ended: after Close
-// dispatch.ErrClosed, otherwise the terminal error once every event before
-// it has been read.
-func (g *Group) Err() error {
-	if g.feedOn.Load() {
-		select {
-		case <-g.feedDone: // the feeder has handed over everything
-		default:
-			return nil
-		}
-	}
-	g.qmu.Lock()
-	defer g.qmu.Unlock()
-	return g.endLocked()
-}
-
-// groupService is a group's connection as the session core sees it. Setup,
-// Event, Lost and Reconnected run on one goroutine at a time.
-type groupService struct{ g *Group }
-
-var _ session.Service[Event] = (*groupService)(nil)
-
-// Setup reads the local node id and joins (model v1, initial totem
-// configuration), on the first connection and, with WithRejoin, on every
-// new one.
-func (s *groupService) Setup(ctx context.Context, conn *session.Conn) (Event, error) {
-	g := s.g
-	g.conn = conn
-	var resp [64]byte
-	r, err := call(ctx, conn, cpgwire.Request{ID: cpgwire.ReqLocalGet}, resp[:0])
-	if err != nil {
-		return Event{}, err
-	}
-	g.nodeID.Store(r.LocalNodeID)
-	_, err = call(ctx, conn, cpgwire.Request{ID: cpgwire.ReqJoin, Group: g.name, PID: g.pid,
-		Flags: cpgwire.ModelV1DeliverInitialTotemConf}, resp[:0])
-	return Event{}, err
-}
-
-// Goodbye finalizes the connection before it is closed (libcpg's
-// cpg_finalize): the daemon takes it off its list at once, so it sends no
-// more events to it (each would be an error in its log once the socket is
-// closed), and a new Join of this pid is not refused with EXIST. The
-// daemon still tells the other members this process left (reason procdown,
-// unless it left with Leave).
-func (s *groupService) Goodbye(ctx context.Context, conn *session.Conn) { finalize(ctx, conn) }
-
-// Event decodes a notification and pushes what it means to the reader.
-// Nothing goes to the session's own dispatcher (ok is false).
-func (s *groupService) Event(msg []byte) (Event, bool, error) {
-	g := s.g
-	if g.done {
-		return Event{}, false, nil
-	}
-	h, err := wire.DecodeResponseHeader(msg)
-	if err != nil {
-		return Event{}, false, corosync.NewError("cpg event", corosync.ErrMessageError, err)
-	}
-	switch h.ID {
-	case cpgwire.EvDeliver, cpgwire.EvPartialDeliver, cpgwire.EvConfchg, cpgwire.EvTotemConfchg:
-	default:
-		return Event{}, false, nil // an id this client does not know
-	}
-	e, err := cpgwire.DecodeEventIn(msg, g.name)
-	if err != nil {
-		return Event{}, false, corosync.NewError("cpg event", corosync.ErrMessageError, err)
-	}
-	if e.ID != cpgwire.EvTotemConfchg && e.Group != g.name {
-		return Event{}, false, nil // a connection holds one group: cannot happen
-	}
-	switch e.ID {
-	case cpgwire.EvDeliver:
-		g.push(Event{Kind: EventMessage, Group: string(g.name), Sender: Member{NodeID: e.NodeID, PID: e.PID},
-			Data: append([]byte(nil), e.Payload...)})
-	case cpgwire.EvPartialDeliver:
-		if data, ok := g.reassemble(e); ok {
-			g.push(Event{Kind: EventMessage, Group: string(g.name), Sender: Member{NodeID: e.NodeID, PID: e.PID}, Data: data})
-		}
-	case cpgwire.EvConfchg:
-		ev := Event{Kind: EventConfchg, Group: string(g.name), Members: members(e.Members),
-			Joined: members(e.Joined), Left: members(e.Left)}
-		self := false
-		for _, l := range e.Left {
-			delete(g.parts, sender{l.NodeID, l.PID}) // its incomplete message will not be completed
-			if l.NodeID == g.nodeID.Load() && l.PID == g.pid && l.Reason == cpgwire.ReasonLeave {
-				self = true
-			}
-		}
-		g.push(ev)
-		if self {
-			g.done = true
-			g.leftOnce.Do(func() { close(g.left) })
-			g.fail(ErrLeft)
-		}
-	case cpgwire.EvTotemConfchg:
-		g.push(Event{Kind: EventTotem, Group: string(g.name), Ring: corosync.RingID{NodeID: e.Ring.NodeID, Seq: e.Ring.Seq},
-			Nodes: e.TotemMembers})
-	}
-	return Event{}, false, nil
-}
-
-// reassemble adds a fragment to its sender's message and returns the
-// message when complete. Like libcpg, it drops fragments whose first one it
-// did not see (the message began before this member joined), and a FIRST
-// fragment starts a new message (the sender's previous one was interrupted
-// and will be sent again).
-func (g *Group) reassemble(e cpgwire.Event) ([]byte, bool) {
-	k := sender{e.NodeID, e.PID}
-	a := g.parts[k]
-	if e.Type == cpgwire.PartialFirst {
-		a = &assembly{want: e.MsgLen, buf: make([]byte, 0, min(int(e.MsgLen), 4<<20))}
-		g.parts[k] = a
-	}
-	if a == nil {
-		return nil, false
-	}
-	if a.want != e.MsgLen || uint64(len(a.buf))+uint64(len(e.Payload)) > uint64(a.want) {
-		delete(g.parts, k) // inconsistent fragments: no message (libcpg would deliver garbage)
-		return nil, false
-	}
-	a.buf = append(a.buf, e.Payload...)
-	if e.Type != cpgwire.PartialLast {
-		return nil, false
-	}
-	delete(g.parts, k)
-	if uint32(len(a.buf)) != a.want {
-		return nil, false
-	}
-	return a.buf, true
-}
-
-// Lost tells the reader that the membership is gone; without rejoin the
-// stream then ends.
-func (s *groupService) Lost(why error) Event {
-	g := s.g
-	clear(g.parts)
-	select {
-	case <-g.stop: // closing: nothing to tell
-		return Event{}
-	default:
-	}
-	g.push(Event{Kind: EventDisconnected, Group: string(g.name), Err: why})
-	if !g.cfg.rejoin {
-		g.done = true
-		g.gone.Store(true)
-		g.fail(corosync.NewError(ServiceName, corosync.ErrLibrary, errors.Join(ErrMembershipLost, why)))
-	}
-	return Event{}
-}
-
-// Reconnected tells the reader that the group was joined again.
-func (s *groupService) Reconnected(Event) Event {
-	s.g.push(Event{Kind: EventRejoined, Group: string(s.g.name)})
-	return Event{}
-}
-
-func (*groupService) Snapshot(ev Event) Event        { return ev }
-func (*groupService) Skip(_ Event, next Event) Event { return next }
+// feeder holds). Under the default delivery (Unbounded) it is what a slow
+// reader costs this process; under Queue(n) the group fails when it would
+// exceed n.
+func (g *Group) Backlog() int { return g.feed.Backlog() }

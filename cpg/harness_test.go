@@ -271,14 +271,14 @@ func rejoined(t *testing.T, ctx context.Context, g *cpg.Group) {
 		if ev.Kind == cpg.EventDisconnected && ev.Err == nil {
 			t.Error("EventDisconnected without Err")
 		}
-		if ev.Kind == cpg.EventConfchg && slices.Contains(kinds, cpg.EventRejoined) {
+		if ev.Kind == cpg.EventConfchg && slices.Contains(kinds, cpg.EventReconnected) {
 			if !slices.Contains(ev.Members, g.Self()) {
 				t.Errorf("confchg after rejoin without self: %v", ev)
 			}
 			break
 		}
 	}
-	i, j := slices.Index(kinds, cpg.EventDisconnected), slices.Index(kinds, cpg.EventRejoined)
+	i, j := slices.Index(kinds, cpg.EventDisconnected), slices.Index(kinds, cpg.EventReconnected)
 	if i < 0 || j < i {
 		t.Errorf("events %v: want disconnected, rejoined, confchg", kinds)
 	}

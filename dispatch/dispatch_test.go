@@ -421,7 +421,7 @@ func TestConcurrentSubscribeCloseNext(t *testing.T) {
 }
 
 // Closing the dispatcher while it delivers ends every subscription exactly
-// once with ErrDispatcherClosed, Block subscribers included.
+// once with ErrClosed, Block subscribers included.
 func TestShutdownDuringDelivery(t *testing.T) {
 	for round := range 20 {
 		src, in := feed()
@@ -449,12 +449,12 @@ func TestShutdownDuringDelivery(t *testing.T) {
 		for i, s := range subs {
 			for range s.C() {
 			}
-			if err := s.Err(); !errors.Is(err, ErrDispatcherClosed) && !errors.Is(err, ErrOverflow) {
+			if err := s.Err(); !errors.Is(err, ErrClosed) && !errors.Is(err, ErrOverflow) {
 				t.Fatalf("sub %d: Err = %v", i, err)
 			}
 			s.Close() // after the dispatcher ended it: no double close
 		}
-		if _, err := d.Subscribe(); !errors.Is(err, ErrDispatcherClosed) {
+		if _, err := d.Subscribe(); !errors.Is(err, ErrClosed) {
 			t.Fatalf("Subscribe after Close = %v", err)
 		}
 		d.Close()

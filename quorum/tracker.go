@@ -135,3 +135,7 @@ func (*tracker) Skip(dropped, next Event) Event {
 	next.Skipped += dropped.Skipped + 1
 	return next
 }
+
+// End has nothing to end: every event of this service goes through the
+// session's dispatcher, whose subscriptions end with the session.
+func (*tracker) End(error) {}

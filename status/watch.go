@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/dispatch"
 )
 
@@ -50,7 +51,7 @@ func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subsc
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, dispatch.ErrDispatcherClosed
+		return nil, corosync.NewError("status subscribe", corosync.ErrBadHandle, dispatch.ErrClosed)
 	}
 	d := c.disp
 	c.mu.Unlock()
@@ -64,7 +65,7 @@ func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subsc
 		c.mu.Lock()
 		if c.closed {
 			c.mu.Unlock()
-			return nil, dispatch.ErrDispatcherClosed
+			return nil, corosync.NewError("status subscribe", corosync.ErrBadHandle, dispatch.ErrClosed)
 		}
 		if c.disp == nil {
 			c.disp = dispatch.Start(c.ctx, c.source(first),

@@ -38,10 +38,11 @@ import (
 )
 
 var (
-	// ErrClosed is the cause of every error from a closed client; the error
-	// carries corosync.ErrBadHandle, as the C libraries report calls after
-	// finalize.
-	ErrClosed = errors.New("client closed")
+	// ErrClosed is the cause of every error from a closed client, and of
+	// the end of its streams (dispatch.ErrClosed, the same value); the
+	// error carries corosync.ErrBadHandle, as the C libraries report calls
+	// after finalize.
+	ErrClosed = dispatch.ErrClosed
 	// ErrNotConnected is the cause of every error from a request made while
 	// the client is reconnecting; the error carries corosync.ErrLibrary.
 	ErrNotConnected = errors.New("not connected to corosync (reconnecting)")
@@ -111,14 +112,15 @@ type Service[E any] interface {
 	// Skip returns next marked as following dropped, which a latest-wins
 	// subscriber did not receive.
 	Skip(dropped, next E) E
-}
-
-// Ender is implemented by a Service that must hear when its session ends
-// for good (reconnecting failed with an error retrying cannot fix, such as
-// access denied), for example to end streams it delivers outside the
-// session's dispatcher. End is called once, on the dispatcher goroutine,
-// before the subscriptions end with err; not when the client is closed.
-type Ender interface {
+	// End ends every stream the service delivers outside the session's
+	// dispatcher (cmap's tracks, cpg's group) with err: the session has
+	// ended, for good. It is called exactly once: first thing in Close
+	// (err carries dispatch.ErrClosed), or, on the dispatcher goroutine,
+	// when the connection is gone for good (reconnecting failed with an
+	// error retrying cannot fix, such as corosync.ErrAccess, or it was lost
+	// without Reconnect: err carries dispatch.ErrLost), before the
+	// session's own subscriptions end with the same err. A service whose
+	// events all go through the dispatcher has nothing to end.
 	End(err error)
 }
 
@@ -156,6 +158,8 @@ type Session[E any] struct {
 	svc  Service[E]
 	gate *gate[E] // nil unless Options.InlineGrace
 
+	endOnce sync.Once // Service.End
+
 	mu     sync.Mutex
 	conn   *Conn // nil while reconnecting
 	ver    corosync.Version
@@ -186,7 +190,8 @@ func Dial[E any](ctx context.Context, reqs *wire.Requests, svc Service[E], opts 
 	}
 	s.conn, s.ver = conn, conn.ver
 	p := &pump[E]{s: s}
-	s.disp = dispatch.Start(context.Background(), p.next,
+	s.disp = dispatch.Start(context.Background(), p.source,
+		dispatch.WithName[E](s.name),
 		dispatch.WithSeed(snap),
 		dispatch.WithCoalesce(svc.Skip),
 		dispatch.WithInitial(svc.Snapshot))
@@ -275,8 +280,12 @@ func (s *Session[E]) Latest() E {
 	return s.svc.Snapshot(ev)
 }
 
-// Close ends every subscription, closes the connection and waits for the
-// dispatcher goroutine to exit. It is idempotent.
+// end tells the service the session has ended (Service.End), once.
+func (s *Session[E]) end(err error) { s.endOnce.Do(func() { s.svc.End(err) }) }
+
+// Close ends every stream (the service's first: Service.End), closes the
+// connection and waits for the dispatcher goroutine to exit. It is
+// idempotent.
 func (s *Session[E]) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -287,7 +296,8 @@ func (s *Session[E]) Close() error {
 	conn := s.conn
 	s.conn = nil
 	s.mu.Unlock()
-	s.disp.Close() // cancels the pump and waits for it
+	s.end(dispatch.Closed(s.name)) // before the pump stops: a pump blocked on a stream is released
+	s.disp.Close()                 // cancels the pump and waits for it
 	if conn != nil {
 		conn.owned.Store(true) // calls in flight on it fail with ErrClosed
 		s.goodbye(conn)
@@ -462,6 +472,19 @@ type pump[E any] struct {
 	lostAt  time.Time // when the connection was last lost
 }
 
+// source is the dispatcher's source: next, and the one place where the
+// session ends for good. A terminal error other than the client's own
+// Close becomes dispatch.Lost (the same cause in every service) and is
+// given to the service's End before the subscriptions end with it.
+func (p *pump[E]) source(ctx context.Context) (E, error) {
+	ev, err := p.next(ctx)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrClosed) {
+		err = dispatch.Lost(p.s.name, err)
+		p.s.end(err)
+	}
+	return ev, err
+}
+
 // next returns queued lifecycle events first, then reads the connection,
 // reconnecting when it is lost. With inline reads, it does so holding the
 // gate's token, in its turn.
@@ -530,10 +553,7 @@ func (p *pump[E]) step(ctx, rctx context.Context) (ev E, ok bool, err error) {
 	}
 	if conn == nil {
 		if err := p.reconnect(ctx); err != nil {
-			if e, ok := p.s.svc.(Ender); ok && ctx.Err() == nil {
-				e.End(err)
-			}
-			return zero, false, err
+			return zero, false, err // the end (source)
 		}
 		return zero, false, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/goleak"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/wire"
 	"github.com/corosync-go/corosync/transport"
 )
@@ -118,6 +119,7 @@ func (s *svc) Lost(error) ev            { s.n = 0; return ev{kind: "lost"} }
 func (s *svc) Reconnected(e ev) ev      { e.kind = "reconnected"; return e }
 func (s *svc) Snapshot(e ev) ev         { e.skipped = 0; return e }
 func (s *svc) Skip(dropped, next ev) ev { next.skipped += dropped.skipped + 1; return next }
+func (s *svc) End(error)                {}
 
 func reqMsg(id int32) []byte {
 	b := make([]byte, wire.RequestHeaderSize)
@@ -277,9 +279,11 @@ type endSvc struct {
 
 func (e *endSvc) End(err error) { e.ended <- err }
 
-// When reconnecting fails with an error retrying cannot fix, an Ender hears
-// it before the subscriptions end; Close does not call it.
-func TestEnderOnPermanentFailure(t *testing.T) {
+// When reconnecting fails with an error retrying cannot fix, the service's
+// End hears it (dispatch.ErrLost with the access error) before the
+// subscriptions end with the same error; Close calls End once, with
+// dispatch.ErrClosed.
+func TestEndOnPermanentFailure(t *testing.T) {
 	c1 := newFakeConn(respMsg(1, corosync.OK))
 	d := &deniedDialer{fakeDialer: fakeDialer{conns: []*fakeConn{c1}}}
 	e := &endSvc{ended: make(chan error, 1)}
@@ -296,29 +300,39 @@ func TestEnderOnPermanentFailure(t *testing.T) {
 	}
 	select {
 	case err := <-e.ended:
-		if !errors.Is(err, corosync.ErrAccess) {
-			t.Fatalf("End(%v), want the access error", err)
+		if !errors.Is(err, corosync.ErrAccess) || !errors.Is(err, dispatch.ErrLost) {
+			t.Fatalf("End(%v), want the access error as ErrLost", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("End was not called")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := sub.Next(ctx); !errors.Is(err, corosync.ErrAccess) {
+	if _, err := sub.Next(ctx); !errors.Is(err, corosync.ErrAccess) || !errors.Is(err, dispatch.ErrLost) {
 		t.Fatalf("subscription end: %v", err)
 	}
+	s.Close()
+	select {
+	case err := <-e.ended:
+		t.Fatalf("a second End(%v) at Close", err)
+	default:
+	}
 
-	// Close is not an end for good.
+	// Close is an end: once, with ErrClosed.
 	e2 := &endSvc{ended: make(chan error, 1)}
 	s2, err := Dial(context.Background(), testReqs, e2, opts(&fakeDialer{conns: []*fakeConn{newFakeConn(respMsg(1, corosync.OK))}}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s2.Close()
+	s2.Close()
 	select {
 	case err := <-e2.ended:
-		t.Fatalf("End(%v) on Close", err)
+		if !errors.Is(err, dispatch.ErrClosed) || !errors.Is(err, corosync.ErrBadHandle) {
+			t.Fatalf("End(%v) on Close", err)
+		}
 	default:
+		t.Fatal("Close did not call End")
 	}
 }
 
