@@ -162,3 +162,85 @@ func TestQuorumgate(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// election runs the election program on node n, collecting its output.
+func election(t *testing.T, bin string, n *corotest.Node) *lines {
+	t.Helper()
+	cmd := exec.Command("ip", "netns", "exec", n.NS, bin)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	l := &lines{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			l.mu.Lock()
+			l.all = append(l.all, sc.Text())
+			l.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		<-done
+	})
+	return l
+}
+
+// count says how many of l's lines contain s.
+func (l *lines) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, x := range l.all {
+		if strings.Contains(x, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// The README's election, on a real cluster: one leader (node 1, the
+// lowest); node 1 cut off alone steps down and node 2 leads the majority
+// (one leader, never two: the cut-off side has a view but no quorum);
+// after the heal node 1 leads again.
+func TestElection(t *testing.T) {
+	cl := corotest.Start(t, 3, corotest.Options{})
+	bin := build(t, "election")
+	var ls []*lines
+	for id := uint32(1); id <= 3; id++ {
+		ls = append(ls, election(t, bin, cl.Node(id)))
+	}
+	ls[0].wait(t, "leader (", 30*time.Second)
+	time.Sleep(2 * time.Second) // the others have seen every view by now
+	if ls[1].count("leader (") != 0 || ls[2].count("leader (") != 0 {
+		t.Fatalf("two leaders: node 2 %q, node 3 %q", ls[1].all, ls[2].all)
+	}
+	if err := cl.Split([]uint32{1}, []uint32{2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	ls[0].wait(t, "not the leader any more (quorate false", 30*time.Second)
+	ls[1].wait(t, "leader (", 30*time.Second)
+	if ls[2].count("leader (") != 0 {
+		t.Fatalf("node 3 leads beside node 2: %q", ls[2].all)
+	}
+	if err := cl.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	ls[1].wait(t, "not the leader any more", 30*time.Second)
+	deadline := time.Now().Add(30 * time.Second)
+	for ls[0].count("leader (") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("node 1 did not lead again after the heal: %q", ls[0].all)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

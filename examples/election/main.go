@@ -58,11 +58,11 @@ func run(ctx context.Context) error {
 	defer g.Close()
 
 	var (
-		quorate  bool
-		members  []cpg.Member
-		leading  bool
-		self     = g.Self()
-		decide   = func() {
+		quorate bool
+		members []cpg.Member
+		leading bool
+		self    = g.Self()
+		decide  = func() {
 			lowest := len(members) > 0 && slices.MinFunc(members, less) == self
 			switch now := quorate && lowest; {
 			case now && !leading:
