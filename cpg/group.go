@@ -297,9 +297,15 @@ func (g *Group) Close() error {
 
 // fail ends the stream with err once the events already pushed are read,
 // and gets every inline reader out of its read.
+//
+// The readers go first: a stream closed while C's feeder reads inline
+// waits for that feeder to finish, which it does only once out of its
+// read (a Close while the program selects on C elsewhere hung there). A
+// reader whose read is cancelled before the end is recorded waits for it
+// instead of reading again (groupInline.ReadInline).
 func (g *Group) fail(err error) {
-	g.feed.End(err)
 	g.rcancel()
+	g.feed.End(err)
 }
 
 // closeStream ends the stream as closed (dispatch.ErrClosed): what was not
