@@ -3,9 +3,15 @@
 // cs_error_t codes (Error), the error type (OpError) and the retry Backoff.
 //
 // The service clients are packages of their own, all built the same way on
-// one core (one connection, one dispatcher goroutine, typed events,
-// reconnection with a fail-safe state): quorum, votequorum, cfg, cmap and
-// cpg. Package mock is a fake cluster that serves all of them consistently.
+// one core (typed events on the streams of package dispatch, reconnection
+// with a fail-safe state, the daemon's release learnt before anything is
+// sent): quorum, votequorum, cfg, cmap and cpg. quorum, votequorum and cfg
+// hold one connection with one dispatcher each; a cmap Client holds one
+// connection whose tracks are streams of their own; a cpg Client holds a
+// connection for its queries and one more per joined Group, which the
+// Group reads. Package client holds the options every Dial takes, package
+// status the cluster's whole state in one call, and package mock is a fake
+// cluster that serves all five services consistently.
 //
 // # Quorum in one paragraph
 //
