@@ -38,6 +38,7 @@ func WithInline(in Inline) SubOption { return func(c *subConfig) { c.inline = in
 type backlog[E any] struct {
 	limit  int // 0: unbounded
 	inline Inline
+	ready  func() bool // readable, made once: a method value passed on would cost an allocation per read
 
 	mu      sync.Mutex
 	q       []E // events not yet read: q[qh:]
@@ -55,8 +56,10 @@ type backlog[E any] struct {
 }
 
 func newBacklog[E any](limit int, in Inline) *backlog[E] {
-	return &backlog[E]{limit: limit, inline: in, ended: make(chan struct{}), closed: make(chan struct{}),
+	b := &backlog[E]{limit: limit, inline: in, ended: make(chan struct{}), closed: make(chan struct{}),
 		wake: make(chan struct{}, 1)}
+	b.ready = b.readable
+	return b
 }
 
 // push appends ev. It reports false, and keeps nothing, if the limit is
@@ -163,7 +166,7 @@ func (b *backlog[E]) next(ctx context.Context) (E, error) {
 			return ev, err
 		}
 		if b.inline != nil {
-			read, err := b.inline.ReadInline(ctx, b.readable, b.wake, b.ended)
+			read, err := b.inline.ReadInline(ctx, b.ready, b.wake, b.ended)
 			if err != nil {
 				return zero, err
 			}

@@ -256,8 +256,11 @@ func closeClient[E any](t *testing.T, h Harness[E]) {
 func closeWhileReading[E any](t *testing.T, h Harness[E], client bool) {
 	f := open(t, h, Config{Policy: Queue, N: 64, Reconnect: true})
 	s := f.Stream
+	for range 20 { // a burst, read just before Close: the transport may have seen a backlog
+		f.Trigger(t)
+	}
 	for { // nothing pending: the readers below wait (cpg's read the connection inline)
-		dctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 		_, err := s.Next(dctx)
 		cancel()
 		if err != nil {
@@ -267,9 +270,17 @@ func closeWhileReading[E any](t *testing.T, h Harness[E], client bool) {
 	long, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	errs := make(chan error, 3)
-	go func() { _, err := s.Next(context.Background()); errs <- err }()
-	go func() { _, err := s.Next(long); errs <- err }()
-	time.Sleep(50 * time.Millisecond) // both readers waiting
+	read := func(ctx context.Context) { // events still arriving are fine; the end must come
+		for {
+			if _, err := s.Next(ctx); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}
+	go read(context.Background())
+	go read(long)
+	time.Sleep(20 * time.Millisecond) // both readers waiting
 	closed := make(chan error, 1)
 	go func() {
 		if client {
