@@ -14,6 +14,9 @@ import (
 	"github.com/corosync-go/corosync/transport"
 )
 
+// fast is the backoff of the package's tests.
+var fast = client.WithBackoff(corosync.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2})
+
 // TestDaemonKeyWritesMock runs checkDaemonKeyWrites against package mock.
 func TestDaemonKeyWritesMock(t *testing.T) {
 	checkDaemonKeyWrites(t, mock.NewCluster(1).Node(1), true)

@@ -13,8 +13,6 @@ import (
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
 
-var fast = client.WithBackoff(corosync.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond, Multiplier: 2})
-
 func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
