@@ -3,6 +3,7 @@ package cpg_test
 import (
 	"context"
 	"encoding"
+	"errors"
 	"testing"
 	"time"
 
@@ -45,7 +46,9 @@ func (h streamHarness) Open(t testing.TB, c streamtest.Config) (*streamtest.Fixt
 	trigger := func(t testing.TB) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := g.Send(ctx, []byte("streamtest"), cpg.Agreed); err != nil {
+		// A Queue(1) group may overflow on its own join's events: it has
+		// left then, and sends fail with the overflow.
+		if err := g.Send(ctx, []byte("streamtest"), cpg.Agreed); err != nil && !errors.Is(err, cpg.ErrOverflow) {
 			t.Fatalf("send: %v", err)
 		}
 	}
