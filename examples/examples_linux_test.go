@@ -2,7 +2,6 @@ package examples_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -113,30 +112,7 @@ func (l *lines) wait(t *testing.T, what string, d time.Duration) {
 func TestQuorumgate(t *testing.T) {
 	cl := corotest.Start(t, 3, corotest.Options{})
 	bin := build(t, "quorumgate")
-	cmd := exec.Command("ip", "netns", "exec", cl.Node(1).NS, bin)
-	var out bytes.Buffer
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
-	l := &lines{}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			l.mu.Lock()
-			l.all = append(l.all, sc.Text())
-			out.WriteString(sc.Text() + "\n")
-			l.mu.Unlock()
-		}
-	}()
-	defer stop(t, cmd, done, l)
+	l := start(t, bin, cl.Node(1))
 	l.wait(t, "starting work", 20*time.Second)
 	l.wait(t, "working", 5*time.Second)
 	if err := cl.Split([]uint32{1}, []uint32{2, 3}); err != nil {
@@ -160,8 +136,9 @@ func TestQuorumgate(t *testing.T) {
 	}
 }
 
-// election runs the election program on node n, collecting its output.
-func election(t *testing.T, bin string, n *corotest.Node) *lines {
+// start runs a recipe program on node n, collecting its output; it is
+// interrupted when t ends.
+func start(t *testing.T, bin string, n *corotest.Node) *lines {
 	t.Helper()
 	cmd := exec.Command("ip", "netns", "exec", n.NS, bin)
 	pr, pw, err := os.Pipe()
@@ -244,7 +221,7 @@ func TestElection(t *testing.T) {
 	bin := build(t, "election")
 	var ls []*lines
 	for id := uint32(1); id <= 3; id++ {
-		ls = append(ls, election(t, bin, cl.Node(id)))
+		ls = append(ls, start(t, bin, cl.Node(id)))
 	}
 	// A process that joins before the others may lead its one-member view
 	// for a moment; once every view has been seen, node 1 alone leads.
