@@ -3,13 +3,13 @@ package quorum_test
 import (
 	"context"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 )
@@ -51,9 +51,7 @@ func TestOutageLogsQuietly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 60-second outage; -short skips it")
 	}
-	if d := os.Getenv("COROSYNC_GO_DAEMON"); d != "" && d != "system" {
-		t.Skip("a mock test: it runs once, in the system daemon's run, not per daemon of the matrix")
-	}
+	corotest.Sparse(t, "a mock test")
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -17,7 +17,10 @@ import (
 
 // TestRealRestarts restarts a real daemon 6 times under a client with two
 // subscribers, alternating kill -9 and SIGTERM.
-func TestRealRestarts(t *testing.T) { vqRestarts(t, 6) }
+func TestRealRestarts(t *testing.T) {
+	corotest.Sparse(t, "reconnects are covered by TestReal and TestQdevice on every build")
+	vqRestarts(t, 6)
+}
 
 // TestSoak is the opt-in soak: 100 restarts (make soak).
 func TestSoak(t *testing.T) {

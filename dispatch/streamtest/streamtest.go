@@ -74,6 +74,10 @@ type Fixture[E any] struct {
 	// event will do, e.g. by restarting the daemon, if the stream
 	// reconnects).
 	Trigger func(t testing.TB)
+	// Burst is how many Triggers make a burst of events (0: 20). A harness
+	// whose Trigger is slow, such as a real daemon's restart, asks for a
+	// few: the cases need a backlog, not a count.
+	Burst int
 	// Restart restarts the daemon the client talks to and returns once it
 	// accepts connections again.
 	Restart func(t testing.TB)
@@ -256,7 +260,11 @@ func closeClient[E any](t *testing.T, h Harness[E]) {
 func closeWhileReading[E any](t *testing.T, h Harness[E], client bool) {
 	f := open(t, h, Config{Policy: Queue, N: 64, Reconnect: true})
 	s := f.Stream
-	for range 20 { // a burst, read just before Close: the transport may have seen a backlog
+	burst := f.Burst
+	if burst <= 0 {
+		burst = 20
+	}
+	for range burst { // a burst, read just before Close: the transport may have seen a backlog
 		f.Trigger(t)
 	}
 	for { // nothing pending: the readers below wait (cpg's read the connection inline)

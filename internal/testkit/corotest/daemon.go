@@ -20,17 +20,10 @@ import (
 	corosync "github.com/corosync-go/corosync"
 )
 
-// EnvDaemon names the variable that picks the daemon clusters run by
-// default: COROSYNC_GO_DAEMON=<name> (default "system").
-const EnvDaemon = "COROSYNC_GO_DAEMON"
-
 // EnvCache names the variable holding the cache directory that
 // scripts/build-daemons.sh builds into (default /var/cache/corosync-go);
 // the builds are in its daemons/ folder.
 const EnvCache = "COROSYNC_GO_CACHE"
-
-// SystemDaemon is the name of the distribution's corosync (/usr/sbin).
-const SystemDaemon = "system"
 
 // MatrixDaemons names the daemons of the version matrix: the system's and
 // the ones scripts/build-daemons.sh builds.

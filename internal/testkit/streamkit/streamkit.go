@@ -27,6 +27,11 @@ type Backend interface {
 	Dialer() transport.Dialer
 	// Restart restarts the daemon and returns once it serves again.
 	Restart(t testing.TB)
+	// RestartBurst is how many Restarts a conformance case's burst of
+	// events should take (streamtest.Fixture.Burst): many on mock, where
+	// a restart is instant, a few on a real daemon, where it takes over a
+	// second.
+	RestartBurst() int
 	// Deny makes the daemon refuse the Dialer's connections (CS_ERR_ACCESS)
 	// from its next start on.
 	Deny(t testing.TB)
@@ -47,6 +52,7 @@ type mockBackend struct{ c *mock.Cluster }
 
 func (m *mockBackend) Dialer() transport.Dialer { return m.c.Node(1) }
 func (m *mockBackend) Restart(testing.TB)       { m.c.Restart(1) }
+func (m *mockBackend) RestartBurst() int        { return 20 }
 func (m *mockBackend) Deny(testing.TB)          { m.c.Node(1).DenyAccess(true) }
 func (m *mockBackend) Cmap(t testing.TB, key string, v uint32) {
 	t.Helper()
@@ -78,6 +84,8 @@ type realBackend struct {
 }
 
 func (r *realBackend) Dialer() transport.Dialer { return r.d }
+
+func (r *realBackend) RestartBurst() int { return 3 }
 
 func (r *realBackend) Restart(t testing.TB) {
 	t.Helper()
