@@ -42,7 +42,7 @@ func Example_range() {
 
 	for ev := range sub.C() {
 		fmt.Println(ev)
-		if ev.Kind == quorum.EventQuorum && ev.Quorate {
+		if ev.Kind == corosync.EventQuorum && ev.Quorate {
 			break
 		}
 	}

@@ -247,9 +247,9 @@ func (c *Client) KillNode(ctx context.Context, nodeID uint32, reason string) err
 // the late reply is read and discarded).
 //
 // If this client is itself a tracker, corosync neither asks nor counts it:
-// its subscribers get no EventShutdownRequest and the other trackers
+// its subscribers get no corosync.EventShutdownRequest and the other trackers
 // decide (with none, the shutdown goes ahead at once, per exec/cfg.c). If
-// they stay silent, its subscribers get EventShutdownTimedOut.
+// they stay silent, its subscribers get corosync.EventShutdownTimedOut.
 func (c *Client) Shutdown(ctx context.Context, flags ShutdownFlags) error {
 	_, err := c.do(ctx, cfgwire.Request{ID: cfgwire.ReqTryShutdown, Flags: cfgwire.ShutdownFlags(flags)})
 	return err
@@ -267,7 +267,7 @@ func (c *Client) ReplyShutdown(ctx context.Context, reply ShutdownReply) error {
 }
 
 // Subscribe returns a new subscription. Its first event is the current state
-// (EventSnapshot), taken from the client's cache without a round trip.
+// (corosync.EventSnapshot), taken from the client's cache without a round trip.
 // Shutdown requests reach subscribers only with WithShutdownTracking.
 func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subscription, error) {
 	return c.s.Subscribe(ctx, opts...)

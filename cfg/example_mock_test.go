@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
@@ -29,7 +30,7 @@ func Example_mock() {
 	busy.Store(true)
 	go func() { // the code under test
 		for ev := range sub.C() {
-			if ev.Kind == cfg.EventShutdownRequest {
+			if ev.Kind == corosync.EventShutdownRequest {
 				reply := cfg.ShutdownYes
 				if busy.Load() {
 					reply = cfg.ShutdownNo

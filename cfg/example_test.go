@@ -6,6 +6,7 @@ import (
 	"log"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 )
 
@@ -31,7 +32,7 @@ func Example() {
 	}
 	busy := func() bool { return true }
 	for ev := range sub.C() {
-		if ev.Kind != cfg.EventShutdownRequest {
+		if ev.Kind != corosync.EventShutdownRequest {
 			continue
 		}
 		reply := cfg.ShutdownYes

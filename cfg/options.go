@@ -14,7 +14,7 @@ type config struct {
 // WithShutdownTracking registers the client as a shutdown tracker
 // (corosync_cfg_trackstart) at Dial and again after every reconnect. The
 // daemon then asks it about every shutdown request: subscribers receive
-// EventShutdownRequest, and someone must answer with Client.ReplyShutdown
+// corosync.EventShutdownRequest, and someone must answer with Client.ReplyShutdown
 // before cfg.shutdown_timeout (default 5 s) runs out, or the daemon counts
 // the silence as NO. Without this option the client never sees shutdown
 // requests.

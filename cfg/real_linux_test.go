@@ -64,7 +64,7 @@ func record(sub *cfg.Subscription, wg *sync.WaitGroup) <-chan cfg.Event {
 	return ch
 }
 
-func expect(t *testing.T, ctx context.Context, ch <-chan cfg.Event, kind cfg.EventKind) cfg.Event {
+func expect(t *testing.T, ctx context.Context, ch <-chan cfg.Event, kind corosync.EventKind) cfg.Event {
 	t.Helper()
 	for {
 		select {
@@ -98,7 +98,7 @@ func refuse(t *testing.T, ctx context.Context, n *corotest.Node, c *cfg.Client, 
 		out, err := n.Exec(ctx, "corosync-cfgtool", "-H")
 		done <- result{out, err}
 	}()
-	ev := expect(t, ctx, ch, cfg.EventShutdownRequest)
+	ev := expect(t, ctx, ch, corosync.EventShutdownRequest)
 	if ev.Flags != cfg.ShutdownRequest {
 		t.Errorf("flags %s", ev.Flags)
 	}
@@ -300,7 +300,7 @@ func TestReal(t *testing.T) {
 		defer wg.Wait()
 		defer sub.Close()
 		ch := record(sub, &wg)
-		expect(t, ctx, ch, cfg.EventSnapshot)
+		expect(t, ctx, ch, corosync.EventSnapshot)
 		refuse(t, ctx, n, c, ch)
 
 		// Our own Shutdown, refused by our own tracker: BUSY. A call made
@@ -311,7 +311,7 @@ func TestReal(t *testing.T) {
 		start := time.Now()
 		errc := make(chan error, 1)
 		go func() { errc <- req.Shutdown(ctx, cfg.ShutdownRequest) }()
-		ev := expect(t, ctx, ch, cfg.EventShutdownRequest)
+		ev := expect(t, ctx, ch, corosync.EventShutdownRequest)
 		time.Sleep(100 * time.Millisecond) // let the LocalNodeID call queue behind Shutdown
 		idc := make(chan uint32, 1)
 		go func() { id, _ := req.LocalNodeID(ctx); idc <- id }()
@@ -345,12 +345,12 @@ func TestReal(t *testing.T) {
 		defer wg.Wait()
 		defer sub.Close()
 		ch := record(sub, &wg)
-		expect(t, ctx, ch, cfg.EventSnapshot)
+		expect(t, ctx, ch, corosync.EventSnapshot)
 		if err := n.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		killed := time.Now()
-		if ev := expect(t, ctx, ch, cfg.EventDisconnected); ev.Connected || ev.Err == nil {
+		if ev := expect(t, ctx, ch, corosync.EventDisconnected); ev.Connected || ev.Err == nil {
 			t.Errorf("disconnected event %v", ev)
 		}
 		if _, err := c.LocalNodeID(ctx); !errors.Is(err, cfg.ErrNotConnected) {
@@ -359,8 +359,8 @@ func TestReal(t *testing.T) {
 		if err := n.Start(); err != nil {
 			t.Fatal(err)
 		}
-		rec := expect(t, ctx, ch, cfg.EventReconnected)
-		snap := expect(t, ctx, ch, cfg.EventSnapshot)
+		rec := expect(t, ctx, ch, corosync.EventReconnected)
+		snap := expect(t, ctx, ch, corosync.EventSnapshot)
 		t.Logf("reconnected %v after kill -9", time.Since(killed).Round(time.Millisecond))
 		if !rec.Connected || snap.Tracking != status31 || snap.LocalNodeID != 2 {
 			t.Errorf("reconnected %v, snapshot %v", rec, snap)
@@ -393,7 +393,7 @@ func TestReal(t *testing.T) {
 		defer wg.Wait()
 		defer sub.Close()
 		ch := record(sub, &wg)
-		expect(t, ctx, ch, cfg.EventSnapshot)
+		expect(t, ctx, ch, corosync.EventSnapshot)
 		done := make(chan error, 1)
 		var out []byte
 		go func() {
@@ -401,14 +401,14 @@ func TestReal(t *testing.T) {
 			out, err = n.Exec(ctx, "corosync-cfgtool", "-H")
 			done <- err
 		}()
-		expect(t, ctx, ch, cfg.EventShutdownRequest)
+		expect(t, ctx, ch, corosync.EventShutdownRequest)
 		if err := c.ReplyShutdown(ctx, cfg.ShutdownYes); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-done; err != nil {
 			t.Fatalf("corosync-cfgtool -H after YES: %v: %s", err, out)
 		}
-		expect(t, ctx, ch, cfg.EventDisconnected)
+		expect(t, ctx, ch, corosync.EventDisconnected)
 		deadline := time.Now().Add(15 * time.Second)
 		for n.Running() && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
@@ -435,7 +435,7 @@ func untrackedShutdown(t *testing.T, ctx context.Context, n *corotest.Node) {
 	defer wg.Wait()
 	defer sub.Close()
 	ch := record(sub, &wg)
-	expect(t, ctx, ch, cfg.EventSnapshot)
+	expect(t, ctx, ch, corosync.EventSnapshot)
 	start := time.Now()
 	out, err := n.Exec(ctx, "corosync-cfgtool", "-H")
 	t.Logf("corosync-cfgtool -H without trackers (%v): %v: %q", time.Since(start).Round(time.Millisecond), err, out)
@@ -443,10 +443,10 @@ func untrackedShutdown(t *testing.T, ctx context.Context, n *corotest.Node) {
 		t.Fatalf("corosync-cfgtool -H without trackers: %v: %s", err, out)
 	}
 	for ev := range ch {
-		if ev.Kind == cfg.EventShutdownRequest {
+		if ev.Kind == corosync.EventShutdownRequest {
 			t.Errorf("a plain client got %v", ev)
 		}
-		if ev.Kind == cfg.EventDisconnected {
+		if ev.Kind == corosync.EventDisconnected {
 			if ev.Connected || ev.Err == nil {
 				t.Errorf("disconnected event %v", ev)
 			}

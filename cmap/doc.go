@@ -59,10 +59,10 @@
 //
 // # Restarts
 //
-// When the daemon goes away, every track delivers EventDisconnected and
+// When the daemon goes away, every track delivers corosync.EventDisconnected and
 // requests fail with ErrNotConnected (corosync.ErrLibrary). The client
 // reconnects with backoff, selects its map again, registers every track
-// again, and each track delivers EventReconnected: changes made meanwhile
+// again, and each track delivers corosync.EventReconnected: changes made meanwhile
 // (a restarted daemon rebuilds its whole map) were not seen, so re-read
 // what the track covers. Then changes flow again.
 //
@@ -109,7 +109,7 @@
 //	cmap_iter_finalize                          done when the loop ends (break and ctx included)
 //	cmap_track_add(h, key, type, fn, ud, &th)   Client.Track(ctx, key, flags, opts...) -> *Track
 //	  CMAP_TRACK_ADD/DELETE/MODIFY/PREFIX         TrackAdd, TrackDelete, TrackModify, TrackPrefix
-//	cmap_notify_fn(event, key, new, old)        Event{Kind, Key, New, Old}: EventAdd/Delete/Modify
+//	cmap_notify_fn(event, key, new, old)        Event{Kind, Key, New, Old}: corosync.EventAdd/Delete/Modify
 //	cmap_track_delete                           Track.Close()
 //	cmap_fd_get + poll                          Track.C() in a select
 //	cmap_dispatch(CS_DISPATCH_ONE)              Track.Next(ctx)

@@ -28,11 +28,11 @@ func TestEndFailsTracks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.push(Event{Kind: EventModify, Key: "test.a"}) // handed over by the pump before the end
+	tr.push(Event{Kind: corosync.EventModify, Key: "test.a"}) // handed over by the pump before the end
 	end := corosync.NewError("dial cmap", corosync.ErrAccess, errors.New("access denied by the daemon"))
 	(&service{c: c}).End(end)
 	ev, err := tr.Next(ctx)
-	if err != nil || ev.Kind != EventModify {
+	if err != nil || ev.Kind != corosync.EventModify {
 		t.Fatalf("queued event: %v %v", ev, err)
 	}
 	if _, err := tr.Next(ctx); !errors.Is(err, corosync.ErrAccess) {
@@ -61,7 +61,7 @@ func TestTrackEndsWhenReconnectFails(t *testing.T) {
 	cl.Node(1).DenyAccess(true)
 	cl.Restart(1)
 	ev, err := tr.Next(ctx)
-	if err != nil || ev.Kind != EventDisconnected {
+	if err != nil || ev.Kind != corosync.EventDisconnected {
 		t.Fatalf("first: %v %v", ev, err)
 	}
 	if _, err := tr.Next(ctx); !errors.Is(err, corosync.ErrAccess) {

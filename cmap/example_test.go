@@ -167,7 +167,7 @@ func ExampleClient_Track() {
 			return
 		}
 		switch ev.Kind {
-		case cmap.EventReconnected:
+		case corosync.EventReconnected:
 			// Changes were missed: read runtime.members. again with IterValues.
 		default:
 			fmt.Println(ev)

@@ -23,7 +23,7 @@ import (
 // Its methods are safe for concurrent use.
 //
 // The track survives reconnects: the client registers it again on the new
-// connection and delivers EventDisconnected, then EventReconnected (changes
+// connection and delivers corosync.EventDisconnected, then corosync.EventReconnected (changes
 // in between were not seen), then changes again. It ends (Err) as every
 // stream does (see package dispatch): Close or the client's Close
 // (dispatch.ErrClosed, corosync.ErrBadHandle), a Queue overflow
@@ -295,7 +295,7 @@ func (s *service) each(f func(*Track)) {
 // Lost tells every track that the connection is gone; without reconnection
 // the tracks then end with why.
 func (s *service) Lost(why error) Event {
-	ev := Event{Kind: EventDisconnected, Err: why}
+	ev := Event{Kind: corosync.EventDisconnected, Err: why}
 	s.each(func(t *Track) { t.push(ev) })
 	return ev // without reconnection, the session then ends (End)
 }
@@ -319,7 +319,7 @@ func (s *service) End(err error) {
 // Reconnected tells every track that it is registered again and that
 // changes may have been missed.
 func (s *service) Reconnected(Event) Event {
-	ev := Event{Kind: EventReconnected}
+	ev := Event{Kind: corosync.EventReconnected}
 	s.each(func(t *Track) { t.push(ev) })
 	return ev
 }

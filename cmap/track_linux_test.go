@@ -32,7 +32,7 @@ func next(t *testing.T, tr *cmap.Track) cmap.Event {
 	return ev
 }
 
-func expect(t *testing.T, tr *cmap.Track, kind cmap.EventKind, key string, newV, oldV cmap.Value) {
+func expect(t *testing.T, tr *cmap.Track, kind corosync.EventKind, key string, newV, oldV cmap.Value) {
 	t.Helper()
 	ev := next(t, tr)
 	if ev.Kind != kind || ev.Key != key || !ev.New.Equal(newV) || !ev.Old.Equal(oldV) || ev.Err != nil {
@@ -74,19 +74,19 @@ func TestTracks(t *testing.T) {
 	must(c.SetDouble(ctx, "tr.b.x", 1.5)) // same value: no event
 	must(c.Delete(ctx, "tr.b.x"))
 
-	expect(t, pre, cmap.EventAdd, "tr.a.one", cmap.Uint32(1), cmap.Value{})
-	expect(t, pre, cmap.EventModify, "tr.a.one", cmap.Uint32(2), cmap.Uint32(1))
-	expect(t, pre, cmap.EventModify, "tr.a.one", cmap.String("s"), cmap.Uint32(2))
-	expect(t, pre, cmap.EventDelete, "tr.a.one", cmap.Value{}, cmap.String("s"))
+	expect(t, pre, corosync.EventAdd, "tr.a.one", cmap.Uint32(1), cmap.Value{})
+	expect(t, pre, corosync.EventModify, "tr.a.one", cmap.Uint32(2), cmap.Uint32(1))
+	expect(t, pre, corosync.EventModify, "tr.a.one", cmap.String("s"), cmap.Uint32(2))
+	expect(t, pre, corosync.EventDelete, "tr.a.one", cmap.Value{}, cmap.String("s"))
 	quiet(t, pre)
-	expect(t, exact, cmap.EventAdd, "tr.b.x", cmap.Binary(nil), cmap.Value{})
-	expect(t, exact, cmap.EventModify, "tr.b.x", cmap.Double(1.5), cmap.Binary(nil))
-	expect(t, exact, cmap.EventDelete, "tr.b.x", cmap.Value{}, cmap.Double(1.5))
+	expect(t, exact, corosync.EventAdd, "tr.b.x", cmap.Binary(nil), cmap.Value{})
+	expect(t, exact, corosync.EventModify, "tr.b.x", cmap.Double(1.5), cmap.Binary(nil))
+	expect(t, exact, corosync.EventDelete, "tr.b.x", cmap.Value{}, cmap.Double(1.5))
 	quiet(t, exact)
-	expect(t, adds, cmap.EventAdd, "tr.a.one", cmap.Uint32(1), cmap.Value{})
-	expect(t, adds, cmap.EventAdd, "tr.b.x", cmap.Binary(nil), cmap.Value{})
+	expect(t, adds, corosync.EventAdd, "tr.a.one", cmap.Uint32(1), cmap.Value{})
+	expect(t, adds, corosync.EventAdd, "tr.b.x", cmap.Binary(nil), cmap.Value{})
 	quiet(t, adds)
-	expect(t, latest, cmap.EventModify, "tr.b.x", cmap.Double(1.5), cmap.Binary(nil))
+	expect(t, latest, corosync.EventModify, "tr.b.x", cmap.Double(1.5), cmap.Binary(nil))
 	quiet(t, latest)
 
 	// Latest wins: a slow reader sees the newest change and how many it missed.
@@ -95,16 +95,16 @@ func TestTracks(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	ev := next(t, latest)
-	if ev.Kind != cmap.EventModify || !ev.New.Equal(cmap.Uint32(9)) || ev.Skipped == 0 {
+	if ev.Kind != corosync.EventModify || !ev.New.Equal(cmap.Uint32(9)) || ev.Skipped == 0 {
 		t.Fatalf("latest-wins reader got %v", ev)
 	}
 	t.Logf("latest-wins: %v", ev)
 	// The Block reader lost nothing: 1 add and 9 modifies.
-	expect(t, exact, cmap.EventAdd, "tr.b.x", cmap.Uint32(0), cmap.Value{})
+	expect(t, exact, corosync.EventAdd, "tr.b.x", cmap.Uint32(0), cmap.Value{})
 	for i := 1; i < 10; i++ {
-		expect(t, exact, cmap.EventModify, "tr.b.x", cmap.Uint32(uint32(i)), cmap.Uint32(uint32(i-1)))
+		expect(t, exact, corosync.EventModify, "tr.b.x", cmap.Uint32(uint32(i)), cmap.Uint32(uint32(i-1)))
 	}
-	expect(t, adds, cmap.EventAdd, "tr.b.x", cmap.Uint32(0), cmap.Value{})
+	expect(t, adds, corosync.EventAdd, "tr.b.x", cmap.Uint32(0), cmap.Value{})
 
 	// Closing one track ends its delivery and leaves the others.
 	pre.Close()
@@ -116,7 +116,7 @@ func TestTracks(t *testing.T) {
 		t.Fatalf("Run after Close: %v", err)
 	}
 	must(c.SetUint8(ctx, "tr.a.two", 2))
-	expect(t, adds, cmap.EventAdd, "tr.a.two", cmap.Uint8(2), cmap.Value{})
+	expect(t, adds, corosync.EventAdd, "tr.a.two", cmap.Uint8(2), cmap.Value{})
 	quiet(t, adds)
 
 	// The iterator form.
@@ -156,7 +156,7 @@ func TestTrackRestart(t *testing.T) {
 	if err := c.SetUint32(ctx, "rs.k", 1); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, a, cmap.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
+	expect(t, a, corosync.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
 	for round := range 2 {
 		if round == 0 {
 			node.Kill()
@@ -165,7 +165,7 @@ func TestTrackRestart(t *testing.T) {
 		}
 		for _, tr := range []*cmap.Track{a, b} {
 			ev := next(t, tr)
-			if ev.Kind != cmap.EventDisconnected || ev.Err == nil {
+			if ev.Kind != corosync.EventDisconnected || ev.Err == nil {
 				t.Fatalf("round %d: track %s got %v", round, tr.Key(), ev)
 			}
 			t.Logf("round %d: %v", round, ev)
@@ -177,7 +177,7 @@ func TestTrackRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, tr := range []*cmap.Track{a, b} {
-			if ev := next(t, tr); ev.Kind != cmap.EventReconnected {
+			if ev := next(t, tr); ev.Kind != corosync.EventReconnected {
 				t.Fatalf("round %d: track %s got %v", round, tr.Key(), ev)
 			}
 		}
@@ -191,13 +191,13 @@ func TestTrackRestart(t *testing.T) {
 		if err := c.SetUint32(ctx, "rs.k", 11); err != nil {
 			t.Fatal(err)
 		}
-		expect(t, a, cmap.EventAdd, "rs.k", cmap.Uint32(10), cmap.Value{})
-		expect(t, a, cmap.EventModify, "rs.k", cmap.Uint32(11), cmap.Uint32(10))
-		expect(t, b, cmap.EventModify, "rs.k", cmap.Uint32(11), cmap.Uint32(10))
+		expect(t, a, corosync.EventAdd, "rs.k", cmap.Uint32(10), cmap.Value{})
+		expect(t, a, corosync.EventModify, "rs.k", cmap.Uint32(11), cmap.Uint32(10))
+		expect(t, b, corosync.EventModify, "rs.k", cmap.Uint32(11), cmap.Uint32(10))
 		if err := c.Delete(ctx, "rs.k"); err != nil {
 			t.Fatal(err)
 		}
-		expect(t, a, cmap.EventDelete, "rs.k", cmap.Value{}, cmap.Uint32(11))
+		expect(t, a, corosync.EventDelete, "rs.k", cmap.Value{}, cmap.Uint32(11))
 		quiet(t, b)
 	}
 	// A track made after the restarts works too, and closing one removes
@@ -207,8 +207,8 @@ func TestTrackRestart(t *testing.T) {
 	if err := c.SetUint32(ctx, "rs.k", 1); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, a, cmap.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
-	expect(t, d, cmap.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
+	expect(t, a, corosync.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
+	expect(t, d, corosync.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
 }
 
 // TestTrackNoReconnect: without reconnection the tracks end after
@@ -219,7 +219,7 @@ func TestTrackNoReconnect(t *testing.T) {
 	c := dial(t, node, client.WithoutReconnect())
 	a := track(t, c, "nr.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(8))
 	node.Kill()
-	if ev := next(t, a); ev.Kind != cmap.EventDisconnected {
+	if ev := next(t, a); ev.Kind != corosync.EventDisconnected {
 		t.Fatalf("got %v", ev)
 	}
 	_, err := a.Next(ctxT(t, 10*time.Second))
@@ -270,7 +270,7 @@ func TestTrackMembers(t *testing.T) {
 		for {
 			ev := next(t, tr)
 			seen = append(seen, ev)
-			if ev.Kind == cmap.EventAdd || ev.Kind == cmap.EventModify || ev.Kind == cmap.EventDelete {
+			if ev.Kind == corosync.EventAdd || ev.Kind == corosync.EventModify || ev.Kind == corosync.EventDelete {
 				if !strings.HasPrefix(ev.Key, prefix) {
 					t.Fatalf("event outside the prefix: %v", ev)
 				}
@@ -334,7 +334,7 @@ func TestCloseWithStuckReader(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if ev := next(t, other); ev.Kind != cmap.EventAdd {
+	if ev := next(t, other); ev.Kind != corosync.EventAdd {
 		t.Fatalf("got %v", ev)
 	}
 	done := make(chan struct{})

@@ -99,7 +99,7 @@ func TestCfgShutdown(t *testing.T) {
 		if answer != nil {
 			go func() {
 				for ev := range sub.C() {
-					if ev.Kind == cfg.EventShutdownRequest {
+					if ev.Kind == corosync.EventShutdownRequest {
 						tracker.ReplyShutdown(context.Background(), *answer)
 						return
 					}

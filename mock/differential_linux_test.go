@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -132,7 +133,7 @@ func refusedShutdown(t *testing.T, ctx context.Context, d client.Option) string 
 	defer sub.Close()
 	go func() {
 		for ev := range sub.C() {
-			if ev.Kind == cfg.EventShutdownRequest {
+			if ev.Kind == corosync.EventShutdownRequest {
 				tr.ReplyShutdown(ctx, cfg.ShutdownNo)
 				return
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
@@ -30,7 +31,7 @@ func Example() {
 	fmt.Println("running:", running)
 
 	cluster.Partition([]uint32{1}, []uint32{2, 3})
-	for ev.Kind != quorum.EventQuorum {
+	for ev.Kind != corosync.EventQuorum {
 		ev, _ = sub.Next(ctx)
 	}
 	apply(ev)

@@ -93,14 +93,14 @@ func (o *observer) events() (vq, q []string) {
 	for _, ev := range o.vqs.Drain() {
 		s := fmt.Sprintf("quorate=%v nodes=%v members=%v ring=%d expected=%d",
 			ev.Quorate, ev.Nodes, ev.Members, ev.Ring.NodeID, ev.ExpectedVotes)
-		vq = o.vqLast.add(vq, ev.Kind == votequorum.EventNodelist || ev.Kind == votequorum.EventQuorum, ev.Kind.String(), s)
+		vq = o.vqLast.add(vq, ev.Kind == corosync.EventNodelist || ev.Kind == corosync.EventQuorum, ev.Kind.String(), s)
 	}
 	for _, ev := range o.qs.Drain() {
 		s := fmt.Sprintf("quorate=%v members=%v", ev.Quorate, ev.Members)
 		if ev.Nodelist != nil {
 			s += fmt.Sprintf(" nodelist=%v joined=%v left=%v", ev.Nodelist.Members, ev.Nodelist.Joined, ev.Nodelist.Left)
 		}
-		q = o.qLast.add(q, ev.Kind == quorum.EventNodelist || ev.Kind == quorum.EventQuorum, ev.Kind.String(), s)
+		q = o.qLast.add(q, ev.Kind == corosync.EventNodelist || ev.Kind == corosync.EventQuorum, ev.Kind.String(), s)
 	}
 	return vq, q
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
@@ -40,7 +41,7 @@ func Example() {
 			fmt.Println(err)
 			return
 		}
-		if ev.Kind == quorum.EventQuorum {
+		if ev.Kind == corosync.EventQuorum {
 			fmt.Println(ev.Kind, "quorate:", ev.Quorate, "members:", ev.Members)
 			if !ev.Quorate {
 				break // stop working

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
@@ -77,7 +78,7 @@ func TestOutageLogsQuietly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.Kind == quorum.EventReconnected {
+		if ev.Kind == corosync.EventReconnected {
 			break
 		}
 	}

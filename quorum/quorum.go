@@ -11,10 +11,10 @@
 //
 // A Client holds one connection with tracking on. One dispatcher goroutine
 // reads its events and fans them out to every Subscription; each new
-// subscription starts with the cached current state (EventSnapshot), so
+// subscription starts with the cached current state (corosync.EventSnapshot), so
 // subscribing costs no round trip. When the daemon goes away, subscribers get
-// EventDisconnected (not quorate), the client reconnects with backoff, and
-// subscribers get EventReconnected and a fresh EventSnapshot.
+// corosync.EventDisconnected (not quorate), the client reconnects with backoff, and
+// subscribers get corosync.EventReconnected and a fresh corosync.EventSnapshot.
 package quorum
 
 import (
@@ -112,7 +112,7 @@ func (c *Client) Quorate(ctx context.Context) (bool, error) {
 }
 
 // Subscribe returns a new subscription. Its first event is the current state
-// (EventSnapshot), taken from the client's cache without a round trip.
+// (corosync.EventSnapshot), taken from the client's cache without a round trip.
 func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subscription, error) {
 	return c.s.Subscribe(ctx, opts...)
 }

@@ -32,7 +32,7 @@ func TestSoak(t *testing.T) {
 }
 
 type seen struct {
-	kind    quorum.EventKind
+	kind    corosync.EventKind
 	quorate bool
 	at      time.Time
 }
@@ -51,9 +51,9 @@ func (r *recorder) run(sub *quorum.Subscription) {
 	for ev := range sub.C() {
 		r.mu.Lock()
 		switch ev.Kind {
-		case quorum.EventDisconnected:
+		case corosync.EventDisconnected:
 			r.gone = true
-		case quorum.EventReconnected:
+		case corosync.EventReconnected:
 			r.gone = false
 		}
 		if r.gone && ev.Quorate {
@@ -69,7 +69,7 @@ func (r *recorder) run(sub *quorum.Subscription) {
 }
 
 // waitFor waits for an event of kind after index from, returning its index.
-func (r *recorder) waitFor(ctx context.Context, kind quorum.EventKind, from int) (int, seen, error) {
+func (r *recorder) waitFor(ctx context.Context, kind corosync.EventKind, from int) (int, seen, error) {
 	for {
 		r.mu.Lock()
 		for i := from; i < len(r.events); i++ {
@@ -186,7 +186,7 @@ func restarts(t *testing.T, n int) {
 			node.Stop()
 		}
 		for j, r := range recs {
-			if froms[j], _, err = r.waitFor(stepCtx, quorum.EventDisconnected, froms[j]); err != nil {
+			if froms[j], _, err = r.waitFor(stepCtx, corosync.EventDisconnected, froms[j]); err != nil {
 				t.Fatalf("restart %d, subscriber %d: %v", i, j, err)
 			}
 		}
@@ -202,11 +202,11 @@ func restarts(t *testing.T, n int) {
 		}
 		var last time.Time
 		for j, r := range recs {
-			k, _, err := r.waitFor(stepCtx, quorum.EventReconnected, froms[j])
+			k, _, err := r.waitFor(stepCtx, corosync.EventReconnected, froms[j])
 			if err != nil {
 				t.Fatalf("restart %d, subscriber %d: %v", i, j, err)
 			}
-			_, snap, err := r.waitFor(stepCtx, quorum.EventSnapshot, k)
+			_, snap, err := r.waitFor(stepCtx, corosync.EventSnapshot, k)
 			if err != nil {
 				t.Fatalf("restart %d, subscriber %d: %v", i, j, err)
 			}

@@ -417,7 +417,7 @@ func (c *Client) observeQuorum(ev quorum.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch ev.Kind {
-	case quorum.EventQuorum, quorum.EventNodelist, quorum.EventSnapshot:
+	case corosync.EventQuorum, corosync.EventNodelist, corosync.EventSnapshot:
 	default:
 		return
 	}
@@ -432,7 +432,7 @@ func (c *Client) observeQuorum(ev quorum.Event) {
 		changed = true
 	}
 	ring := ev.Ring
-	if ev.Kind == quorum.EventNodelist && ev.Nodelist != nil {
+	if ev.Kind == corosync.EventNodelist && ev.Nodelist != nil {
 		ring = ev.Nodelist.Ring
 	}
 	if ring != c.lastRing && ring != (corosync.RingID{}) {

@@ -158,11 +158,11 @@ func ExampleClient_QdevicePoll() {
 			if !ok {
 				return
 			}
-			if ev.Kind == votequorum.EventReconnected && ev.Err != nil {
+			if ev.Kind == corosync.EventReconnected && ev.Err != nil {
 				fmt.Println("device not registered again:", ev.Err)
 				return
 			}
-			if ev.Kind != votequorum.EventNodelist && ev.Kind != votequorum.EventSnapshot {
+			if ev.Kind != corosync.EventNodelist && ev.Kind != corosync.EventSnapshot {
 				continue
 			}
 		case <-tick.C:

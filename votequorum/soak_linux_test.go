@@ -31,7 +31,7 @@ func TestSoak(t *testing.T) {
 // between EventDisconnected and EventReconnected.
 type vqWatch struct {
 	mu    sync.Mutex
-	kinds []votequorum.EventKind
+	kinds []corosync.EventKind
 	gone  bool
 	lies  int
 }
@@ -40,9 +40,9 @@ func (w *vqWatch) run(sub *votequorum.Subscription) {
 	for ev := range sub.C() {
 		w.mu.Lock()
 		switch ev.Kind {
-		case votequorum.EventDisconnected:
+		case corosync.EventDisconnected:
 			w.gone = true
-		case votequorum.EventReconnected:
+		case corosync.EventReconnected:
 			w.gone = false
 		}
 		if w.gone && ev.Quorate {
@@ -54,7 +54,7 @@ func (w *vqWatch) run(sub *votequorum.Subscription) {
 }
 
 // sawAfter reports whether kinds appear in order after index from.
-func (w *vqWatch) sawAfter(from int, kinds ...votequorum.EventKind) (bool, int) {
+func (w *vqWatch) sawAfter(from int, kinds ...corosync.EventKind) (bool, int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	i := from
@@ -99,7 +99,7 @@ func vqRestarts(t *testing.T, n int) {
 		}
 		waitFor(t, "disconnected", func() bool {
 			for j, w := range watchers {
-				if ok, _ := w.sawAfter(marks[j], votequorum.EventDisconnected); !ok {
+				if ok, _ := w.sawAfter(marks[j], corosync.EventDisconnected); !ok {
 					return false
 				}
 			}
@@ -115,7 +115,7 @@ func vqRestarts(t *testing.T, n int) {
 		ready := time.Now()
 		waitFor(t, "reconnected", func() bool {
 			for j, w := range watchers {
-				if ok, _ := w.sawAfter(marks[j], votequorum.EventDisconnected, votequorum.EventReconnected, votequorum.EventSnapshot); !ok {
+				if ok, _ := w.sawAfter(marks[j], corosync.EventDisconnected, corosync.EventReconnected, corosync.EventSnapshot); !ok {
 					return false
 				}
 			}

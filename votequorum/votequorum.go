@@ -102,7 +102,7 @@ func (c *Client) SetExpected(ctx context.Context, n uint32) error {
 // SetVotes sets the votes of a node or of the quorum device
 // (votequorum_setvotes). votes must be at most MaxVotes. An unknown node is
 // corosync.ErrNameNotFound. If the votes then exceed the expected votes, the
-// daemon raises the expected votes (with an EventExpectedVotes) and does not
+// daemon raises the expected votes (with a corosync.EventExpectedVotes) and does not
 // lower them again.
 //
 // SetVotes also refuses, with corosync.ErrInvalidParam and before sending,
@@ -172,7 +172,7 @@ func (c *Client) totalVotes(ctx context.Context, target Target, votes uint32) (u
 }
 
 // Subscribe returns a new subscription. Its first event is the current state
-// (EventSnapshot), taken from the client's cache without a round trip.
+// (corosync.EventSnapshot), taken from the client's cache without a round trip.
 func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subscription, error) {
 	return c.s.Subscribe(ctx, opts...)
 }
@@ -188,7 +188,7 @@ func (c *Client) Latest() Event { return c.s.Latest() }
 //
 // The registration is remembered: after a reconnect (the daemon restarted,
 // or the connection broke) the client registers it again before it
-// delivers EventReconnected. A device then still has to poll (QdevicePoll)
+// delivers corosync.EventReconnected. A device then still has to poll (QdevicePoll)
 // with the ring of the snapshot that follows, as after every membership
 // change.
 func (c *Client) QdeviceRegister(ctx context.Context, name string) error {
@@ -235,7 +235,7 @@ func (c *Client) QdeviceUpdate(ctx context.Context, oldName, newName string) err
 
 // QdevicePoll tells the daemon the device is alive and whether it casts its
 // votes (votequorum_qdevice_poll). ring must be the current ring
-// (Latest().Ring, or the Ring of the last EventNodelist): a stale ring is
+// (Latest().Ring, or the Ring of the last corosync.EventNodelist): a stale ring is
 // corosync.ErrMessageError. A device must poll again within
 // quorum.device.timeout (10 s by default), or the daemon marks it not alive
 // and withdraws its votes; after each membership change the daemon's sync

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -68,7 +69,7 @@ func whatIfReal(t *testing.T, cl *corotest.Cluster, c *votequorum.Client, ch vot
 func TestWhatIf(t *testing.T) {
 	cl := corotest.Start(t, 3, corotest.Options{})
 	c := dial(t, cl.Node(1))
-	waitEvent(t, subscribe(t, c), votequorum.EventSnapshot, nil)
+	waitEvent(t, subscribe(t, c), corosync.EventSnapshot, nil)
 
 	// Nothing changes: the present state.
 	o, err := c.WhatIf(ctxT(t, 10*time.Second), votequorum.Change{})
@@ -99,7 +100,7 @@ func TestWhatIfLastManStanding(t *testing.T) {
 	const window = 1500 * time.Millisecond
 	cl := corotest.Start(t, 4, corotest.Options{Votequorum: corotest.Votequorum{LastManStanding: true, LastManStandingWindowMS: int(window / time.Millisecond)}})
 	c := dial(t, cl.Node(1))
-	waitEvent(t, subscribe(t, c), votequorum.EventSnapshot, nil)
+	waitEvent(t, subscribe(t, c), corosync.EventSnapshot, nil)
 	o := checkWhatIf(t, cl, c, votequorum.Change{FailNodes: []uint32{4}})
 	if o.AfterWindow == nil {
 		t.Fatal("no AfterWindow with last_man_standing")
@@ -125,7 +126,7 @@ func TestWhatIfLastManStanding(t *testing.T) {
 func TestWhatIfTieBreaker(t *testing.T) {
 	cl := corotest.Start(t, 4, corotest.Options{Votequorum: corotest.Votequorum{AutoTieBreaker: true}})
 	c := dial(t, cl.Node(1))
-	waitEvent(t, subscribe(t, c), votequorum.EventSnapshot, nil)
+	waitEvent(t, subscribe(t, c), corosync.EventSnapshot, nil)
 	if o := checkWhatIf(t, cl, c, votequorum.Change{FailNodes: []uint32{3, 4}}); !o.Quorate || o.NodeID != 1 {
 		t.Errorf("nodes 1 and 2 left: %v", o)
 	}
@@ -153,7 +154,7 @@ func TestWhatIfDownscale(t *testing.T) {
 	cl := corotest.Start(t, 4, corotest.Options{Votequorum: corotest.Votequorum{AllowDownscale: true}})
 	c := dial(t, cl.Node(1))
 	s := subscribe(t, c)
-	waitEvent(t, s, votequorum.EventSnapshot, nil)
+	waitEvent(t, s, corosync.EventSnapshot, nil)
 	ch, o, real := downscaleStop(t, cl, c, s, 4)
 	if !sameOutcome(o, real) {
 		t.Fatalf("what if %+v:\npredicted %v\nreal      %v", ch, o, real)

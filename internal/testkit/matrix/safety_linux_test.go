@@ -347,7 +347,7 @@ func (r *run) quorum(ctx context.Context) {
 		}
 		ev, err := sub.Next(ctx)
 		r.ok(what+" Next", err)
-		r.check(ev.Kind == quorum.EventSnapshot && ev.Quorate && slices.Equal(ev.Members, []uint32{1, 2, 3}), "%s first event %v", what, ev)
+		r.check(ev.Kind == corosync.EventSnapshot && ev.Quorate && slices.Equal(ev.Members, []uint32{1, 2, 3}), "%s first event %v", what, ev)
 		idle(r, what, sub)
 		closeTwice(r, what, sub)
 	}
@@ -356,7 +356,7 @@ func (r *run) quorum(ctx context.Context) {
 	if r.ok("quorum Subscribe for C", err) {
 		select {
 		case ev := <-sub.C():
-			r.check(ev.Kind == quorum.EventSnapshot, "quorum C first event %v", ev)
+			r.check(ev.Kind == corosync.EventSnapshot, "quorum C first event %v", ev)
 		case <-ctx.Done():
 			r.t.Errorf("%s: quorum C: no snapshot", r.d.Name)
 		}
@@ -423,7 +423,7 @@ func (r *run) votequorum(ctx context.Context) {
 	defer sub.Close()
 	ev, err := sub.Next(ctx)
 	r.ok("votequorum Next", err)
-	r.check(ev.Kind == votequorum.EventSnapshot && ev.Quorate && slices.Equal(ev.Members, []uint32{1, 2, 3}) && ev.ExpectedVotes == 3 && ev.Ring.Seq != 0,
+	r.check(ev.Kind == corosync.EventSnapshot && ev.Quorate && slices.Equal(ev.Members, []uint32{1, 2, 3}) && ev.ExpectedVotes == 3 && ev.Ring.Seq != 0,
 		"votequorum snapshot %v", ev)
 	idle(r, "votequorum Subscribe(Queue(64))", sub)
 
@@ -456,13 +456,13 @@ func (r *run) votequorum(ctx context.Context) {
 		r.is(fmt.Sprintf("votequorum SetExpected(%d) on 3 votes", n), c.SetExpected(ctx, n), corosync.ErrInvalidParam)
 	}
 	if r.ok("votequorum SetExpected(3)", c.SetExpected(ctx, 3)) {
-		r.waitVQ(ctx, sub, "expected votes 3", func(e votequorum.Event) bool { return e.Kind == votequorum.EventExpectedVotes && e.ExpectedVotes == 3 })
+		r.waitVQ(ctx, sub, "expected votes 3", func(e votequorum.Event) bool { return e.Kind == corosync.EventExpectedVotes && e.ExpectedVotes == 3 })
 	}
 	if r.ok("votequorum SetExpected(4)", c.SetExpected(ctx, 4)) {
-		r.waitVQ(ctx, sub, "expected votes 4", func(e votequorum.Event) bool { return e.Kind == votequorum.EventExpectedVotes && e.ExpectedVotes == 4 })
+		r.waitVQ(ctx, sub, "expected votes 4", func(e votequorum.Event) bool { return e.Kind == corosync.EventExpectedVotes && e.ExpectedVotes == 4 })
 	}
 	if r.ok("votequorum SetExpected(3) back", c.SetExpected(ctx, 3)) {
-		r.waitVQ(ctx, sub, "expected votes 3 again", func(e votequorum.Event) bool { return e.Kind == votequorum.EventExpectedVotes && e.ExpectedVotes == 3 })
+		r.waitVQ(ctx, sub, "expected votes 3 again", func(e votequorum.Event) bool { return e.Kind == corosync.EventExpectedVotes && e.ExpectedVotes == 3 })
 	}
 
 	// SetVotes.
@@ -517,7 +517,7 @@ func (r *run) votequorum(ctx context.Context) {
 		}
 		ev, err := s.Next(ctx)
 		r.ok(what+" Next", err)
-		r.check(ev.Kind == votequorum.EventSnapshot, "%s first %v", what, ev)
+		r.check(ev.Kind == corosync.EventSnapshot, "%s first %v", what, ev)
 		idle(r, what, s)
 		closeTwice(r, what, s)
 	}
@@ -933,9 +933,9 @@ func (r *run) cmapTrack(ctx context.Context, c *cmap.Client) {
 	r.ok("cmap Set tracked key again", c.SetUint32(ctx, key, 2))
 	r.ok("cmap Delete tracked key", c.Delete(ctx, key))
 	for i, w := range []cmap.Event{
-		{Kind: cmap.EventAdd, Key: key, New: cmap.Uint32(1)},
-		{Kind: cmap.EventModify, Key: key, New: cmap.Uint32(2), Old: cmap.Uint32(1)},
-		{Kind: cmap.EventDelete, Key: key, Old: cmap.Uint32(2)},
+		{Kind: corosync.EventAdd, Key: key, New: cmap.Uint32(1)},
+		{Kind: corosync.EventModify, Key: key, New: cmap.Uint32(2), Old: cmap.Uint32(1)},
+		{Kind: corosync.EventDelete, Key: key, Old: cmap.Uint32(2)},
 	} {
 		ev, err := exact.Next(ctx)
 		r.ok("cmap Track Next", err)
@@ -943,10 +943,10 @@ func (r *run) cmapTrack(ctx context.Context, c *cmap.Client) {
 	}
 	ev, err := prefix.Next(ctx)
 	r.ok("cmap prefix Track Next", err)
-	r.check(ev.Kind == cmap.EventAdd && ev.Key == key, "prefix track: %v", ev)
+	r.check(ev.Kind == corosync.EventAdd && ev.Key == key, "prefix track: %v", ev)
 	ev, err = mod.Next(ctx)
 	r.ok("cmap modify Track Next", err)
-	r.check(ev.Kind == cmap.EventModify && ev.Key == key, "modify track: %v", ev)
+	r.check(ev.Kind == corosync.EventModify && ev.Key == key, "modify track: %v", ev)
 	ctx2, cancel := context.WithTimeout(ctx, 5*time.Second)
 	for {
 		ev, err := every.Next(ctx2)
@@ -1057,10 +1057,10 @@ func (r *run) cpg(ctx context.Context) {
 		"group %q node %d pid %d self %v", g.Name(), g.LocalNodeID(), g.PID(), g.Self())
 	ev, err := g.Next(ctx)
 	r.ok("cpg Next (own join)", err)
-	r.check(ev.Kind == cpg.EventConfchg && slices.Equal(ev.Joined, []cpg.Member{{NodeID: 1, PID: g.PID(), Reason: cpg.ReasonJoin}}), "first event %v", ev)
+	r.check(ev.Kind == corosync.EventConfchg && slices.Equal(ev.Joined, []cpg.Member{{NodeID: 1, PID: g.PID(), Reason: cpg.ReasonJoin}}), "first event %v", ev)
 	ev, err = g.Next(ctx)
 	r.ok("cpg Next (totem)", err)
-	r.check(ev.Kind == cpg.EventTotem && slices.Equal(ev.Nodes, []uint32{1, 2, 3}), "second event %v", ev)
+	r.check(ev.Kind == corosync.EventTotem && slices.Equal(ev.Nodes, []uint32{1, 2, 3}), "second event %v", ev)
 	_, err = c.Join(ctx, group)
 	r.is("cpg Join(same group, same pid)", err, corosync.ErrExist)
 	g2, err := c.Join(ctx, group, cpg.WithPID(4242), cpg.Queue(64))
@@ -1098,7 +1098,7 @@ func (r *run) cpg(ctx context.Context) {
 		}
 		ev, err := gg.Next(ctx)
 		r.ok("cpg Next on "+trunc(name), err)
-		r.check(ev.Kind == cpg.EventConfchg && ev.Group == name, "first event of %q: %v", name, ev)
+		r.check(ev.Kind == corosync.EventConfchg && ev.Group == name, "first event of %q: %v", name, ev)
 		m, err := c.Members(ctx, name)
 		r.ok(fmt.Sprintf("cpg Members(%d-byte name)", len(name)), err)
 		r.check(len(m) == 1 && m[0].NodeID == 1, "members of %q: %v", name, m)
@@ -1204,7 +1204,7 @@ func (r *run) cpg(ctx context.Context) {
 	if r.ok("cpg Join(Queue(0))", err) {
 		select {
 		case ev := <-gc.C():
-			r.check(ev.Kind == cpg.EventConfchg, "C first event %v", ev)
+			r.check(ev.Kind == corosync.EventConfchg, "C first event %v", ev)
 		case <-ctx.Done():
 			r.t.Errorf("%s: cpg C: nothing", r.d.Name)
 		}
@@ -1246,7 +1246,7 @@ func (r *run) nextMessage(ctx context.Context, grp *cpg.Group) (cpg.Event, error
 	defer cancel()
 	for {
 		ev, err := grp.Next(ctx)
-		if err != nil || ev.Kind == cpg.EventMessage {
+		if err != nil || ev.Kind == corosync.EventMessage {
 			return ev, err
 		}
 	}
@@ -1259,10 +1259,10 @@ func (r *run) nextConfchg(ctx context.Context, grp *cpg.Group) (cpg.Event, error
 	defer cancel()
 	for {
 		ev, err := grp.Next(ctx)
-		if err != nil || ev.Kind == cpg.EventConfchg {
+		if err != nil || ev.Kind == corosync.EventConfchg {
 			return ev, err
 		}
-		if ev.Kind == cpg.EventMessage {
+		if ev.Kind == corosync.EventMessage {
 			return ev, fmt.Errorf("message %v before the confchg", ev)
 		}
 	}
@@ -1400,7 +1400,7 @@ func (r *run) cfg(ctx context.Context) {
 		}
 		ev, err := sub.Next(ctx)
 		r.ok(what+" Next", err)
-		r.check(ev.Kind == cfg.EventSnapshot && ev.Connected && !ev.Tracking && ev.LocalNodeID == 1, "%s first %v", what, ev)
+		r.check(ev.Kind == corosync.EventSnapshot && ev.Connected && !ev.Tracking && ev.LocalNodeID == 1, "%s first %v", what, ev)
 		idle(r, what, sub)
 		closeTwice(r, what, sub)
 	}
@@ -1413,7 +1413,7 @@ func (r *run) cfg(ctx context.Context) {
 		if r.ok("cfg tracker Subscribe(Queue(8))", err) {
 			ev, err := sub.Next(ctx)
 			r.ok("cfg tracker Next", err)
-			r.check(ev.Kind == cfg.EventSnapshot && ev.Tracking, "tracker snapshot %v", ev)
+			r.check(ev.Kind == corosync.EventSnapshot && ev.Tracking, "tracker snapshot %v", ev)
 			idle(r, "cfg tracker subscription", sub)
 			closeTwice(r, "cfg tracker subscription", sub)
 		}

@@ -27,11 +27,11 @@ func Normalise(evs []quorum.Event) []Event {
 	var out []Event
 	for _, e := range evs {
 		switch e.Kind {
-		case quorum.EventNodelist:
+		case corosync.EventNodelist:
 			n := e.Nodelist
 			out = append(out, Event{Kind: "nodelist", Node: n.Ring.NodeID, Seq: n.Ring.Seq, Members: n.Members, Joined: n.Joined, Left: n.Left})
-		case quorum.EventSnapshot, quorum.EventQuorum:
-			if e.Kind == quorum.EventSnapshot && e.Nodelist != nil {
+		case corosync.EventSnapshot, corosync.EventQuorum:
+			if e.Kind == corosync.EventSnapshot && e.Nodelist != nil {
 				n := e.Nodelist
 				out = append(out, Event{Kind: "nodelist", Node: n.Ring.NodeID, Seq: n.Ring.Seq, Members: n.Members, Joined: []uint32{}, Left: []uint32{}})
 			}

@@ -489,7 +489,7 @@ func (m *floodMember) read(ctx context.Context, pace time.Duration) {
 			return
 		}
 		switch ev.Kind {
-		case cpg.EventMessage:
+		case corosync.EventMessage:
 			if string(ev.Data) == "done" {
 				dones++
 				m.keys = append(m.keys, fmt.Sprintf("done %s", ev.Sender))
@@ -501,7 +501,7 @@ func (m *floodMember) read(ctx context.Context, pace time.Duration) {
 			}
 			m.sizes += int64(len(ev.Data))
 			m.keys = append(m.keys, fmt.Sprintf("m %s %d %d", ev.Sender, binary.BigEndian.Uint64(ev.Data), len(ev.Data)))
-		case cpg.EventConfchg:
+		case corosync.EventConfchg:
 			m.keys = append(m.keys, fmt.Sprintf("c %v %v %v", ev.Members, ev.Joined, ev.Left))
 		}
 		if pace > 0 {
@@ -570,7 +570,7 @@ func flood(t *testing.T, ctx context.Context, cl *corotest.Cluster, cps map[uint
 				t.Fatalf("flood: %s waiting for the group: %v", m.name, err)
 			}
 			m.keys = append(m.keys, fmt.Sprintf("c %v %v %v", ev.Members, ev.Joined, ev.Left))
-			if ev.Kind == cpg.EventConfchg && len(ev.Members) == len(all) {
+			if ev.Kind == corosync.EventConfchg && len(ev.Members) == len(all) {
 				break
 			}
 		}

@@ -60,7 +60,7 @@ func newGoTracker(t *testing.T, n *corotest.Node) shutdownTracker {
 			g.ch <- ev
 		}
 	}()
-	if ev := <-g.ch; ev.Kind != cfg.EventSnapshot || !ev.Tracking {
+	if ev := <-g.ch; ev.Kind != corosync.EventSnapshot || !ev.Tracking {
 		t.Fatalf("first event %v", ev)
 	}
 	return g
@@ -75,7 +75,7 @@ func (g *goTracker) await(d time.Duration) (cfgwire.ShutdownFlags, bool) {
 			if !ok {
 				return 0, false
 			}
-			if ev.Kind == cfg.EventShutdownRequest {
+			if ev.Kind == corosync.EventShutdownRequest {
 				return cfgwire.ShutdownFlags(ev.Flags), true
 			}
 		case <-tm.C:
@@ -101,9 +101,9 @@ func (g *goTracker) settle(d time.Duration) ([]cfgwire.ShutdownFlags, bool) {
 				return got, true // WithoutReconnect(): the subscription ends after EventDisconnected
 			}
 			switch ev.Kind {
-			case cfg.EventShutdownRequest:
+			case corosync.EventShutdownRequest:
 				got = append(got, cfgwire.ShutdownFlags(ev.Flags))
-			case cfg.EventDisconnected:
+			case corosync.EventDisconnected:
 				return got, true
 			}
 		case <-tm.C:
@@ -386,7 +386,7 @@ func TestShutdownFromTracker(t *testing.T) {
 		}
 		err := <-errc
 		goAnswer, goAfter := corosync.Code(err), time.Since(start)
-		var goEvents []cfg.EventKind
+		var goEvents []corosync.EventKind
 		for quiet := time.After(500 * time.Millisecond); ; {
 			select {
 			case ev := <-g.ch:
@@ -446,7 +446,7 @@ func TestShutdownFromTracker(t *testing.T) {
 			}
 			continue
 		}
-		if !slices.Equal(goEvents, []cfg.EventKind{cfg.EventShutdownTimedOut}) || !slices.Equal(cOwn, []cfgwire.ShutdownFlags{cfgwire.ShutdownRequest}) ||
+		if !slices.Equal(goEvents, []corosync.EventKind{corosync.EventShutdownTimedOut}) || !slices.Equal(cOwn, []cfgwire.ShutdownFlags{cfgwire.ShutdownRequest}) ||
 			goAfter < 4500*time.Millisecond || cAfter < 4500*time.Millisecond {
 			t.Errorf("timed out: cfg events %v after %v, libcfg callbacks %v after %v", goEvents, goAfter, cOwn, cAfter)
 		}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -142,7 +143,7 @@ func TestClientEventsMatchLibcmap(t *testing.T) {
 	if len(want) != len(steps) {
 		t.Fatalf("libcmap saw %d events for %d changes", len(want), len(steps))
 	}
-	kinds := map[cmapwire.TrackFlags]cmap.EventKind{cmapwire.TrackAdd: cmap.EventAdd, cmapwire.TrackDelete: cmap.EventDelete, cmapwire.TrackModify: cmap.EventModify}
+	kinds := map[cmapwire.TrackFlags]corosync.EventKind{cmapwire.TrackAdd: corosync.EventAdd, cmapwire.TrackDelete: corosync.EventDelete, cmapwire.TrackModify: corosync.EventModify}
 	var wantExact []Event
 	for i, w := range want {
 		ev, err := tr.Next(ctx)

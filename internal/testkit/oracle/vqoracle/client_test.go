@@ -33,15 +33,15 @@ func dialClient(t testing.TB, n *corotest.Node) *votequorum.Client {
 // have Kind "".
 func fromClient(e votequorum.Event) Event {
 	switch e.Kind {
-	case votequorum.EventQuorum:
+	case corosync.EventQuorum:
 		nodes := make([]vqwire.Node, len(e.Nodes))
 		for i, n := range e.Nodes {
 			nodes[i] = vqwire.Node{NodeID: n.NodeID, State: vqwire.NodeState(n.State)}
 		}
 		return Event{Kind: "quorum", Quorate: e.Quorate, Nodes: nodes}
-	case votequorum.EventExpectedVotes:
+	case corosync.EventExpectedVotes:
 		return Event{Kind: "expectedvotes", ExpectedVotes: e.ExpectedVotes}
-	case votequorum.EventNodelist:
+	case corosync.EventNodelist:
 		return Event{Kind: "nodelist", Ring: vqwire.RingID{NodeID: e.Ring.NodeID, Seq: e.Ring.Seq}, Members: e.Members}
 	}
 	return Event{}
@@ -127,7 +127,7 @@ func TestClientMatchesLibvotequorum(t *testing.T) {
 		if _, err := or.WaitEvents(ctx, 2); err != nil {
 			t.Fatal(err)
 		}
-		if ev, err := sub.Next(ctx); err != nil || ev.Kind != votequorum.EventSnapshot {
+		if ev, err := sub.Next(ctx); err != nil || ev.Kind != corosync.EventSnapshot {
 			t.Fatalf("first event %v, %v", ev, err)
 		}
 		total := 0
