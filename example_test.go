@@ -8,6 +8,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 )
@@ -34,7 +35,7 @@ func Example_range() {
 	cluster := mock.NewCluster(3)
 	c, _ := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	defer c.Close()
-	sub, _ := c.Subscribe(ctx, quorum.Queue(16))
+	sub, _ := c.Subscribe(ctx, dispatch.Queue(16))
 	defer sub.Close()
 
 	cluster.Partition([]uint32{1}, []uint32{2, 3}) // node 1 is cut off
@@ -85,7 +86,7 @@ func Example_poll() {
 	cluster := mock.NewCluster(1)
 	c, _ := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	defer c.Close()
-	sub, _ := c.Subscribe(ctx, quorum.Queue(8))
+	sub, _ := c.Subscribe(ctx, dispatch.Queue(8))
 	defer sub.Close()
 
 	ev, err := sub.TryNext()
@@ -115,7 +116,7 @@ func Example_run() {
 	cluster := mock.NewCluster(2)
 	c, _ := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	defer c.Close()
-	sub, _ := c.Subscribe(ctx, quorum.Queue(8))
+	sub, _ := c.Subscribe(ctx, dispatch.Queue(8))
 	defer sub.Close()
 
 	errLost := errors.New("quorum lost")

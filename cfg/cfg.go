@@ -8,6 +8,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
@@ -269,7 +270,16 @@ func (c *Client) ReplyShutdown(ctx context.Context, reply ShutdownReply) error {
 // Subscribe returns a new subscription. Its first event is the current state
 // (corosync.EventSnapshot), taken from the client's cache without a round trip.
 // Shutdown requests reach subscribers only with WithShutdownTracking.
-func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subscription, error) {
+// opts choose the delivery policy (package dispatch): dispatch.LatestWins
+// (the default: a slow subscriber skips to the newest event and
+// Event.Skipped says how many it missed), dispatch.Queue(n) (every event, in
+// order; the subscription ends with dispatch.ErrOverflow when n are
+// unread), dispatch.Unbounded() or dispatch.Block(n). The subscription is a
+// *dispatch.Subscription: read it with Next, TryNext, Drain, Run, C or All.
+// A subscriber that must answer every shutdown request should use
+// dispatch.Queue or dispatch.Block: under LatestWins a request can be
+// replaced by a later event before it is read.
+func (c *Client) Subscribe(ctx context.Context, opts ...dispatch.SubOption) (*dispatch.Subscription[Event], error) {
 	return c.s.Subscribe(ctx, opts...)
 }
 

@@ -8,6 +8,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 )
 
@@ -24,7 +25,7 @@ func Example_mock() {
 		panic(err)
 	}
 	defer tracker.Close()
-	sub, _ := tracker.Subscribe(ctx, cfg.Queue(8))
+	sub, _ := tracker.Subscribe(ctx, dispatch.Queue(8))
 	defer sub.Close()
 	var busy atomic.Bool
 	busy.Store(true)

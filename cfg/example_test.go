@@ -8,6 +8,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/dispatch"
 )
 
 // A tracker that refuses shutdowns while work is running.
@@ -26,7 +27,7 @@ func Example() {
 	}
 	fmt.Println("node 2 reachable:", st.Reachable, "link 0 MTU:", st.Links[0].MTU)
 
-	sub, err := c.Subscribe(context.Background(), cfg.Queue(16))
+	sub, err := c.Subscribe(context.Background(), dispatch.Queue(16))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 	"github.com/corosync-go/corosync/transport"
@@ -51,7 +52,7 @@ func dial(t *testing.T, ctx context.Context, n *corotest.Node, opts ...client.Op
 }
 
 // recorder reads a subscription into a channel.
-func record(sub *cfg.Subscription, wg *sync.WaitGroup) <-chan cfg.Event {
+func record(sub *dispatch.Subscription[cfg.Event], wg *sync.WaitGroup) <-chan cfg.Event {
 	ch := make(chan cfg.Event, 64)
 	wg.Add(1)
 	go func() {
@@ -292,7 +293,7 @@ func TestReal(t *testing.T) {
 		if !c.Latest().Tracking {
 			t.Fatal("not tracking")
 		}
-		sub, err := c.Subscribe(ctx, cfg.Queue(16))
+		sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,7 +338,7 @@ func TestReal(t *testing.T) {
 		}
 		c := dial(t, ctx, n, opts...)
 		defer c.Close()
-		sub, err := c.Subscribe(ctx, cfg.Queue(16))
+		sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +386,7 @@ func TestReal(t *testing.T) {
 		}
 		c := dial(t, ctx, n, cfg.WithShutdownTracking(), client.WithoutReconnect())
 		defer c.Close()
-		sub, err := c.Subscribe(ctx, cfg.Queue(16))
+		sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -427,7 +428,7 @@ func untrackedShutdown(t *testing.T, ctx context.Context, n *corotest.Node) {
 	t.Helper()
 	c := dial(t, ctx, n, client.WithoutReconnect())
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, cfg.Queue(16))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@
 //	for e, err := range c.IterValues(ctx, "runtime.members.") {
 //		...
 //	}
-//	tr, err := c.Track(ctx, "runtime.members.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
+//	tr, err := c.Track(ctx, "runtime.members.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(64))
 //	for ev := range tr.C() {
 //		fmt.Println(ev) // e.g. "modify: runtime.members.3.status str("joined") -> str("left")"
 //	}

@@ -8,6 +8,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 )
 
@@ -24,7 +25,7 @@ func TestEndFailsTracks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	tr, err := c.Track(ctx, "test.", TrackChanges|TrackPrefix, Queue(8))
+	tr, err := c.Track(ctx, "test.", TrackChanges|TrackPrefix, dispatch.Queue(8))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestTrackEndsWhenReconnectFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	tr, err := c.Track(ctx, "test.", TrackChanges|TrackPrefix, Queue(8))
+	tr, err := c.Track(ctx, "test.", TrackChanges|TrackPrefix, dispatch.Queue(8))
 	if err != nil {
 		t.Fatal(err)
 	}

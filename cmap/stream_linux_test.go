@@ -27,10 +27,10 @@ func (h streamHarness) Open(t testing.TB, c streamtest.Config) (*streamtest.Fixt
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	opt := cmap.LatestWins()
+	opt := dispatch.LatestWins()
 	switch c.Policy {
 	case streamtest.Queue:
-		opt = cmap.Queue(c.N)
+		opt = dispatch.Queue(c.N)
 	case streamtest.Unbounded:
 		opt = dispatch.Unbounded()
 	}

@@ -49,14 +49,20 @@ type Track struct {
 // every key starting with key (flags with TrackPrefix; "" then tracks every
 // key) and returns it (cmap_track_add). flags need at least one of
 // TrackAdd, TrackDelete, TrackModify. opts choose the delivery policy
-// (default LatestWins; use Queue to see every change of a prefix).
+// (package dispatch): dispatch.LatestWins (the default: a slow reader skips
+// to the newest change and Event.Skipped says how many it missed; right for
+// an exact key, whose newest value wins), dispatch.Queue(n) to see every
+// change of a prefix (the track ends with dispatch.ErrOverflow after the
+// queued events when n are unread), dispatch.Unbounded(), or
+// dispatch.Block(n) (nothing is lost, but while this track's reader does not
+// read, the client's event pump waits, and so does every other track).
 //
 // Events of changes made after Track returns are delivered; Track does not
 // report the current value (read it with Get or IterValues after Track to
 // start from a consistent state). The key is checked before anything is
 // sent (*KeyError), and exact tracking of a string stats key, which crashes
 // corosync 3.1.7, is refused (*DangerError).
-func (c *Client) Track(ctx context.Context, key string, flags TrackFlags, opts ...SubscribeOption) (*Track, error) {
+func (c *Client) Track(ctx context.Context, key string, flags TrackFlags, opts ...dispatch.SubOption) (*Track, error) {
 	if _, err := cmapwire.AppendTrackAdd(nil, key, cmapwire.TrackFlags(flags), 0); err != nil {
 		return nil, pubErr(err)
 	}

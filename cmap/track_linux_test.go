@@ -10,10 +10,11 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
 
-func track(t *testing.T, c *cmap.Client, key string, flags cmap.TrackFlags, opts ...cmap.SubscribeOption) *cmap.Track {
+func track(t *testing.T, c *cmap.Client, key string, flags cmap.TrackFlags, opts ...dispatch.SubOption) *cmap.Track {
 	t.Helper()
 	tr, err := c.Track(ctxT(t, 10*time.Second), key, flags, opts...)
 	if err != nil {
@@ -54,9 +55,9 @@ func TestTracks(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	c := dial(t, cl.Nodes[0])
 	ctx := ctxT(t, 60*time.Second)
-	pre := track(t, c, "tr.a.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
-	exact := track(t, c, "tr.b.x", cmap.TrackChanges, cmap.Block(16)) // room for the 10 changes below: a full Block track stalls the others
-	adds := track(t, c, "tr.", cmap.TrackAdd|cmap.TrackPrefix, cmap.Queue(64))
+	pre := track(t, c, "tr.a.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(64))
+	exact := track(t, c, "tr.b.x", cmap.TrackChanges, dispatch.Block(16)) // room for the 10 changes below: a full Block track stalls the others
+	adds := track(t, c, "tr.", cmap.TrackAdd|cmap.TrackPrefix, dispatch.Queue(64))
 	latest := track(t, c, "tr.b.x", cmap.TrackModify) // latest wins
 
 	must := func(err error) {
@@ -151,8 +152,8 @@ func TestTrackRestart(t *testing.T) {
 	node := cl.Nodes[0]
 	c := dial(t, node)
 	ctx := ctxT(t, 90*time.Second)
-	a := track(t, c, "rs.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
-	b := track(t, c, "rs.k", cmap.TrackModify, cmap.Queue(64))
+	a := track(t, c, "rs.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(64))
+	b := track(t, c, "rs.k", cmap.TrackModify, dispatch.Queue(64))
 	if err := c.SetUint32(ctx, "rs.k", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +203,7 @@ func TestTrackRestart(t *testing.T) {
 	}
 	// A track made after the restarts works too, and closing one removes
 	// only it.
-	d := track(t, c, "rs.", cmap.TrackAdd|cmap.TrackPrefix, cmap.Queue(8))
+	d := track(t, c, "rs.", cmap.TrackAdd|cmap.TrackPrefix, dispatch.Queue(8))
 	b.Close()
 	if err := c.SetUint32(ctx, "rs.k", 1); err != nil {
 		t.Fatal(err)
@@ -217,7 +218,7 @@ func TestTrackNoReconnect(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	node := cl.Nodes[0]
 	c := dial(t, node, client.WithoutReconnect())
-	a := track(t, c, "nr.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(8))
+	a := track(t, c, "nr.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(8))
 	node.Kill()
 	if ev := next(t, a); ev.Kind != corosync.EventDisconnected {
 		t.Fatalf("got %v", ev)
@@ -237,7 +238,7 @@ func TestTrackMembers(t *testing.T) {
 	c := dial(t, n1)
 	ctx := ctxT(t, 120*time.Second)
 	prefix := membersPrefix(checkVersion(t, c, n1))
-	tr := track(t, c, prefix, cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(256))
+	tr := track(t, c, prefix, cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(256))
 	statusKey, joinKey := prefix+"3.status", prefix+"3.join_count"
 	status := func() string {
 		s, err := c.GetString(ctx, statusKey)
@@ -327,8 +328,8 @@ func TestCloseWithStuckReader(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	c := dial(t, cl.Nodes[0])
 	ctx := ctxT(t, 30*time.Second)
-	stuck := track(t, c, "st.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Block(1))
-	other := track(t, c, "st.", cmap.TrackAdd|cmap.TrackPrefix, cmap.Queue(200))
+	stuck := track(t, c, "st.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Block(1))
+	other := track(t, c, "st.", cmap.TrackAdd|cmap.TrackPrefix, dispatch.Queue(200))
 	for i := range 100 {
 		if err := c.SetUint32(ctx, "st.k"+string(rune('a'+i%26))+string(rune('a'+i/26)), 1); err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 )
@@ -20,7 +21,7 @@ func Example() {
 		panic(err)
 	}
 	defer c.Close()
-	sub, _ := c.Subscribe(ctx, quorum.Queue(8))
+	sub, _ := c.Subscribe(ctx, dispatch.Queue(8))
 	defer sub.Close()
 
 	running := false

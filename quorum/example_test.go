@@ -7,6 +7,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 )
@@ -25,7 +26,7 @@ func Example() {
 		return
 	}
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, quorum.Queue(16))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 	if err != nil {
 		fmt.Println(err)
 		return

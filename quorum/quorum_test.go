@@ -36,7 +36,7 @@ func dial(t *testing.T, n *mock.Node, opts ...client.Option) *quorum.Client {
 	return c
 }
 
-func subscribe(t *testing.T, c *quorum.Client, opts ...quorum.SubscribeOption) *quorum.Subscription {
+func subscribe(t *testing.T, c *quorum.Client, opts ...dispatch.SubOption) *dispatch.Subscription[quorum.Event] {
 	t.Helper()
 	s, err := c.Subscribe(ctxT(t), opts...)
 	if err != nil {
@@ -46,7 +46,7 @@ func subscribe(t *testing.T, c *quorum.Client, opts ...quorum.SubscribeOption) *
 	return s
 }
 
-func next(t *testing.T, s *quorum.Subscription) quorum.Event {
+func next(t *testing.T, s *dispatch.Subscription[quorum.Event]) quorum.Event {
 	t.Helper()
 	ev, err := s.Next(ctxT(t))
 	if err != nil {
@@ -55,7 +55,7 @@ func next(t *testing.T, s *quorum.Subscription) quorum.Event {
 	return ev
 }
 
-func expect(t *testing.T, s *quorum.Subscription, kind corosync.EventKind, quorate bool, members ...uint32) quorum.Event {
+func expect(t *testing.T, s *dispatch.Subscription[quorum.Event], kind corosync.EventKind, quorate bool, members ...uint32) quorum.Event {
 	t.Helper()
 	ev := next(t, s)
 	if ev.Kind != kind || ev.Quorate != quorate || !slices.Equal(ev.Members, members) {
@@ -73,7 +73,7 @@ func TestSnapshotAndEventsV1(t *testing.T) {
 	if q, err := c.Quorate(ctxT(t)); err != nil || !q {
 		t.Fatalf("Quorate = %v, %v", q, err)
 	}
-	s := subscribe(t, c, quorum.Queue(16))
+	s := subscribe(t, c, dispatch.Queue(16))
 	snap := expect(t, s, corosync.EventSnapshot, true, 1, 2, 3)
 	if snap.Nodelist == nil || !slices.Equal(snap.Nodelist.Members, []uint32{1, 2, 3}) || snap.Ring.NodeID != 1 {
 		t.Fatalf("snapshot %+v", snap)
@@ -118,7 +118,7 @@ func TestSnapshotAndEventsV1(t *testing.T) {
 func TestModelV0(t *testing.T) {
 	cl := mock.NewCluster(2)
 	c := dial(t, cl.Node(1), quorum.WithModel(quorum.ModelV0))
-	s := subscribe(t, c, quorum.Queue(8))
+	s := subscribe(t, c, dispatch.Queue(8))
 	snap := expect(t, s, corosync.EventSnapshot, true, 1, 2)
 	if snap.Nodelist != nil || snap.Ring.NodeID != 0 || snap.Ring.Seq == 0 {
 		t.Fatalf("V0 snapshot %+v", snap)
@@ -136,7 +136,7 @@ func TestQuorumFree(t *testing.T) {
 	if c.Type() != quorum.QuorumFree {
 		t.Fatalf("type %v", c.Type())
 	}
-	s := subscribe(t, c, quorum.Queue(8))
+	s := subscribe(t, c, dispatch.Queue(8))
 	snap := expect(t, s, corosync.EventSnapshot, true)
 	if snap.Ring != (corosync.RingID{}) || snap.Nodelist == nil || len(snap.Nodelist.Members) != 2 {
 		t.Fatalf("free snapshot %+v", snap)
@@ -154,7 +154,7 @@ func TestQuorumFree(t *testing.T) {
 func TestReconnectAfterRestart(t *testing.T) {
 	cl := mock.NewCluster(1)
 	c := dial(t, cl.Node(1))
-	s := subscribe(t, c, quorum.Queue(16))
+	s := subscribe(t, c, dispatch.Queue(16))
 	expect(t, s, corosync.EventSnapshot, true, 1)
 	cl.Stop(1)
 	d := next(t, s)
@@ -185,7 +185,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 func TestNoReconnect(t *testing.T) {
 	cl := mock.NewCluster(1)
 	c := dial(t, cl.Node(1), client.WithoutReconnect())
-	s := subscribe(t, c, quorum.Queue(8))
+	s := subscribe(t, c, dispatch.Queue(8))
 	next(t, s)
 	cl.Kill(1)
 	if ev := next(t, s); ev.Kind != corosync.EventDisconnected {
@@ -253,7 +253,7 @@ func TestCloseEndsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var subs []*quorum.Subscription
+	var subs []*dispatch.Subscription[quorum.Event]
 	for range 10 {
 		s, err := c.Subscribe(ctxT(t))
 		if err != nil {
@@ -295,7 +295,7 @@ func TestCloseEndsEverything(t *testing.T) {
 func TestStopTracking(t *testing.T) {
 	cl := mock.NewCluster(3)
 	c := dial(t, cl.Node(1))
-	s := subscribe(t, c, quorum.Queue(8))
+	s := subscribe(t, c, dispatch.Queue(8))
 	next(t, s)
 	if err := c.StopTracking(ctxT(t)); err != nil {
 		t.Fatal(err)

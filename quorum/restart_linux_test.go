@@ -14,6 +14,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -47,7 +48,7 @@ type recorder struct {
 	changed chan struct{}
 }
 
-func (r *recorder) run(sub *quorum.Subscription) {
+func (r *recorder) run(sub *dispatch.Subscription[quorum.Event]) {
 	for ev := range sub.C() {
 		r.mu.Lock()
 		switch ev.Kind {
@@ -149,7 +150,7 @@ func restarts(t *testing.T, n int) {
 		t.Fatalf("Dial(WithModel(ModelV1)) on corosync %v: %v, want ErrNotSupported", want, err)
 	}
 	var recs []*recorder
-	var subs []*quorum.Subscription
+	var subs []*dispatch.Subscription[quorum.Event]
 	var wg sync.WaitGroup
 	defer func() {
 		for _, s := range subs {
@@ -157,7 +158,7 @@ func restarts(t *testing.T, n int) {
 		}
 		wg.Wait()
 	}()
-	for _, opt := range []quorum.SubscribeOption{quorum.LatestWins(), quorum.Queue(1024), quorum.Block(16)} {
+	for _, opt := range []dispatch.SubOption{dispatch.LatestWins(), dispatch.Queue(1024), dispatch.Block(16)} {
 		sub, err := c.Subscribe(ctx, opt)
 		if err != nil {
 			t.Fatal(err)

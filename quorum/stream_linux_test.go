@@ -26,10 +26,10 @@ func (h streamHarness) Open(t testing.TB, c streamtest.Config) (*streamtest.Fixt
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	opt := quorum.LatestWins()
+	opt := dispatch.LatestWins()
 	switch c.Policy {
 	case streamtest.Queue:
-		opt = quorum.Queue(c.N)
+		opt = dispatch.Queue(c.N)
 	case streamtest.Unbounded:
 		opt = dispatch.Unbounded()
 	}

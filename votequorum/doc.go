@@ -15,7 +15,7 @@
 // The package is mostly declarations; the machinery (connection lifecycle,
 // request pairing, the dispatcher) is shared with the other service clients.
 // A Client holds one connection with tracking on. One dispatcher goroutine
-// reads its notifications and fans them out to every Subscription; each new
+// reads its notifications and fans them out to every subscription (a *dispatch.Subscription); each new
 // subscription starts with the cached current state (corosync.EventSnapshot), so
 // subscribing costs no round trip. Notifications with ids this package does
 // not know are ignored. Requests on the connection are sent one at a time.

@@ -8,6 +8,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -101,7 +102,7 @@ func Example_twoNode() {
 		return
 	}
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, votequorum.Queue(8))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(8))
 	if err != nil {
 		fmt.Println(err)
 		return

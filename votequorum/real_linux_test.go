@@ -13,6 +13,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -35,9 +36,9 @@ func dial(t *testing.T, n *corotest.Node) *votequorum.Client {
 	return c
 }
 
-func subscribe(t *testing.T, c *votequorum.Client) *votequorum.Subscription {
+func subscribe(t *testing.T, c *votequorum.Client) *dispatch.Subscription[votequorum.Event] {
 	t.Helper()
-	s, err := c.Subscribe(ctxT(t, 10*time.Second), votequorum.Queue(256))
+	s, err := c.Subscribe(ctxT(t, 10*time.Second), dispatch.Queue(256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func subscribe(t *testing.T, c *votequorum.Client) *votequorum.Subscription {
 }
 
 // waitEvent reads s until an event of kind satisfying ok arrives.
-func waitEvent(t *testing.T, s *votequorum.Subscription, kind corosync.EventKind, ok func(votequorum.Event) bool) votequorum.Event {
+func waitEvent(t *testing.T, s *dispatch.Subscription[votequorum.Event], kind corosync.EventKind, ok func(votequorum.Event) bool) votequorum.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -66,7 +67,7 @@ func waitEvent(t *testing.T, s *votequorum.Subscription, kind corosync.EventKind
 // waitState reads s until an event of any kind, the first snapshot
 // included, carries a state satisfying ok: every event carries the whole
 // state, so what a notification changed may already be in the snapshot.
-func waitState(t *testing.T, s *votequorum.Subscription, ok func(votequorum.Event) bool) votequorum.Event {
+func waitState(t *testing.T, s *dispatch.Subscription[votequorum.Event], ok func(votequorum.Event) bool) votequorum.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -36,7 +37,7 @@ type vqWatch struct {
 	lies  int
 }
 
-func (w *vqWatch) run(sub *votequorum.Subscription) {
+func (w *vqWatch) run(sub *dispatch.Subscription[votequorum.Event]) {
 	for ev := range sub.C() {
 		w.mu.Lock()
 		switch ev.Kind {
@@ -75,7 +76,7 @@ func vqRestarts(t *testing.T, n int) {
 	watchers := []*vqWatch{{}, {}}
 	var wg sync.WaitGroup
 	defer wg.Wait() // after the subscriptions are closed (deferred below)
-	for i, opt := range []votequorum.SubscribeOption{votequorum.LatestWins(), votequorum.Queue(1024)} {
+	for i, opt := range []dispatch.SubOption{dispatch.LatestWins(), dispatch.Queue(1024)} {
 		sub, err := c.Subscribe(ctxT(t, 10*time.Second), opt)
 		if err != nil {
 			t.Fatal(err)

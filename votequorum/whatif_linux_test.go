@@ -8,6 +8,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -194,7 +195,7 @@ func TestWhatIfDownscale(t *testing.T) {
 // node failing, and not of it stopping, the node is started again, the state
 // from before awaited, and the stop tried again (3 tries): the stop is what
 // must be compared.
-func downscaleStop(t *testing.T, cl *corotest.Cluster, c *votequorum.Client, s *votequorum.Subscription, id uint32) (votequorum.Change, votequorum.Outcome, votequorum.Info) {
+func downscaleStop(t *testing.T, cl *corotest.Cluster, c *votequorum.Client, s *dispatch.Subscription[votequorum.Event], id uint32) (votequorum.Change, votequorum.Outcome, votequorum.Info) {
 	t.Helper()
 	ch := votequorum.Change{StopNodes: []uint32{id}}
 	for try := 1; ; try++ {

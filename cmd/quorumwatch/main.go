@@ -81,6 +81,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/buildinfo"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
@@ -195,7 +196,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, quorum.Queue(64))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(64))
 	if err != nil {
 		out.errorf("%v", err)
 		return exitError

@@ -23,6 +23,7 @@ import (
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/cpg"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -336,9 +337,9 @@ func (r *run) quorum(ctx context.Context) {
 		r.check(slices.Equal(l.Nodelist.Members, []uint32{1, 2, 3}) && l.Ring.NodeID == 1, "V1 latest %v", l)
 	}
 
-	for name, so := range map[string][]quorum.SubscribeOption{
-		"default": nil, "LatestWins": {quorum.LatestWins()}, "Queue(0)": {quorum.Queue(0)},
-		"Queue(8)": {quorum.Queue(8)}, "Block(0)": {quorum.Block(0)}, "Block(4)": {quorum.Block(4)},
+	for name, so := range map[string][]dispatch.SubOption{
+		"default": nil, "LatestWins": {dispatch.LatestWins()}, "Queue(0)": {dispatch.Queue(0)},
+		"Queue(8)": {dispatch.Queue(8)}, "Block(0)": {dispatch.Block(0)}, "Block(4)": {dispatch.Block(4)},
 	} {
 		what := "quorum Subscribe(" + name + ")"
 		sub, err := c.Subscribe(ctx, so...)
@@ -416,7 +417,7 @@ func (r *run) votequorum(ctx context.Context) {
 	}
 	defer c.Close()
 	r.check(c.DaemonVersion() == r.want, "votequorum DaemonVersion %v, want %v", c.DaemonVersion(), r.want)
-	sub, err := c.Subscribe(ctx, votequorum.Queue(64))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(64))
 	if !r.ok("votequorum Subscribe(Queue(64))", err) {
 		return
 	}
@@ -507,8 +508,8 @@ func (r *run) votequorum(ctx context.Context) {
 	r.qdevice(ctx, c, sub)
 
 	// More subscriptions, then Close twice and calls after it.
-	for name, so := range map[string][]votequorum.SubscribeOption{
-		"default": nil, "LatestWins": {votequorum.LatestWins()}, "Block(1)": {votequorum.Block(1)}, "Queue(0)": {votequorum.Queue(0)},
+	for name, so := range map[string][]dispatch.SubOption{
+		"default": nil, "LatestWins": {dispatch.LatestWins()}, "Block(1)": {dispatch.Block(1)}, "Queue(0)": {dispatch.Queue(0)},
 	} {
 		what := "votequorum Subscribe(" + name + ")"
 		s, err := c.Subscribe(ctx, so...)
@@ -543,7 +544,7 @@ func (r *run) votequorum(ctx context.Context) {
 
 // qdevice runs the quorum device API: refusals before registration,
 // register, update, poll, master wins, unregister, with boundary names.
-func (r *run) qdevice(ctx context.Context, c *votequorum.Client, sub *votequorum.Subscription) {
+func (r *run) qdevice(ctx context.Context, c *votequorum.Client, sub *dispatch.Subscription[votequorum.Event]) {
 	long := strings.Repeat("q", votequorum.MaxQdeviceNameLen)
 	const name = "go-safety"
 	ring := func() corosync.RingID { return c.Latest().Ring }
@@ -610,7 +611,7 @@ func (r *run) qdevice(ctx context.Context, c *votequorum.Client, sub *votequorum
 }
 
 // waitVQ reads sub until ok holds.
-func (r *run) waitVQ(ctx context.Context, sub *votequorum.Subscription, what string, ok func(votequorum.Event) bool) {
+func (r *run) waitVQ(ctx context.Context, sub *dispatch.Subscription[votequorum.Event], what string, ok func(votequorum.Event) bool) {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -913,14 +914,14 @@ func (r *run) cmapTrack(ctx context.Context, c *cmap.Client) {
 	r.is("cmap Track(no flags)", err, corosync.ErrInvalidParam)
 	_, err = c.Track(ctx, key, 0)
 	r.is("cmap Track(flags 0)", err, corosync.ErrInvalidParam)
-	exact, err := c.Track(ctx, key, cmap.TrackChanges, cmap.Queue(16))
+	exact, err := c.Track(ctx, key, cmap.TrackChanges, dispatch.Queue(16))
 	if !r.ok("cmap Track(exact, changes, Queue(16))", err) {
 		return
 	}
 	r.check(exact.Key() == key && exact.Flags() == cmap.TrackChanges, "track %q %v", exact.Key(), exact.Flags())
-	prefix, err := c.Track(ctx, "test.safety.", cmap.TrackAdd|cmap.TrackPrefix, cmap.Block(4))
+	prefix, err := c.Track(ctx, "test.safety.", cmap.TrackAdd|cmap.TrackPrefix, dispatch.Block(4))
 	r.ok("cmap Track(prefix, add, Block(4))", err)
-	every, err := c.Track(ctx, "", cmap.TrackDelete|cmap.TrackPrefix, cmap.LatestWins())
+	every, err := c.Track(ctx, "", cmap.TrackDelete|cmap.TrackPrefix, dispatch.LatestWins())
 	r.ok("cmap Track(\"\" prefix, delete, LatestWins)", err)
 	mod, err := c.Track(ctx, key, cmap.TrackModify)
 	r.ok("cmap Track(exact, modify)", err)
@@ -996,7 +997,7 @@ func (r *run) cmapStats(ctx context.Context, st *cmap.Client) {
 	if r.ok("cmap stats Track(exact u64 counter)", err) {
 		closeTwice(r, "cmap stats Track(exact)", tr)
 	}
-	tr, err = st.Track(ctx, "stats.srp.", cmap.TrackChanges|cmap.TrackPrefix, cmap.LatestWins())
+	tr, err = st.Track(ctx, "stats.srp.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.LatestWins())
 	if r.ok("cmap stats Track(stats.srp. prefix)", err) {
 		tr.Drain()
 		closeTwice(r, "cmap stats Track(prefix)", tr)
@@ -1390,8 +1391,8 @@ func (r *run) cfg(ctx context.Context) {
 	r.ok("cfg LocalNodeID after Reload", err)
 	r.check(id == 1, "LocalNodeID after Reload %d", id)
 
-	for name, so := range map[string][]cfg.SubscribeOption{
-		"default": nil, "LatestWins": {cfg.LatestWins()}, "Queue(4)": {cfg.Queue(4)}, "Block(1)": {cfg.Block(1)},
+	for name, so := range map[string][]dispatch.SubOption{
+		"default": nil, "LatestWins": {dispatch.LatestWins()}, "Queue(4)": {dispatch.Queue(4)}, "Block(1)": {dispatch.Block(1)},
 	} {
 		what := "cfg Subscribe(" + name + ")"
 		sub, err := c.Subscribe(ctx, so...)
@@ -1409,7 +1410,7 @@ func (r *run) cfg(ctx context.Context) {
 	tc, err := cfg.Dial(ctx, append(opts, cfg.WithShutdownTracking())...)
 	if r.gated("cfg.Dial(WithShutdownTracking())", err, !status31) {
 		r.check(tc.Latest().Tracking, "tracker's Latest %v", tc.Latest())
-		sub, err := tc.Subscribe(ctx, cfg.Queue(8))
+		sub, err := tc.Subscribe(ctx, dispatch.Queue(8))
 		if r.ok("cfg tracker Subscribe(Queue(8))", err) {
 			ev, err := sub.Next(ctx)
 			r.ok("cfg tracker Next", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/cpg"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -331,7 +332,7 @@ func startLoad(ctx context.Context, d transport.Dialer, c *clients1, l *ledger) 
 		f0, t0 := l.begin()
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		tr, err := c.m.Track(tctx, "test.stress.", cmap.TrackAdd|cmap.TrackModify|cmap.TrackDelete|cmap.TrackPrefix, cmap.Queue(8))
+		tr, err := c.m.Track(tctx, "test.stress.", cmap.TrackAdd|cmap.TrackModify|cmap.TrackDelete|cmap.TrackPrefix, dispatch.Queue(8))
 		if err == nil {
 			time.Sleep(time.Duration(rand.IntN(3)) * time.Millisecond)
 			tr.Close()

@@ -15,6 +15,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
@@ -33,7 +34,7 @@ type shutdownTracker interface {
 // goTracker is cfg.Client dialed WithShutdownTracking.
 type goTracker struct {
 	c   *cfg.Client
-	sub *cfg.Subscription
+	sub *dispatch.Subscription[cfg.Event]
 	ch  chan cfg.Event
 	wg  sync.WaitGroup
 }
@@ -46,7 +47,7 @@ func newGoTracker(t *testing.T, n *corotest.Node) shutdownTracker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := c.Subscribe(ctx, cfg.Queue(16))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 	if err != nil {
 		c.Close()
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
@@ -109,12 +110,12 @@ func TestClientEventsMatchLibcmap(t *testing.T) {
 	c := dialClient(t, node)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tr, err := c.Track(ctx, "ev.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
+	tr, err := c.Track(ctx, "ev.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(64))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	exact, err := c.Track(ctx, "ev.a", cmap.TrackModify|cmap.TrackDelete, cmap.Queue(64))
+	exact, err := c.Track(ctx, "ev.a", cmap.TrackModify|cmap.TrackDelete, dispatch.Queue(64))
 	if err != nil {
 		t.Fatal(err)
 	}

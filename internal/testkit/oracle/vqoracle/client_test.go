@@ -11,6 +11,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/vqwire"
 	"github.com/corosync-go/corosync/votequorum"
@@ -114,7 +115,7 @@ func TestClientMatchesLibvotequorum(t *testing.T) {
 	t.Run("Events", func(t *testing.T) {
 		n1 := cl.Node(1)
 		or, c := open(t, n1), dialClient(t, n1)
-		sub, err := c.Subscribe(ctx, votequorum.Queue(1024))
+		sub, err := c.Subscribe(ctx, dispatch.Queue(1024))
 		if err != nil {
 			t.Fatal(err)
 		}
