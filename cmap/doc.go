@@ -52,8 +52,8 @@
 // A client holds any number of tracks. Each Track is one tracker on the
 // daemon with its own delivery: one event pump per client reads the
 // daemon's notifications and delivers each straight into its track's
-// stream under the policy chosen at Track (LatestWins by default; Queue to
-// see every change; Block). A Track is a dispatch.Subscription, read like
+// stream under the policy chosen at Track (dispatch.LatestWins by default;
+// dispatch.Queue to see every change; dispatch.Unbounded; dispatch.Block). A Track is a dispatch.Subscription, read like
 // every stream of this module: Next, TryNext, Drain, Run, C, All, Err,
 // Skipped.
 //

@@ -10,27 +10,31 @@ import (
 
 // Reason says why a process is in a configuration change's Joined or Left
 // list (lib_cpg_confchg_reason).
-type Reason = cpgwire.Reason
+type Reason uint32
 
 // Reasons.
 const (
-	ReasonJoin     = cpgwire.ReasonJoin     // it joined (cpg_join)
-	ReasonLeave    = cpgwire.ReasonLeave    // it left (cpg_leave, Group.Leave)
-	ReasonNodeDown = cpgwire.ReasonNodeDown // its node left the membership (crash, partition)
-	ReasonNodeUp   = cpgwire.ReasonNodeUp   // it was in the group on a node that (re)merged
-	ReasonProcDown = cpgwire.ReasonProcDown // its connection closed without leaving
+	ReasonJoin     = Reason(cpgwire.ReasonJoin)     // it joined (cpg_join)
+	ReasonLeave    = Reason(cpgwire.ReasonLeave)    // it left (cpg_leave, Group.Leave)
+	ReasonNodeDown = Reason(cpgwire.ReasonNodeDown) // its node left the membership (crash, partition)
+	ReasonNodeUp   = Reason(cpgwire.ReasonNodeUp)   // it was in the group on a node that (re)merged
+	ReasonProcDown = Reason(cpgwire.ReasonProcDown) // its connection closed without leaving
 )
+
+// String returns the reason's name: "join", "leave", "nodedown", "nodeup",
+// "procdown" ("undefined" for 0), or "reason(N)".
+func (r Reason) String() string { return cpgwire.Reason(r).String() }
 
 // Guarantee is a message's delivery guarantee (cpg_guarantee_t). corosync
 // ignores it: every message is delivered in agreed (total) order.
-type Guarantee = cpgwire.Guarantee
+type Guarantee uint32
 
 // Guarantees.
 const (
-	Unordered = cpgwire.GuaranteeUnordered
-	FIFO      = cpgwire.GuaranteeFIFO
-	Agreed    = cpgwire.GuaranteeAgreed
-	Safe      = cpgwire.GuaranteeSafe
+	Unordered = Guarantee(cpgwire.GuaranteeUnordered)
+	FIFO      = Guarantee(cpgwire.GuaranteeFIFO)
+	Agreed    = Guarantee(cpgwire.GuaranteeAgreed)
+	Safe      = Guarantee(cpgwire.GuaranteeSafe)
 )
 
 // Member is a process in a group: its node, the pid it joined with, and in a
@@ -53,7 +57,7 @@ func (m Member) String() string {
 func members(as []cpgwire.Address) []Member {
 	out := make([]Member, len(as))
 	for i, a := range as {
-		out[i] = Member{NodeID: a.NodeID, PID: a.PID, Reason: a.Reason}
+		out[i] = Member{NodeID: a.NodeID, PID: a.PID, Reason: Reason(a.Reason)}
 	}
 	return out
 }

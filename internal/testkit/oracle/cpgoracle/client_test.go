@@ -21,7 +21,7 @@ import (
 )
 
 func cmember(a cpgwire.Address) cpg.Member {
-	return cpg.Member{NodeID: a.NodeID, PID: a.PID, Reason: a.Reason}
+	return cpg.Member{NodeID: a.NodeID, PID: a.PID, Reason: cpg.Reason(a.Reason)}
 }
 
 func cmembers(as []cpgwire.Address) []cpg.Member {
