@@ -2,10 +2,10 @@ package cfg_test
 
 import (
 	"context"
-	"encoding"
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/dispatch/streamtest"
@@ -41,7 +41,7 @@ func (h streamHarness) Open(t testing.TB, c streamtest.Config) (*streamtest.Fixt
 		Restart: b.Restart, Deny: b.Deny}, true
 }
 
-func (streamHarness) Kind(ev cfg.Event) encoding.TextMarshaler { return ev.Kind }
+func (streamHarness) Kind(ev cfg.Event) corosync.EventKind { return ev.Kind }
 
 // The conformance suite on the mock cluster.
 func TestStreamConformanceMock(t *testing.T) { streamtest.Run(t, streamHarness{streamkit.Mock}) }
