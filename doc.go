@@ -28,8 +28,8 @@
 //
 // quorum.Dial connects to the local daemon (no cgo: the libqb IPC protocol is
 // spoken in Go by package transport), starts tracking and caches the current
-// state. Client.Subscribe returns a *dispatch.Subscription whose first event is that
-// state; later events arrive as the daemon sends them. One dispatcher
+// state. Client.Subscribe returns a *dispatch.Subscription whose first event
+// is that state; later events arrive as the daemon sends them. One dispatcher
 // goroutine per client reads the connection and fans each event out to every
 // subscription. A slow subscriber never holds the others up: by default it
 // skips to the newest state and Event.Skipped says how many it missed.

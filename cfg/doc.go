@@ -10,13 +10,14 @@
 //
 // # Shutdown coordination
 //
-// A client dialed WithShutdownTracking is a shutdown tracker: when anyone
-// asks the local daemon to shut down (corosync-cfgtool -H, Client.Shutdown
-// with ShutdownRequest or ShutdownRegardless), subscribers receive
-// corosync.EventShutdownRequest and one of them answers with Client.ReplyShutdown
-// (ShutdownNo or ShutdownYes). Tracking is restored after every reconnect;
-// subscribers see corosync.EventDisconnected, corosync.EventReconnected and corosync.EventSnapshot as
-// in package quorum. Unknown event ids from the daemon are ignored.
+// A client dialed WithShutdownTracking is a shutdown tracker: when anyone asks
+// the local daemon to shut down (corosync-cfgtool -H, Client.Shutdown with
+// ShutdownRequest or ShutdownRegardless), subscribers receive
+// corosync.EventShutdownRequest and one of them answers with
+// Client.ReplyShutdown (ShutdownNo or ShutdownYes). Tracking is restored after
+// every reconnect; subscribers see corosync.EventDisconnected,
+// corosync.EventReconnected and corosync.EventSnapshot as in package quorum.
+// Unknown event ids from the daemon are ignored.
 //
 // # What corosync 3.1.7 does, as a caller sees it
 //

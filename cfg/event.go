@@ -69,8 +69,8 @@ type Event struct {
 	// LocalNodeID is the local node id, read at each (re)connect; 0 while
 	// disconnected.
 	LocalNodeID uint32
-	// Flags is the pending shutdown's flags, on corosync.EventShutdownRequest and
-	// corosync.EventShutdownTimedOut.
+	// Flags is the pending shutdown's flags, on corosync.EventShutdownRequest
+	// and corosync.EventShutdownTimedOut.
 	Flags ShutdownFlags
 	// Skipped is how many events this subscription missed just before this
 	// one because it was slower than the daemon (latest-wins policy).

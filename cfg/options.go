@@ -13,10 +13,10 @@ type config struct {
 // WithShutdownTracking registers the client as a shutdown tracker
 // (corosync_cfg_trackstart) at Dial and again after every reconnect. The
 // daemon then asks it about every shutdown request: subscribers receive
-// corosync.EventShutdownRequest, and someone must answer with Client.ReplyShutdown
-// before cfg.shutdown_timeout (default 5 s) runs out, or the daemon counts
-// the silence as NO. Without this option the client never sees shutdown
-// requests.
+// corosync.EventShutdownRequest, and someone must answer with
+// Client.ReplyShutdown before cfg.shutdown_timeout (default 5 s) runs out, or
+// the daemon counts the silence as NO. Without this option the client never
+// sees shutdown requests.
 //
 // Shutdown tracking needs corosync 3.1 (TRACKSTART arrived in 3.1.1; see
 // corosync.Version for what the client can tell): on an older daemon Dial

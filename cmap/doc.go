@@ -49,22 +49,22 @@
 //
 // # Tracking
 //
-// A client holds any number of tracks. Each Track is one tracker on the
-// daemon with its own delivery: one event pump per client reads the
-// daemon's notifications and delivers each straight into its track's
-// stream under the policy chosen at Track (dispatch.LatestWins by default;
-// dispatch.Queue to see every change; dispatch.Unbounded; dispatch.Block). A Track is a dispatch.Subscription, read like
-// every stream of this module: Next, TryNext, Drain, Run, C, All, Err,
-// Skipped.
+// A client holds any number of tracks. Each Track is one tracker on the daemon
+// with its own delivery: one event pump per client reads the daemon's
+// notifications and delivers each straight into its track's stream under the
+// policy chosen at Track (dispatch.LatestWins by default; dispatch.Queue to
+// see every change; dispatch.Unbounded; dispatch.Block). A Track is a
+// dispatch.Subscription, read like every stream of this module: Next, TryNext,
+// Drain, Run, C, All, Err, Skipped.
 //
 // # Restarts
 //
-// When the daemon goes away, every track delivers corosync.EventDisconnected and
-// requests fail with ErrNotConnected (corosync.ErrLibrary). The client
-// reconnects with backoff, selects its map again, registers every track
-// again, and each track delivers corosync.EventReconnected: changes made meanwhile
-// (a restarted daemon rebuilds its whole map) were not seen, so re-read
-// what the track covers. Then changes flow again.
+// When the daemon goes away, every track delivers corosync.EventDisconnected
+// and requests fail with ErrNotConnected (corosync.ErrLibrary). The client
+// reconnects with backoff, selects its map again, registers every track again,
+// and each track delivers corosync.EventReconnected: changes made meanwhile (a
+// restarted daemon rebuilds its whole map) were not seen, so re-read what the
+// track covers. Then changes flow again.
 //
 // # Testing
 //

@@ -23,12 +23,12 @@ import (
 // Its methods are safe for concurrent use.
 //
 // The track survives reconnects: the client registers it again on the new
-// connection and delivers corosync.EventDisconnected, then corosync.EventReconnected (changes
-// in between were not seen), then changes again. It ends (Err) as every
-// stream does (see package dispatch): Close or the client's Close
-// (dispatch.ErrClosed, corosync.ErrBadHandle), a Queue overflow
-// (dispatch.ErrOverflow, corosync.ErrQueueFull), the connection gone for
-// good (dispatch.ErrLost with why, e.g. corosync.ErrAccess), or the daemon
+// connection and delivers corosync.EventDisconnected, then
+// corosync.EventReconnected (changes in between were not seen), then changes
+// again. It ends (Err) as every stream does (see package dispatch): Close or
+// the client's Close (dispatch.ErrClosed, corosync.ErrBadHandle), a Queue
+// overflow (dispatch.ErrOverflow, corosync.ErrQueueFull), the connection gone
+// for good (dispatch.ErrLost with why, e.g. corosync.ErrAccess), or the daemon
 // refusing to register it again after a reconnect.
 type Track struct {
 	*dispatch.Subscription[Event]

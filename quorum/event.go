@@ -41,8 +41,8 @@ type NodelistEvent struct {
 //     member list changed, or a membership change completed. A V1 client
 //     can see several with the same ring id; do not treat "same ring" as
 //     "same event".
-//   - corosync.EventNodelist: a V1 nodelist notification: a membership
-//     change with its joined and left nodes (Nodelist). The corosync.EventQuorum for
+//   - corosync.EventNodelist: a V1 nodelist notification: a membership change
+//     with its joined and left nodes (Nodelist). The corosync.EventQuorum for
 //     the same ring follows.
 //   - corosync.EventDisconnected: the connection was lost. Quorate is false
 //     (fail-safe): a node that cannot reach its daemon must not act as
@@ -52,8 +52,9 @@ type NodelistEvent struct {
 //     follows.
 type Event struct {
 	Kind corosync.EventKind
-	// QuorumEvent is the quorum state after this event. On corosync.EventDisconnected
-	// it is the zero value: not quorate, no ring, no members.
+	// QuorumEvent is the quorum state after this event. On
+	// corosync.EventDisconnected it is the zero value: not quorate, no ring,
+	// no members.
 	QuorumEvent
 	// Nodelist is the current nodelist (V1 model; nil in V0 and while
 	// disconnected). Joined and Left are set only on corosync.EventNodelist.

@@ -10,11 +10,12 @@
 //	}
 //
 // A Client holds one connection with tracking on. One dispatcher goroutine
-// reads its events and fans them out to every subscription (a *dispatch.Subscription); each new
-// subscription starts with the cached current state (corosync.EventSnapshot), so
-// subscribing costs no round trip. When the daemon goes away, subscribers get
-// corosync.EventDisconnected (not quorate), the client reconnects with backoff, and
-// subscribers get corosync.EventReconnected and a fresh corosync.EventSnapshot.
+// reads its events and fans them out to every subscription (a
+// *dispatch.Subscription); each new subscription starts with the cached
+// current state (corosync.EventSnapshot), so subscribing costs no round trip.
+// When the daemon goes away, subscribers get corosync.EventDisconnected (not
+// quorate), the client reconnects with backoff, and subscribers get
+// corosync.EventReconnected and a fresh corosync.EventSnapshot.
 package quorum
 
 import (

@@ -13,20 +13,22 @@
 //	}
 //
 // The package is mostly declarations; the machinery (connection lifecycle,
-// request pairing, the dispatcher) is shared with the other service clients.
-// A Client holds one connection with tracking on. One dispatcher goroutine
-// reads its notifications and fans them out to every subscription (a *dispatch.Subscription); each new
-// subscription starts with the cached current state (corosync.EventSnapshot), so
-// subscribing costs no round trip. Notifications with ids this package does
-// not know are ignored. Requests on the connection are sent one at a time.
+// request pairing, the dispatcher) is shared with the other service clients. A
+// Client holds one connection with tracking on. One dispatcher goroutine reads
+// its notifications and fans them out to every subscription (a
+// *dispatch.Subscription); each new subscription starts with the cached
+// current state (corosync.EventSnapshot), so subscribing costs no round trip.
+// Notifications with ids this package does not know are ignored. Requests on
+// the connection are sent one at a time.
 //
 // # Restarts
 //
-// When the daemon goes away, subscribers get corosync.EventDisconnected, whose state
-// is not quorate (fail-safe), and requests fail with ErrNotConnected
+// When the daemon goes away, subscribers get corosync.EventDisconnected, whose
+// state is not quorate (fail-safe), and requests fail with ErrNotConnected
 // (corosync.ErrLibrary). The client reconnects with backoff, starts tracking
 // again, registers again a quorum device registered through it, and
-// subscribers get corosync.EventReconnected and a fresh corosync.EventSnapshot.
+// subscribers get corosync.EventReconnected and a fresh
+// corosync.EventSnapshot.
 //
 // # Quorum devices
 //
@@ -40,11 +42,12 @@
 //	}
 //
 // The device must keep polling with the current ring id: after every
-// corosync.EventNodelist, poll at once with its Ring (corosync's sync waits for
-// it), and after corosync.EventReconnected poll with the snapshot's Ring (the client
-// has already registered the device again; the corosync.EventReconnected's Err says if it
-// could not). A device that stops polling is marked not alive and its votes
-// are withdrawn; it stays registered until QdeviceUnregister.
+// corosync.EventNodelist, poll at once with its Ring (corosync's sync waits
+// for it), and after corosync.EventReconnected poll with the snapshot's Ring
+// (the client has already registered the device again; the
+// corosync.EventReconnected's Err says if it could not). A device that stops
+// polling is marked not alive and its votes are withdrawn; it stays registered
+// until QdeviceUnregister.
 //
 // # What if
 //

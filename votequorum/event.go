@@ -37,15 +37,15 @@ type State struct {
 //   - corosync.EventExpectedVotes: an expected-votes notification: the local
 //     node's expected votes were set (SetExpected sends one even when the
 //     value does not change).
-//   - corosync.EventNodelist: a nodelist notification: a new ring formed,
-//     with its members. The corosync.EventQuorum for it follows. A quorum device
+//   - corosync.EventNodelist: a nodelist notification: a new ring formed, with
+//     its members. The corosync.EventQuorum for it follows. A quorum device
 //     polls with this ring id.
 //   - corosync.EventDisconnected: the connection was lost. The state is the
 //     zero value, so Quorate is false (fail-safe): a node that cannot reach
 //     its daemon must not act as quorate. Err says why.
 //   - corosync.EventReconnected: the connection is back, tracking restored,
-//     and a quorum device registered through this client registered again.
-//     It carries the fresh state; a corosync.EventSnapshot follows. Err is set if
+//     and a quorum device registered through this client registered again. It
+//     carries the fresh state; a corosync.EventSnapshot follows. Err is set if
 //     the device could not be registered again.
 type Event struct {
 	Kind corosync.EventKind
@@ -60,8 +60,8 @@ type Event struct {
 	Err error
 }
 
-// String renders the event on one line, e.g.
-// "quorum: quorate ring 1.9 members [1 2] nodes [1:member 2:member] expected 2".
+// String renders the event on one line, e.g. "quorum: quorate ring 1.9 members
+// [1 2] nodes [1:member 2:member] expected 2".
 func (e Event) String() string {
 	var body string
 	switch e.Kind {

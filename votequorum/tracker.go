@@ -145,9 +145,9 @@ func (t *tracker) Reconnected(snap Event) Event {
 	return snap
 }
 
-// Snapshot turns the latest event into the state it leaves behind: an
-// corosync.EventSnapshot (or corosync.EventDisconnected during an outage). New subscriptions
-// start with it; Latest returns it.
+// Snapshot turns the latest event into the state it leaves behind: a
+// corosync.EventSnapshot (or corosync.EventDisconnected during an outage). New
+// subscriptions start with it; Latest returns it.
 func (*tracker) Snapshot(ev Event) Event {
 	ev.Skipped = 0
 	if ev.Kind == corosync.EventDisconnected {
