@@ -1,6 +1,7 @@
 // Package corosync is the root of corosync-go, a pure-Go client for the
 // Corosync Cluster Engine. It holds what every service client shares: the
-// cs_error_t codes (Error), the error type (OpError) and the retry Backoff.
+// cs_error_t codes (Error), the error type (OpError), the retry Backoff and
+// the kinds of every service's events (EventKind).
 //
 // The service clients are packages of their own, all built the same way on
 // one core (typed events on the streams of package dispatch, reconnection
@@ -27,8 +28,8 @@
 //
 // quorum.Dial connects to the local daemon (no cgo: the libqb IPC protocol is
 // spoken in Go by package transport), starts tracking and caches the current
-// state. Client.Subscribe returns a Subscription whose first event is that
-// state; later events arrive as the daemon sends them. One dispatcher
+// state. Client.Subscribe returns a *dispatch.Subscription whose first event
+// is that state; later events arrive as the daemon sends them. One dispatcher
 // goroutine per client reads the connection and fans each event out to every
 // subscription. A slow subscriber never holds the others up: by default it
 // skips to the newest state and Event.Skipped says how many it missed.

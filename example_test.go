@@ -2,12 +2,14 @@ package corosync_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 )
@@ -34,7 +36,7 @@ func Example_range() {
 	cluster := mock.NewCluster(3)
 	c, _ := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	defer c.Close()
-	sub, _ := c.Subscribe(ctx, quorum.Queue(16))
+	sub, _ := c.Subscribe(ctx, dispatch.Queue(16))
 	defer sub.Close()
 
 	cluster.Partition([]uint32{1}, []uint32{2, 3}) // node 1 is cut off
@@ -42,7 +44,7 @@ func Example_range() {
 
 	for ev := range sub.C() {
 		fmt.Println(ev)
-		if ev.Kind == quorum.EventQuorum && ev.Quorate {
+		if ev.Kind == corosync.EventQuorum && ev.Quorate {
 			break
 		}
 	}
@@ -85,7 +87,7 @@ func Example_poll() {
 	cluster := mock.NewCluster(1)
 	c, _ := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	defer c.Close()
-	sub, _ := c.Subscribe(ctx, quorum.Queue(8))
+	sub, _ := c.Subscribe(ctx, dispatch.Queue(8))
 	defer sub.Close()
 
 	ev, err := sub.TryNext()
@@ -115,7 +117,7 @@ func Example_run() {
 	cluster := mock.NewCluster(2)
 	c, _ := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
 	defer c.Close()
-	sub, _ := c.Subscribe(ctx, quorum.Queue(8))
+	sub, _ := c.Subscribe(ctx, dispatch.Queue(8))
 	defer sub.Close()
 
 	errLost := errors.New("quorum lost")
@@ -133,4 +135,54 @@ func Example_run() {
 	// nodelist: ring 1.8 members [1] joined [] left [2]
 	// quorum: not quorate ring 1.8 members [1]
 	// run: quorum lost
+}
+
+// Every service's events share one EventKind: the lifecycle kinds read the
+// same in every stream, and a kind marshals as its name. Here a quorum
+// subscription sees its local daemon killed and restarted.
+func ExampleEventKind() {
+	ctx := context.Background()
+	cluster := mock.NewCluster(3)
+	c, err := quorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close()
+	sub, _ := c.Subscribe(ctx, dispatch.Queue(16))
+	defer sub.Close()
+
+	cluster.Kill(1)
+	cluster.Restart(1)
+	snapshots := 0
+	for ev, err := range sub.All(ctx) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		switch ev.Kind {
+		case corosync.EventDisconnected:
+			fmt.Println(ev.Kind, "quorate:", ev.Quorate) // fail-safe
+		case corosync.EventReconnected:
+			fmt.Println(ev.Kind)
+		case corosync.EventSnapshot:
+			j, _ := json.Marshal(struct {
+				Kind    corosync.EventKind
+				Quorate bool
+			}{ev.Kind, ev.Quorate})
+			fmt.Println(string(j))
+			if snapshots++; snapshots == 2 {
+				var k corosync.EventKind
+				err := k.UnmarshalText([]byte("confchg"))
+				fmt.Println(k == corosync.EventConfchg, err)
+				return
+			}
+		}
+	}
+	// Output:
+	// {"Kind":"snapshot","Quorate":true}
+	// disconnected quorate: false
+	// reconnected
+	// {"Kind":"snapshot","Quorate":true}
+	// true <nil>
 }

@@ -8,6 +8,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
@@ -247,9 +248,9 @@ func (c *Client) KillNode(ctx context.Context, nodeID uint32, reason string) err
 // the late reply is read and discarded).
 //
 // If this client is itself a tracker, corosync neither asks nor counts it:
-// its subscribers get no EventShutdownRequest and the other trackers
+// its subscribers get no corosync.EventShutdownRequest and the other trackers
 // decide (with none, the shutdown goes ahead at once, per exec/cfg.c). If
-// they stay silent, its subscribers get EventShutdownTimedOut.
+// they stay silent, its subscribers get corosync.EventShutdownTimedOut.
 func (c *Client) Shutdown(ctx context.Context, flags ShutdownFlags) error {
 	_, err := c.do(ctx, cfgwire.Request{ID: cfgwire.ReqTryShutdown, Flags: cfgwire.ShutdownFlags(flags)})
 	return err
@@ -267,9 +268,18 @@ func (c *Client) ReplyShutdown(ctx context.Context, reply ShutdownReply) error {
 }
 
 // Subscribe returns a new subscription. Its first event is the current state
-// (EventSnapshot), taken from the client's cache without a round trip.
+// (corosync.EventSnapshot), taken from the client's cache without a round trip.
 // Shutdown requests reach subscribers only with WithShutdownTracking.
-func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subscription, error) {
+// opts choose the delivery policy (package dispatch): dispatch.LatestWins
+// (the default: a slow subscriber skips to the newest event and
+// Event.Skipped says how many it missed), dispatch.Queue(n) (every event, in
+// order; the subscription ends with dispatch.ErrOverflow when n are
+// unread), dispatch.Unbounded() or dispatch.Block(n). The subscription is a
+// *dispatch.Subscription: read it with Next, TryNext, Drain, Run, C or All.
+// A subscriber that must answer every shutdown request should use
+// dispatch.Queue or dispatch.Block: under LatestWins a request can be
+// replaced by a later event before it is read.
+func (c *Client) Subscribe(ctx context.Context, opts ...dispatch.SubOption) (*dispatch.Subscription[Event], error) {
 	return c.s.Subscribe(ctx, opts...)
 }
 

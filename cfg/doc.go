@@ -10,13 +10,14 @@
 //
 // # Shutdown coordination
 //
-// A client dialed WithShutdownTracking is a shutdown tracker: when anyone
-// asks the local daemon to shut down (corosync-cfgtool -H, Client.Shutdown
-// with ShutdownRequest or ShutdownRegardless), subscribers receive
-// EventShutdownRequest and one of them answers with Client.ReplyShutdown
-// (ShutdownNo or ShutdownYes). Tracking is restored after every reconnect;
-// subscribers see EventDisconnected, EventReconnected and EventSnapshot as
-// in package quorum. Unknown event ids from the daemon are ignored.
+// A client dialed WithShutdownTracking is a shutdown tracker: when anyone asks
+// the local daemon to shut down (corosync-cfgtool -H, Client.Shutdown with
+// ShutdownRequest or ShutdownRegardless), subscribers receive
+// corosync.EventShutdownRequest and one of them answers with
+// Client.ReplyShutdown (ShutdownNo or ShutdownYes). Tracking is restored after
+// every reconnect; subscribers see corosync.EventDisconnected,
+// corosync.EventReconnected and corosync.EventSnapshot as in package quorum.
+// Unknown event ids from the daemon are ignored.
 //
 // # What corosync 3.1.7 does, as a caller sees it
 //
@@ -67,7 +68,7 @@
 //	corosync_cfg_replyto_shutdown        Client.ReplyShutdown
 //	corosync_cfg_trackstart              WithShutdownTracking (at Dial and each reconnect)
 //	corosync_cfg_trackstop               Client.Close
-//	shutdown_callback                    EventShutdownRequest
+//	shutdown_callback                    corosync.EventShutdownRequest
 //	corosync_cfg_ring_reenable           not offered (3.x always answers CS_ERR_NOT_SUPPORTED)
 //
 // Errors are *corosync.OpError values carrying the daemon's code (use

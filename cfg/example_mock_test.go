@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 )
 
@@ -23,13 +25,13 @@ func Example_mock() {
 		panic(err)
 	}
 	defer tracker.Close()
-	sub, _ := tracker.Subscribe(ctx, cfg.Queue(8))
+	sub, _ := tracker.Subscribe(ctx, dispatch.Queue(8))
 	defer sub.Close()
 	var busy atomic.Bool
 	busy.Store(true)
 	go func() { // the code under test
 		for ev := range sub.C() {
-			if ev.Kind == cfg.EventShutdownRequest {
+			if ev.Kind == corosync.EventShutdownRequest {
 				reply := cfg.ShutdownYes
 				if busy.Load() {
 					reply = cfg.ShutdownNo

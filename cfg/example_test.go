@@ -6,7 +6,9 @@ import (
 	"log"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
+	"github.com/corosync-go/corosync/dispatch"
 )
 
 // A tracker that refuses shutdowns while work is running.
@@ -25,13 +27,13 @@ func Example() {
 	}
 	fmt.Println("node 2 reachable:", st.Reachable, "link 0 MTU:", st.Links[0].MTU)
 
-	sub, err := c.Subscribe(context.Background(), cfg.Queue(16))
+	sub, err := c.Subscribe(context.Background(), dispatch.Queue(16))
 	if err != nil {
 		log.Fatal(err)
 	}
 	busy := func() bool { return true }
 	for ev := range sub.C() {
-		if ev.Kind != cfg.EventShutdownRequest {
+		if ev.Kind != corosync.EventShutdownRequest {
 			continue
 		}
 		reply := cfg.ShutdownYes

@@ -15,13 +15,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestTrackerEvents checks the event mapping without a daemon: requests,
 // the timeout notice, unknown ids ignored, garbage refused.
 func TestTrackerEvents(t *testing.T) {
-	tr := &tracker{c: &Client{tracking: true}, state: Event{Kind: EventSnapshot, Connected: true, Tracking: true, LocalNodeID: 4}}
+	tr := &tracker{c: &Client{tracking: true}, state: Event{Kind: corosync.EventSnapshot, Connected: true, Tracking: true, LocalNodeID: 4}}
 	ev, ok, err := tr.Event(cfgwire.AppendEvent(nil, cfgwire.Event{ID: cfgwire.EvTestShutdown, Flags: cfgwire.ShutdownRegardless}))
-	if err != nil || !ok || ev.Kind != EventShutdownRequest || ev.Flags != ShutdownRegardless || ev.LocalNodeID != 4 {
+	if err != nil || !ok || ev.Kind != corosync.EventShutdownRequest || ev.Flags != ShutdownRegardless || ev.LocalNodeID != 4 {
 		t.Fatalf("request: %v %v %v", ev, ok, err)
 	}
 	ev, ok, err = tr.Event(cfgwire.AppendEvent(nil, cfgwire.Event{ID: cfgwire.EvTestShutdown, Error: corosync.ErrTimeout}))
-	if err != nil || !ok || ev.Kind != EventShutdownTimedOut {
+	if err != nil || !ok || ev.Kind != corosync.EventShutdownTimedOut {
 		t.Fatalf("timeout notice: %v %v %v", ev, ok, err)
 	}
 	if ev, ok, err = tr.Event(cfgwire.AppendEvent(nil, cfgwire.Event{ID: 77})); err != nil || ok {
@@ -30,10 +30,10 @@ func TestTrackerEvents(t *testing.T) {
 	if _, _, err = tr.Event([]byte{1, 2, 3}); err == nil || !errors.Is(err, corosync.ErrMessageError) {
 		t.Fatalf("garbage: %v", err)
 	}
-	if s := tr.Snapshot(ev); s.Kind != EventSnapshot || s.Flags != 0 {
+	if s := tr.Snapshot(ev); s.Kind != corosync.EventSnapshot || s.Flags != 0 {
 		t.Fatalf("snapshot: %v", s)
 	}
-	if l := tr.Lost(nil); l.Kind != EventDisconnected || l.Connected || tr.state.Tracking {
+	if l := tr.Lost(nil); l.Kind != corosync.EventDisconnected || l.Connected || tr.state.Tracking {
 		t.Fatalf("lost: %v", l)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 	"github.com/corosync-go/corosync/transport"
@@ -51,7 +52,7 @@ func dial(t *testing.T, ctx context.Context, n *corotest.Node, opts ...client.Op
 }
 
 // recorder reads a subscription into a channel.
-func record(sub *cfg.Subscription, wg *sync.WaitGroup) <-chan cfg.Event {
+func record(sub *dispatch.Subscription[cfg.Event], wg *sync.WaitGroup) <-chan cfg.Event {
 	ch := make(chan cfg.Event, 64)
 	wg.Add(1)
 	go func() {
@@ -64,7 +65,7 @@ func record(sub *cfg.Subscription, wg *sync.WaitGroup) <-chan cfg.Event {
 	return ch
 }
 
-func expect(t *testing.T, ctx context.Context, ch <-chan cfg.Event, kind cfg.EventKind) cfg.Event {
+func expect(t *testing.T, ctx context.Context, ch <-chan cfg.Event, kind corosync.EventKind) cfg.Event {
 	t.Helper()
 	for {
 		select {
@@ -98,7 +99,7 @@ func refuse(t *testing.T, ctx context.Context, n *corotest.Node, c *cfg.Client, 
 		out, err := n.Exec(ctx, "corosync-cfgtool", "-H")
 		done <- result{out, err}
 	}()
-	ev := expect(t, ctx, ch, cfg.EventShutdownRequest)
+	ev := expect(t, ctx, ch, corosync.EventShutdownRequest)
 	if ev.Flags != cfg.ShutdownRequest {
 		t.Errorf("flags %s", ev.Flags)
 	}
@@ -292,7 +293,7 @@ func TestReal(t *testing.T) {
 		if !c.Latest().Tracking {
 			t.Fatal("not tracking")
 		}
-		sub, err := c.Subscribe(ctx, cfg.Queue(16))
+		sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +301,7 @@ func TestReal(t *testing.T) {
 		defer wg.Wait()
 		defer sub.Close()
 		ch := record(sub, &wg)
-		expect(t, ctx, ch, cfg.EventSnapshot)
+		expect(t, ctx, ch, corosync.EventSnapshot)
 		refuse(t, ctx, n, c, ch)
 
 		// Our own Shutdown, refused by our own tracker: BUSY. A call made
@@ -311,7 +312,7 @@ func TestReal(t *testing.T) {
 		start := time.Now()
 		errc := make(chan error, 1)
 		go func() { errc <- req.Shutdown(ctx, cfg.ShutdownRequest) }()
-		ev := expect(t, ctx, ch, cfg.EventShutdownRequest)
+		ev := expect(t, ctx, ch, corosync.EventShutdownRequest)
 		time.Sleep(100 * time.Millisecond) // let the LocalNodeID call queue behind Shutdown
 		idc := make(chan uint32, 1)
 		go func() { id, _ := req.LocalNodeID(ctx); idc <- id }()
@@ -337,7 +338,7 @@ func TestReal(t *testing.T) {
 		}
 		c := dial(t, ctx, n, opts...)
 		defer c.Close()
-		sub, err := c.Subscribe(ctx, cfg.Queue(16))
+		sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -345,12 +346,12 @@ func TestReal(t *testing.T) {
 		defer wg.Wait()
 		defer sub.Close()
 		ch := record(sub, &wg)
-		expect(t, ctx, ch, cfg.EventSnapshot)
+		expect(t, ctx, ch, corosync.EventSnapshot)
 		if err := n.Kill(); err != nil {
 			t.Fatal(err)
 		}
 		killed := time.Now()
-		if ev := expect(t, ctx, ch, cfg.EventDisconnected); ev.Connected || ev.Err == nil {
+		if ev := expect(t, ctx, ch, corosync.EventDisconnected); ev.Connected || ev.Err == nil {
 			t.Errorf("disconnected event %v", ev)
 		}
 		if _, err := c.LocalNodeID(ctx); !errors.Is(err, cfg.ErrNotConnected) {
@@ -359,8 +360,8 @@ func TestReal(t *testing.T) {
 		if err := n.Start(); err != nil {
 			t.Fatal(err)
 		}
-		rec := expect(t, ctx, ch, cfg.EventReconnected)
-		snap := expect(t, ctx, ch, cfg.EventSnapshot)
+		rec := expect(t, ctx, ch, corosync.EventReconnected)
+		snap := expect(t, ctx, ch, corosync.EventSnapshot)
 		t.Logf("reconnected %v after kill -9", time.Since(killed).Round(time.Millisecond))
 		if !rec.Connected || snap.Tracking != status31 || snap.LocalNodeID != 2 {
 			t.Errorf("reconnected %v, snapshot %v", rec, snap)
@@ -385,7 +386,7 @@ func TestReal(t *testing.T) {
 		}
 		c := dial(t, ctx, n, cfg.WithShutdownTracking(), client.WithoutReconnect())
 		defer c.Close()
-		sub, err := c.Subscribe(ctx, cfg.Queue(16))
+		sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -393,7 +394,7 @@ func TestReal(t *testing.T) {
 		defer wg.Wait()
 		defer sub.Close()
 		ch := record(sub, &wg)
-		expect(t, ctx, ch, cfg.EventSnapshot)
+		expect(t, ctx, ch, corosync.EventSnapshot)
 		done := make(chan error, 1)
 		var out []byte
 		go func() {
@@ -401,14 +402,14 @@ func TestReal(t *testing.T) {
 			out, err = n.Exec(ctx, "corosync-cfgtool", "-H")
 			done <- err
 		}()
-		expect(t, ctx, ch, cfg.EventShutdownRequest)
+		expect(t, ctx, ch, corosync.EventShutdownRequest)
 		if err := c.ReplyShutdown(ctx, cfg.ShutdownYes); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-done; err != nil {
 			t.Fatalf("corosync-cfgtool -H after YES: %v: %s", err, out)
 		}
-		expect(t, ctx, ch, cfg.EventDisconnected)
+		expect(t, ctx, ch, corosync.EventDisconnected)
 		deadline := time.Now().Add(15 * time.Second)
 		for n.Running() && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Millisecond)
@@ -427,7 +428,7 @@ func untrackedShutdown(t *testing.T, ctx context.Context, n *corotest.Node) {
 	t.Helper()
 	c := dial(t, ctx, n, client.WithoutReconnect())
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, cfg.Queue(16))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +436,7 @@ func untrackedShutdown(t *testing.T, ctx context.Context, n *corotest.Node) {
 	defer wg.Wait()
 	defer sub.Close()
 	ch := record(sub, &wg)
-	expect(t, ctx, ch, cfg.EventSnapshot)
+	expect(t, ctx, ch, corosync.EventSnapshot)
 	start := time.Now()
 	out, err := n.Exec(ctx, "corosync-cfgtool", "-H")
 	t.Logf("corosync-cfgtool -H without trackers (%v): %v: %q", time.Since(start).Round(time.Millisecond), err, out)
@@ -443,10 +444,10 @@ func untrackedShutdown(t *testing.T, ctx context.Context, n *corotest.Node) {
 		t.Fatalf("corosync-cfgtool -H without trackers: %v: %s", err, out)
 	}
 	for ev := range ch {
-		if ev.Kind == cfg.EventShutdownRequest {
+		if ev.Kind == corosync.EventShutdownRequest {
 			t.Errorf("a plain client got %v", ev)
 		}
-		if ev.Kind == cfg.EventDisconnected {
+		if ev.Kind == corosync.EventDisconnected {
 			if ev.Connected || ev.Err == nil {
 				t.Errorf("disconnected event %v", ev)
 			}

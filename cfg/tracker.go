@@ -40,7 +40,7 @@ func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) 
 	if err != nil {
 		return Event{}, err
 	}
-	st := Event{Kind: EventSnapshot, Connected: true, LocalNodeID: r.LocalNodeID}
+	st := Event{Kind: corosync.EventSnapshot, Connected: true, LocalNodeID: r.LocalNodeID}
 	if t.c.tracking {
 		if _, err := call(ctx, conn, cfgwire.Request{ID: cfgwire.ReqTrackStart}); err != nil {
 			return Event{}, err
@@ -66,9 +66,9 @@ func (t *tracker) Event(msg []byte) (Event, bool, error) {
 		return Event{}, false, corosync.NewError("cfg event", corosync.ErrMessageError, err)
 	}
 	ev := t.state
-	ev.Kind = EventShutdownRequest
+	ev.Kind = corosync.EventShutdownRequest
 	if e.Error == corosync.ErrTimeout {
-		ev.Kind = EventShutdownTimedOut
+		ev.Kind = corosync.EventShutdownTimedOut
 	}
 	ev.Flags = ShutdownFlags(e.Flags)
 	return ev, true, nil
@@ -77,22 +77,22 @@ func (t *tracker) Event(msg []byte) (Event, bool, error) {
 // Lost resets the state: not connected, not tracking.
 func (t *tracker) Lost(why error) Event {
 	t.state = Event{}
-	return Event{Kind: EventDisconnected, Err: why}
+	return Event{Kind: corosync.EventDisconnected, Err: why}
 }
 
 // Reconnected announces the fresh state; the snapshot follows.
 func (t *tracker) Reconnected(snap Event) Event {
-	snap.Kind = EventReconnected
+	snap.Kind = corosync.EventReconnected
 	return snap
 }
 
 // Snapshot turns the latest event into the state it leaves behind.
 func (*tracker) Snapshot(ev Event) Event {
 	ev.Skipped = 0
-	if ev.Kind == EventDisconnected {
+	if ev.Kind == corosync.EventDisconnected {
 		return ev
 	}
-	ev.Kind, ev.Flags = EventSnapshot, 0
+	ev.Kind, ev.Flags = corosync.EventSnapshot, 0
 	return ev
 }
 

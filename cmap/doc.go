@@ -9,7 +9,7 @@
 //	for e, err := range c.IterValues(ctx, "runtime.members.") {
 //		...
 //	}
-//	tr, err := c.Track(ctx, "runtime.members.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
+//	tr, err := c.Track(ctx, "runtime.members.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(64))
 //	for ev := range tr.C() {
 //		fmt.Println(ev) // e.g. "modify: runtime.members.3.status str("joined") -> str("left")"
 //	}
@@ -49,22 +49,22 @@
 //
 // # Tracking
 //
-// A client holds any number of tracks. Each Track is one tracker on the
-// daemon with its own delivery: one event pump per client reads the
-// daemon's notifications and delivers each straight into its track's
-// stream under the policy chosen at Track (LatestWins by default; Queue to
-// see every change; Block). A Track is a dispatch.Subscription, read like
-// every stream of this module: Next, TryNext, Drain, Run, C, All, Err,
-// Skipped.
+// A client holds any number of tracks. Each Track is one tracker on the daemon
+// with its own delivery: one event pump per client reads the daemon's
+// notifications and delivers each straight into its track's stream under the
+// policy chosen at Track (dispatch.LatestWins by default; dispatch.Queue to
+// see every change; dispatch.Unbounded; dispatch.Block). A Track is a
+// dispatch.Subscription, read like every stream of this module: Next, TryNext,
+// Drain, Run, C, All, Err, Skipped.
 //
 // # Restarts
 //
-// When the daemon goes away, every track delivers EventDisconnected and
-// requests fail with ErrNotConnected (corosync.ErrLibrary). The client
-// reconnects with backoff, selects its map again, registers every track
-// again, and each track delivers EventReconnected: changes made meanwhile
-// (a restarted daemon rebuilds its whole map) were not seen, so re-read
-// what the track covers. Then changes flow again.
+// When the daemon goes away, every track delivers corosync.EventDisconnected
+// and requests fail with ErrNotConnected (corosync.ErrLibrary). The client
+// reconnects with backoff, selects its map again, registers every track again,
+// and each track delivers corosync.EventReconnected: changes made meanwhile (a
+// restarted daemon rebuilds its whole map) were not seen, so re-read what the
+// track covers. Then changes flow again.
 //
 // # Testing
 //
@@ -109,7 +109,7 @@
 //	cmap_iter_finalize                          done when the loop ends (break and ctx included)
 //	cmap_track_add(h, key, type, fn, ud, &th)   Client.Track(ctx, key, flags, opts...) -> *Track
 //	  CMAP_TRACK_ADD/DELETE/MODIFY/PREFIX         TrackAdd, TrackDelete, TrackModify, TrackPrefix
-//	cmap_notify_fn(event, key, new, old)        Event{Kind, Key, New, Old}: EventAdd/Delete/Modify
+//	cmap_notify_fn(event, key, new, old)        Event{Kind, Key, New, Old}: corosync.EventAdd/Delete/Modify
 //	cmap_track_delete                           Track.Close()
 //	cmap_fd_get + poll                          Track.C() in a select
 //	cmap_dispatch(CS_DISPATCH_ONE)              Track.Next(ctx)

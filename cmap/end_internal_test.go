@@ -8,6 +8,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 )
 
@@ -24,15 +25,15 @@ func TestEndFailsTracks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	tr, err := c.Track(ctx, "test.", TrackChanges|TrackPrefix, Queue(8))
+	tr, err := c.Track(ctx, "test.", TrackChanges|TrackPrefix, dispatch.Queue(8))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr.push(Event{Kind: EventModify, Key: "test.a"}) // handed over by the pump before the end
+	tr.push(Event{Kind: corosync.EventModify, Key: "test.a"}) // handed over by the pump before the end
 	end := corosync.NewError("dial cmap", corosync.ErrAccess, errors.New("access denied by the daemon"))
 	(&service{c: c}).End(end)
 	ev, err := tr.Next(ctx)
-	if err != nil || ev.Kind != EventModify {
+	if err != nil || ev.Kind != corosync.EventModify {
 		t.Fatalf("queued event: %v %v", ev, err)
 	}
 	if _, err := tr.Next(ctx); !errors.Is(err, corosync.ErrAccess) {
@@ -54,14 +55,14 @@ func TestTrackEndsWhenReconnectFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	tr, err := c.Track(ctx, "test.", TrackChanges|TrackPrefix, Queue(8))
+	tr, err := c.Track(ctx, "test.", TrackChanges|TrackPrefix, dispatch.Queue(8))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cl.Node(1).DenyAccess(true)
 	cl.Restart(1)
 	ev, err := tr.Next(ctx)
-	if err != nil || ev.Kind != EventDisconnected {
+	if err != nil || ev.Kind != corosync.EventDisconnected {
 		t.Fatalf("first: %v %v", ev, err)
 	}
 	if _, err := tr.Next(ctx); !errors.Is(err, corosync.ErrAccess) {

@@ -2,8 +2,8 @@ package cmap
 
 import (
 	"fmt"
-	"strings"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
@@ -27,41 +27,25 @@ const (
 // hex).
 func (f TrackFlags) String() string { return cmapwire.TrackFlags(f).String() }
 
-// EventKind says what an Event reports.
-type EventKind uint8
-
-// Event kinds.
-const (
-	// EventAdd: Key was created with value New (Old is the zero Value).
-	EventAdd EventKind = iota + 1
-	// EventDelete: Key was deleted; Old is its last value (New is zero).
-	EventDelete
-	// EventModify: Key changed from Old to New (possibly changing type).
-	// Daemon counters may leave Old zero.
-	EventModify
-	// EventDisconnected: the connection to the daemon was lost; Err says
-	// why. Changes are not reported until EventReconnected.
-	EventDisconnected
-	// EventReconnected: the connection is back and the track is registered
-	// again. Changes made while the client was away (a restarted daemon
-	// rebuilds its whole map) were not reported: re-read what the track
-	// covers (Client.Get, Client.IterValues) to resynchronise.
-	EventReconnected
-)
-
-var kindNames = [...]string{"", "add", "delete", "modify", "disconnected", "reconnected"}
-
-// String returns the kind's name, e.g. "modify".
-func (k EventKind) String() string { return session.KindName(kindNames[:], uint8(k)) }
-
-// MarshalText implements encoding.TextMarshaler.
-func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
-
-// Event is what a Track delivers: a change of one key (EventAdd,
-// EventDelete, EventModify: cmap_notify_fn's arguments) or a connection
-// lifecycle event.
+// Event is what a Track delivers: a change of one key (cmap_notify_fn's
+// arguments) or a connection lifecycle event. Its kinds:
+//
+//   - corosync.EventAdd: Key was created with value New (Old is the zero
+//     Value).
+//   - corosync.EventDelete: Key was deleted; Old is its last value (New is
+//     zero).
+//   - corosync.EventModify: Key changed from Old to New (possibly changing
+//     type). Daemon counters may leave Old zero.
+//   - corosync.EventDisconnected: the connection was lost; Err says why.
+//     Changes are not reported until corosync.EventReconnected.
+//   - corosync.EventReconnected: the connection is back and the track is
+//     registered again. Changes made while the client was away (a restarted
+//     daemon rebuilds its whole map) were not reported: re-read what the
+//     track covers (Client.Get, Client.IterValues) to resynchronise.
+//
+// A track has no snapshot: its first event is the first change.
 type Event struct {
-	Kind EventKind
+	Kind corosync.EventKind
 	// Key is the key that changed.
 	Key string
 	// New is the value after the change and Old the value before it; the
@@ -70,46 +54,37 @@ type Event struct {
 	// Skipped is how many events this track's reader missed just before
 	// this one because it was slower than the daemon (latest-wins policy).
 	Skipped uint64
-	// Err is why the connection was lost (EventDisconnected).
+	// Err is why the connection was lost (corosync.EventDisconnected).
 	Err error
 }
 
 // String renders the event on one line, e.g.
 // "modify: totem.token u32(1000) -> u32(3000)".
 func (e Event) String() string {
-	var b strings.Builder
-	b.WriteString(e.Kind.String())
-	b.WriteString(": ")
+	var body string
 	switch e.Kind {
-	case EventAdd:
-		fmt.Fprintf(&b, "%s = %#v", e.Key, e.New)
-	case EventDelete:
-		fmt.Fprintf(&b, "%s (was %#v)", e.Key, e.Old)
-	case EventModify:
-		fmt.Fprintf(&b, "%s %#v -> %#v", e.Key, e.Old, e.New)
-	case EventDisconnected:
-		b.WriteString("connection lost")
-		if e.Err != nil {
-			b.WriteString(": ")
-			b.WriteString(e.Err.Error())
-		}
-	case EventReconnected:
-		b.WriteString("track registered again; changes may have been missed")
+	case corosync.EventAdd:
+		body = fmt.Sprintf("%s = %#v", e.Key, e.New)
+	case corosync.EventDelete:
+		body = fmt.Sprintf("%s (was %#v)", e.Key, e.Old)
+	case corosync.EventModify:
+		body = fmt.Sprintf("%s %#v -> %#v", e.Key, e.Old, e.New)
+	case corosync.EventDisconnected:
+		body = session.LostLine(e.Err)
+	case corosync.EventReconnected:
+		body = "track registered again; changes may have been missed"
 	}
-	if e.Skipped > 0 {
-		fmt.Fprintf(&b, " (skipped %d)", e.Skipped)
-	}
-	return b.String()
+	return session.EventLine(e.Kind, body, e.Skipped)
 }
 
-func kindOf(f cmapwire.TrackFlags) (EventKind, bool) {
+func kindOf(f cmapwire.TrackFlags) (corosync.EventKind, bool) {
 	switch f {
 	case cmapwire.TrackAdd:
-		return EventAdd, true
+		return corosync.EventAdd, true
 	case cmapwire.TrackDelete:
-		return EventDelete, true
+		return corosync.EventDelete, true
 	case cmapwire.TrackModify:
-		return EventModify, true
+		return corosync.EventModify, true
 	}
 	return 0, false
 }

@@ -9,6 +9,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 )
 
@@ -151,7 +152,7 @@ func ExampleClient_Track() {
 		return
 	}
 	defer c.Close()
-	tr, err := c.Track(ctx, "runtime.members.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(256))
+	tr, err := c.Track(ctx, "runtime.members.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(256))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -167,7 +168,7 @@ func ExampleClient_Track() {
 			return
 		}
 		switch ev.Kind {
-		case cmap.EventReconnected:
+		case corosync.EventReconnected:
 			// Changes were missed: read runtime.members. again with IterValues.
 		default:
 			fmt.Println(ev)

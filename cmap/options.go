@@ -2,7 +2,6 @@ package cmap
 
 import (
 	"github.com/corosync-go/corosync/client"
-	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
 )
 
@@ -56,23 +55,3 @@ func WithMap(m Map) client.Option {
 func WithDaemonKeyWrites() client.Option {
 	return client.ForService("cmap.WithDaemonKeyWrites", func(c *config) { c.daemonWrites = true })
 }
-
-// SubscribeOption configures a track's delivery policy; see package dispatch
-// for the policies.
-type SubscribeOption = dispatch.SubOption
-
-// LatestWins selects latest-wins delivery (the default): a slow reader skips
-// to the newest change and Event.Skipped says how many it missed. Right for
-// an exact key (the newest value wins); use Queue to see every change of a
-// prefix.
-func LatestWins() SubscribeOption { return dispatch.LatestWins() }
-
-// Queue selects a bounded queue of n events; on overflow the track's
-// delivery ends with dispatch.ErrOverflow (corosync.ErrQueueFull) after the
-// queued events have been read.
-func Queue(n int) SubscribeOption { return dispatch.Queue(n) }
-
-// Block selects blocking delivery: nothing is lost, but while this track's
-// reader does not read, the client's event pump waits, and so does every
-// other track of the client.
-func Block(n int) SubscribeOption { return dispatch.Block(n) }

@@ -2,11 +2,11 @@ package cmap_test
 
 import (
 	"context"
-	"encoding"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/dispatch/streamtest"
@@ -28,10 +28,10 @@ func (h streamHarness) Open(t testing.TB, c streamtest.Config) (*streamtest.Fixt
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	opt := cmap.LatestWins()
+	opt := dispatch.LatestWins()
 	switch c.Policy {
 	case streamtest.Queue:
-		opt = cmap.Queue(c.N)
+		opt = dispatch.Queue(c.N)
 	case streamtest.Unbounded:
 		opt = dispatch.Unbounded()
 	}
@@ -45,7 +45,7 @@ func (h streamHarness) Open(t testing.TB, c streamtest.Config) (*streamtest.Fixt
 		Restart: b.Restart, Deny: b.Deny}, true
 }
 
-func (streamHarness) Kind(ev cmap.Event) encoding.TextMarshaler { return ev.Kind }
+func (streamHarness) Kind(ev cmap.Event) corosync.EventKind { return ev.Kind }
 
 // The conformance suite on the mock cluster.
 func TestStreamConformanceMock(t *testing.T) { streamtest.Run(t, streamHarness{streamkit.Mock}) }

@@ -23,12 +23,12 @@ import (
 // Its methods are safe for concurrent use.
 //
 // The track survives reconnects: the client registers it again on the new
-// connection and delivers EventDisconnected, then EventReconnected (changes
-// in between were not seen), then changes again. It ends (Err) as every
-// stream does (see package dispatch): Close or the client's Close
-// (dispatch.ErrClosed, corosync.ErrBadHandle), a Queue overflow
-// (dispatch.ErrOverflow, corosync.ErrQueueFull), the connection gone for
-// good (dispatch.ErrLost with why, e.g. corosync.ErrAccess), or the daemon
+// connection and delivers corosync.EventDisconnected, then
+// corosync.EventReconnected (changes in between were not seen), then changes
+// again. It ends (Err) as every stream does (see package dispatch): Close or
+// the client's Close (dispatch.ErrClosed, corosync.ErrBadHandle), a Queue
+// overflow (dispatch.ErrOverflow, corosync.ErrQueueFull), the connection gone
+// for good (dispatch.ErrLost with why, e.g. corosync.ErrAccess), or the daemon
 // refusing to register it again after a reconnect.
 type Track struct {
 	*dispatch.Subscription[Event]
@@ -49,14 +49,20 @@ type Track struct {
 // every key starting with key (flags with TrackPrefix; "" then tracks every
 // key) and returns it (cmap_track_add). flags need at least one of
 // TrackAdd, TrackDelete, TrackModify. opts choose the delivery policy
-// (default LatestWins; use Queue to see every change of a prefix).
+// (package dispatch): dispatch.LatestWins (the default: a slow reader skips
+// to the newest change and Event.Skipped says how many it missed; right for
+// an exact key, whose newest value wins), dispatch.Queue(n) to see every
+// change of a prefix (the track ends with dispatch.ErrOverflow after the
+// queued events when n are unread), dispatch.Unbounded(), or
+// dispatch.Block(n) (nothing is lost, but while this track's reader does not
+// read, the client's event pump waits, and so does every other track).
 //
 // Events of changes made after Track returns are delivered; Track does not
 // report the current value (read it with Get or IterValues after Track to
 // start from a consistent state). The key is checked before anything is
 // sent (*KeyError), and exact tracking of a string stats key, which crashes
 // corosync 3.1.7, is refused (*DangerError).
-func (c *Client) Track(ctx context.Context, key string, flags TrackFlags, opts ...SubscribeOption) (*Track, error) {
+func (c *Client) Track(ctx context.Context, key string, flags TrackFlags, opts ...dispatch.SubOption) (*Track, error) {
 	if _, err := cmapwire.AppendTrackAdd(nil, key, cmapwire.TrackFlags(flags), 0); err != nil {
 		return nil, pubErr(err)
 	}
@@ -295,7 +301,7 @@ func (s *service) each(f func(*Track)) {
 // Lost tells every track that the connection is gone; without reconnection
 // the tracks then end with why.
 func (s *service) Lost(why error) Event {
-	ev := Event{Kind: EventDisconnected, Err: why}
+	ev := Event{Kind: corosync.EventDisconnected, Err: why}
 	s.each(func(t *Track) { t.push(ev) })
 	return ev // without reconnection, the session then ends (End)
 }
@@ -319,7 +325,7 @@ func (s *service) End(err error) {
 // Reconnected tells every track that it is registered again and that
 // changes may have been missed.
 func (s *service) Reconnected(Event) Event {
-	ev := Event{Kind: EventReconnected}
+	ev := Event{Kind: corosync.EventReconnected}
 	s.each(func(t *Track) { t.push(ev) })
 	return ev
 }

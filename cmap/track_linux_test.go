@@ -10,10 +10,11 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 )
 
-func track(t *testing.T, c *cmap.Client, key string, flags cmap.TrackFlags, opts ...cmap.SubscribeOption) *cmap.Track {
+func track(t *testing.T, c *cmap.Client, key string, flags cmap.TrackFlags, opts ...dispatch.SubOption) *cmap.Track {
 	t.Helper()
 	tr, err := c.Track(ctxT(t, 10*time.Second), key, flags, opts...)
 	if err != nil {
@@ -32,7 +33,7 @@ func next(t *testing.T, tr *cmap.Track) cmap.Event {
 	return ev
 }
 
-func expect(t *testing.T, tr *cmap.Track, kind cmap.EventKind, key string, newV, oldV cmap.Value) {
+func expect(t *testing.T, tr *cmap.Track, kind corosync.EventKind, key string, newV, oldV cmap.Value) {
 	t.Helper()
 	ev := next(t, tr)
 	if ev.Kind != kind || ev.Key != key || !ev.New.Equal(newV) || !ev.Old.Equal(oldV) || ev.Err != nil {
@@ -54,9 +55,9 @@ func TestTracks(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	c := dial(t, cl.Nodes[0])
 	ctx := ctxT(t, 60*time.Second)
-	pre := track(t, c, "tr.a.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
-	exact := track(t, c, "tr.b.x", cmap.TrackChanges, cmap.Block(16)) // room for the 10 changes below: a full Block track stalls the others
-	adds := track(t, c, "tr.", cmap.TrackAdd|cmap.TrackPrefix, cmap.Queue(64))
+	pre := track(t, c, "tr.a.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(64))
+	exact := track(t, c, "tr.b.x", cmap.TrackChanges, dispatch.Block(16)) // room for the 10 changes below: a full Block track stalls the others
+	adds := track(t, c, "tr.", cmap.TrackAdd|cmap.TrackPrefix, dispatch.Queue(64))
 	latest := track(t, c, "tr.b.x", cmap.TrackModify) // latest wins
 
 	must := func(err error) {
@@ -74,19 +75,19 @@ func TestTracks(t *testing.T) {
 	must(c.SetDouble(ctx, "tr.b.x", 1.5)) // same value: no event
 	must(c.Delete(ctx, "tr.b.x"))
 
-	expect(t, pre, cmap.EventAdd, "tr.a.one", cmap.Uint32(1), cmap.Value{})
-	expect(t, pre, cmap.EventModify, "tr.a.one", cmap.Uint32(2), cmap.Uint32(1))
-	expect(t, pre, cmap.EventModify, "tr.a.one", cmap.String("s"), cmap.Uint32(2))
-	expect(t, pre, cmap.EventDelete, "tr.a.one", cmap.Value{}, cmap.String("s"))
+	expect(t, pre, corosync.EventAdd, "tr.a.one", cmap.Uint32(1), cmap.Value{})
+	expect(t, pre, corosync.EventModify, "tr.a.one", cmap.Uint32(2), cmap.Uint32(1))
+	expect(t, pre, corosync.EventModify, "tr.a.one", cmap.String("s"), cmap.Uint32(2))
+	expect(t, pre, corosync.EventDelete, "tr.a.one", cmap.Value{}, cmap.String("s"))
 	quiet(t, pre)
-	expect(t, exact, cmap.EventAdd, "tr.b.x", cmap.Binary(nil), cmap.Value{})
-	expect(t, exact, cmap.EventModify, "tr.b.x", cmap.Double(1.5), cmap.Binary(nil))
-	expect(t, exact, cmap.EventDelete, "tr.b.x", cmap.Value{}, cmap.Double(1.5))
+	expect(t, exact, corosync.EventAdd, "tr.b.x", cmap.Binary(nil), cmap.Value{})
+	expect(t, exact, corosync.EventModify, "tr.b.x", cmap.Double(1.5), cmap.Binary(nil))
+	expect(t, exact, corosync.EventDelete, "tr.b.x", cmap.Value{}, cmap.Double(1.5))
 	quiet(t, exact)
-	expect(t, adds, cmap.EventAdd, "tr.a.one", cmap.Uint32(1), cmap.Value{})
-	expect(t, adds, cmap.EventAdd, "tr.b.x", cmap.Binary(nil), cmap.Value{})
+	expect(t, adds, corosync.EventAdd, "tr.a.one", cmap.Uint32(1), cmap.Value{})
+	expect(t, adds, corosync.EventAdd, "tr.b.x", cmap.Binary(nil), cmap.Value{})
 	quiet(t, adds)
-	expect(t, latest, cmap.EventModify, "tr.b.x", cmap.Double(1.5), cmap.Binary(nil))
+	expect(t, latest, corosync.EventModify, "tr.b.x", cmap.Double(1.5), cmap.Binary(nil))
 	quiet(t, latest)
 
 	// Latest wins: a slow reader sees the newest change and how many it missed.
@@ -95,16 +96,16 @@ func TestTracks(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	ev := next(t, latest)
-	if ev.Kind != cmap.EventModify || !ev.New.Equal(cmap.Uint32(9)) || ev.Skipped == 0 {
+	if ev.Kind != corosync.EventModify || !ev.New.Equal(cmap.Uint32(9)) || ev.Skipped == 0 {
 		t.Fatalf("latest-wins reader got %v", ev)
 	}
 	t.Logf("latest-wins: %v", ev)
 	// The Block reader lost nothing: 1 add and 9 modifies.
-	expect(t, exact, cmap.EventAdd, "tr.b.x", cmap.Uint32(0), cmap.Value{})
+	expect(t, exact, corosync.EventAdd, "tr.b.x", cmap.Uint32(0), cmap.Value{})
 	for i := 1; i < 10; i++ {
-		expect(t, exact, cmap.EventModify, "tr.b.x", cmap.Uint32(uint32(i)), cmap.Uint32(uint32(i-1)))
+		expect(t, exact, corosync.EventModify, "tr.b.x", cmap.Uint32(uint32(i)), cmap.Uint32(uint32(i-1)))
 	}
-	expect(t, adds, cmap.EventAdd, "tr.b.x", cmap.Uint32(0), cmap.Value{})
+	expect(t, adds, corosync.EventAdd, "tr.b.x", cmap.Uint32(0), cmap.Value{})
 
 	// Closing one track ends its delivery and leaves the others.
 	pre.Close()
@@ -116,7 +117,7 @@ func TestTracks(t *testing.T) {
 		t.Fatalf("Run after Close: %v", err)
 	}
 	must(c.SetUint8(ctx, "tr.a.two", 2))
-	expect(t, adds, cmap.EventAdd, "tr.a.two", cmap.Uint8(2), cmap.Value{})
+	expect(t, adds, corosync.EventAdd, "tr.a.two", cmap.Uint8(2), cmap.Value{})
 	quiet(t, adds)
 
 	// The iterator form.
@@ -151,12 +152,12 @@ func TestTrackRestart(t *testing.T) {
 	node := cl.Nodes[0]
 	c := dial(t, node)
 	ctx := ctxT(t, 90*time.Second)
-	a := track(t, c, "rs.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
-	b := track(t, c, "rs.k", cmap.TrackModify, cmap.Queue(64))
+	a := track(t, c, "rs.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(64))
+	b := track(t, c, "rs.k", cmap.TrackModify, dispatch.Queue(64))
 	if err := c.SetUint32(ctx, "rs.k", 1); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, a, cmap.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
+	expect(t, a, corosync.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
 	for round := range 2 {
 		if round == 0 {
 			node.Kill()
@@ -165,7 +166,7 @@ func TestTrackRestart(t *testing.T) {
 		}
 		for _, tr := range []*cmap.Track{a, b} {
 			ev := next(t, tr)
-			if ev.Kind != cmap.EventDisconnected || ev.Err == nil {
+			if ev.Kind != corosync.EventDisconnected || ev.Err == nil {
 				t.Fatalf("round %d: track %s got %v", round, tr.Key(), ev)
 			}
 			t.Logf("round %d: %v", round, ev)
@@ -177,7 +178,7 @@ func TestTrackRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, tr := range []*cmap.Track{a, b} {
-			if ev := next(t, tr); ev.Kind != cmap.EventReconnected {
+			if ev := next(t, tr); ev.Kind != corosync.EventReconnected {
 				t.Fatalf("round %d: track %s got %v", round, tr.Key(), ev)
 			}
 		}
@@ -191,24 +192,24 @@ func TestTrackRestart(t *testing.T) {
 		if err := c.SetUint32(ctx, "rs.k", 11); err != nil {
 			t.Fatal(err)
 		}
-		expect(t, a, cmap.EventAdd, "rs.k", cmap.Uint32(10), cmap.Value{})
-		expect(t, a, cmap.EventModify, "rs.k", cmap.Uint32(11), cmap.Uint32(10))
-		expect(t, b, cmap.EventModify, "rs.k", cmap.Uint32(11), cmap.Uint32(10))
+		expect(t, a, corosync.EventAdd, "rs.k", cmap.Uint32(10), cmap.Value{})
+		expect(t, a, corosync.EventModify, "rs.k", cmap.Uint32(11), cmap.Uint32(10))
+		expect(t, b, corosync.EventModify, "rs.k", cmap.Uint32(11), cmap.Uint32(10))
 		if err := c.Delete(ctx, "rs.k"); err != nil {
 			t.Fatal(err)
 		}
-		expect(t, a, cmap.EventDelete, "rs.k", cmap.Value{}, cmap.Uint32(11))
+		expect(t, a, corosync.EventDelete, "rs.k", cmap.Value{}, cmap.Uint32(11))
 		quiet(t, b)
 	}
 	// A track made after the restarts works too, and closing one removes
 	// only it.
-	d := track(t, c, "rs.", cmap.TrackAdd|cmap.TrackPrefix, cmap.Queue(8))
+	d := track(t, c, "rs.", cmap.TrackAdd|cmap.TrackPrefix, dispatch.Queue(8))
 	b.Close()
 	if err := c.SetUint32(ctx, "rs.k", 1); err != nil {
 		t.Fatal(err)
 	}
-	expect(t, a, cmap.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
-	expect(t, d, cmap.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
+	expect(t, a, corosync.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
+	expect(t, d, corosync.EventAdd, "rs.k", cmap.Uint32(1), cmap.Value{})
 }
 
 // TestTrackNoReconnect: without reconnection the tracks end after
@@ -217,9 +218,9 @@ func TestTrackNoReconnect(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	node := cl.Nodes[0]
 	c := dial(t, node, client.WithoutReconnect())
-	a := track(t, c, "nr.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(8))
+	a := track(t, c, "nr.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(8))
 	node.Kill()
-	if ev := next(t, a); ev.Kind != cmap.EventDisconnected {
+	if ev := next(t, a); ev.Kind != corosync.EventDisconnected {
 		t.Fatalf("got %v", ev)
 	}
 	_, err := a.Next(ctxT(t, 10*time.Second))
@@ -237,7 +238,7 @@ func TestTrackMembers(t *testing.T) {
 	c := dial(t, n1)
 	ctx := ctxT(t, 120*time.Second)
 	prefix := membersPrefix(checkVersion(t, c, n1))
-	tr := track(t, c, prefix, cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(256))
+	tr := track(t, c, prefix, cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(256))
 	statusKey, joinKey := prefix+"3.status", prefix+"3.join_count"
 	status := func() string {
 		s, err := c.GetString(ctx, statusKey)
@@ -270,7 +271,7 @@ func TestTrackMembers(t *testing.T) {
 		for {
 			ev := next(t, tr)
 			seen = append(seen, ev)
-			if ev.Kind == cmap.EventAdd || ev.Kind == cmap.EventModify || ev.Kind == cmap.EventDelete {
+			if ev.Kind == corosync.EventAdd || ev.Kind == corosync.EventModify || ev.Kind == corosync.EventDelete {
 				if !strings.HasPrefix(ev.Key, prefix) {
 					t.Fatalf("event outside the prefix: %v", ev)
 				}
@@ -327,14 +328,14 @@ func TestCloseWithStuckReader(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	c := dial(t, cl.Nodes[0])
 	ctx := ctxT(t, 30*time.Second)
-	stuck := track(t, c, "st.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Block(1))
-	other := track(t, c, "st.", cmap.TrackAdd|cmap.TrackPrefix, cmap.Queue(200))
+	stuck := track(t, c, "st.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Block(1))
+	other := track(t, c, "st.", cmap.TrackAdd|cmap.TrackPrefix, dispatch.Queue(200))
 	for i := range 100 {
 		if err := c.SetUint32(ctx, "st.k"+string(rune('a'+i%26))+string(rune('a'+i/26)), 1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if ev := next(t, other); ev.Kind != cmap.EventAdd {
+	if ev := next(t, other); ev.Kind != corosync.EventAdd {
 		t.Fatalf("got %v", ev)
 	}
 	done := make(chan struct{})

@@ -16,15 +16,15 @@
 //			return err // ErrLeft, ErrOverflow, ErrMembershipLost, ...
 //		}
 //		switch ev.Kind {
-//		case cpg.EventMessage:  // ev.Sender, ev.Data
-//		case cpg.EventConfchg:  // ev.Members, ev.Joined, ev.Left (with reasons)
-//		case cpg.EventTotem:    // ev.Ring, ev.Nodes
+//		case corosync.EventMessage:  // ev.Sender, ev.Data
+//		case corosync.EventConfchg:  // ev.Members, ev.Joined, ev.Left (with reasons)
+//		case corosync.EventTotem:    // ev.Ring, ev.Nodes
 //		}
 //	}
 //
 // # A cpg view is not quorum
 //
-// A group's membership (EventConfchg's Members) is who this node's
+// A group's membership (corosync.EventConfchg's Members) is who this node's
 // partition can reach, not whether the partition may act: when the network
 // splits, each side gets a confchg that removes the other side's members,
 // and each side carries on as a complete, smaller group. cpg never refuses
@@ -34,7 +34,7 @@
 //
 // Gate leadership on quorum: act as leader only while the node is quorate
 // (package quorum: Event.Quorate, or quorum.Client.Quorate), and step down
-// at once on a quorum loss or an EventDisconnected of either stream. A
+// at once on a quorum loss or a corosync.EventDisconnected of either stream. A
 // minority partition then has a view and a candidate, but never acts. The
 // README's election recipe does exactly this.
 //
@@ -116,14 +116,14 @@
 //
 // # Restarts
 //
-// When the connection to the daemon is lost (a daemon restart, a crash),
-// the daemon's membership of the group is gone. The stream delivers
-// EventDisconnected (Err says why). By default it then ends with an error
-// carrying ErrMembershipLost, dispatch.ErrLost and corosync.ErrLibrary.
+// When the connection to the daemon is lost (a daemon restart, a crash), the
+// daemon's membership of the group is gone. The stream delivers
+// corosync.EventDisconnected (Err says why). By default it then ends with an
+// error carrying ErrMembershipLost, dispatch.ErrLost and corosync.ErrLibrary.
 // With WithRejoin, the group joins again on a new connection as soon as the
-// daemon is back and delivers EventReconnected, then the daemon's confchg
-// of the new join: whatever happened in the group meanwhile was not seen,
-// and the stream says so instead of pretending continuity. If the daemon
+// daemon is back and delivers corosync.EventReconnected, then the daemon's
+// confchg of the new join: whatever happened in the group meanwhile was not
+// seen, and the stream says so instead of pretending continuity. If the daemon
 // refuses the rejoin for good (access denied), the stream ends with
 // dispatch.ErrLost and that error (corosync.ErrAccess). The Client's own
 // connection reconnects (unless client.WithoutReconnect) without any group.
@@ -139,13 +139,13 @@
 //
 // # What libcpg does differently
 //
-// libcpg's cpg_flow_control_state_get reads a word in the shared ring
-// that this transport does not map; FlowControlled reports what Send met.
-// The zero-copy calls are not offered (Send does the same job; see
+// libcpg's cpg_flow_control_state_get reads a word in the shared ring that
+// this transport does not map; FlowControlled reports what Send met. The
+// zero-copy calls are not offered (Send does the same job; see
 // internal/wire/cpgwire/SPEC.md for why the client never sends them). An mcast
 // larger than 1048392 bytes would break every receiver's connection (the
-// daemon writes an event over the negotiated 1 MiB; libcpg wedges, our transport delivers it): Send
-// fragments at MaxAtomicMessage like libcpg, so it never produces one, and
-// such an event from another client is still delivered here (the transport
-// takes events up to its ring's size).
+// daemon writes an event over the negotiated 1 MiB; libcpg wedges, our
+// transport delivers it): Send fragments at MaxAtomicMessage like libcpg, so
+// it never produces one, and such an event from another client is still
+// delivered here (the transport takes events up to its ring's size).
 package cpg

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/mock"
@@ -46,12 +47,12 @@ func Example() {
 			panic(err)
 		}
 		switch ev.Kind {
-		case cpg.EventMessage:
+		case corosync.EventMessage:
 			fmt.Printf("node %d says %q\n", ev.Sender.NodeID, ev.Data)
-		case cpg.EventConfchg:
+		case corosync.EventConfchg:
 			fmt.Println("members", len(ev.Members), "joined", ev.Joined, "left", ev.Left)
 		}
-		if ev.Kind == cpg.EventConfchg && len(ev.Left) > 0 {
+		if ev.Kind == corosync.EventConfchg && len(ev.Left) > 0 {
 			break
 		}
 	}

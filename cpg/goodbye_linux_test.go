@@ -43,7 +43,7 @@ func watch(t *testing.T, ctx context.Context, c *cpg.Client, group string) (*wat
 		if err != nil {
 			t.Fatalf("watcher: %v", err)
 		}
-		if ev.Kind == cpg.EventConfchg && slices.ContainsFunc(ev.Joined, func(m cpg.Member) bool {
+		if ev.Kind == corosync.EventConfchg && slices.ContainsFunc(ev.Joined, func(m cpg.Member) bool {
 			return m.NodeID == self.NodeID && m.PID == self.PID
 		}) {
 			break
@@ -59,7 +59,7 @@ func watch(t *testing.T, ctx context.Context, c *cpg.Client, group string) (*wat
 				w.mu.Unlock()
 				return
 			}
-			if ev.Kind != cpg.EventConfchg {
+			if ev.Kind != corosync.EventConfchg {
 				continue
 			}
 			w.mu.Lock()

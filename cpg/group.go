@@ -150,7 +150,7 @@ func (g *Group) Self() Member { return Member{NodeID: g.LocalNodeID(), PID: g.pi
 // Members asks the daemon for the group's current members
 // (cpg_membership_get). The answer reflects the daemon's state now, which
 // may be ahead of the events read so far: for a view consistent with the
-// stream, follow EventConfchg.Members instead.
+// stream, follow corosync.EventConfchg.Members instead.
 func (g *Group) Members(ctx context.Context) ([]Member, error) {
 	return membership(ctx, g.s, string(g.name))
 }

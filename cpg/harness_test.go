@@ -39,9 +39,9 @@ func dialT(t testing.TB, d transport.Dialer, opts ...client.Option) *cpg.Client 
 // confchgs (totem events are left out).
 func key(e cpg.Event) string {
 	switch e.Kind {
-	case cpg.EventMessage:
+	case corosync.EventMessage:
 		return fmt.Sprintf("m %s %s", e.Sender, e.Data)
-	case cpg.EventConfchg:
+	case corosync.EventConfchg:
 		return fmt.Sprintf("c %v %v %v", e.Members, e.Joined, e.Left)
 	}
 	return ""
@@ -57,7 +57,7 @@ func waitMembers(t testing.TB, ctx context.Context, g *cpg.Group, n int) []cpg.E
 			t.Fatalf("%s: waiting for %d members: %v (read %v)", g.Self(), n, err, evs)
 		}
 		evs = append(evs, ev)
-		if ev.Kind == cpg.EventConfchg && len(ev.Members) == n {
+		if ev.Kind == corosync.EventConfchg && len(ev.Members) == n {
 			return evs
 		}
 	}
@@ -126,16 +126,16 @@ func synchrony(t *testing.T, dialers map[uint32]transport.Dialer, victim uint32,
 					}
 					break
 				}
-				if id == victim && ev.Kind == cpg.EventConfchg && len(ev.Left) > 0 {
+				if id == victim && ev.Kind == corosync.EventConfchg && len(ev.Left) > 0 {
 					break // cut off: the others left its view
 				}
 				if k := key(ev); k != "" {
 					seq = append(seq, k)
 				}
-				if ev.Kind == cpg.EventMessage && strings.HasSuffix(string(ev.Data), ":end") {
+				if ev.Kind == corosync.EventMessage && strings.HasSuffix(string(ev.Data), ":end") {
 					ends++
 				}
-				if !left && ev.Kind == cpg.EventConfchg && slices.ContainsFunc(ev.Left, func(m cpg.Member) bool { return m.NodeID == victim }) {
+				if !left && ev.Kind == corosync.EventConfchg && slices.ContainsFunc(ev.Left, func(m cpg.Member) bool { return m.NodeID == victim }) {
 					left = true
 					close(departed[id])
 				}
@@ -261,24 +261,24 @@ func synchrony(t *testing.T, dialers map[uint32]transport.Dialer, victim uint32,
 // rejoined reads a WithRejoin group through a daemon restart.
 func rejoined(t *testing.T, ctx context.Context, g *cpg.Group) {
 	t.Helper()
-	var kinds []cpg.EventKind
+	var kinds []corosync.EventKind
 	for {
 		ev, err := g.Next(ctx)
 		if err != nil {
 			t.Fatalf("rejoining group: %v after %v", err, kinds)
 		}
 		kinds = append(kinds, ev.Kind)
-		if ev.Kind == cpg.EventDisconnected && ev.Err == nil {
+		if ev.Kind == corosync.EventDisconnected && ev.Err == nil {
 			t.Error("EventDisconnected without Err")
 		}
-		if ev.Kind == cpg.EventConfchg && slices.Contains(kinds, cpg.EventReconnected) {
+		if ev.Kind == corosync.EventConfchg && slices.Contains(kinds, corosync.EventReconnected) {
 			if !slices.Contains(ev.Members, g.Self()) {
 				t.Errorf("confchg after rejoin without self: %v", ev)
 			}
 			break
 		}
 	}
-	i, j := slices.Index(kinds, cpg.EventDisconnected), slices.Index(kinds, cpg.EventReconnected)
+	i, j := slices.Index(kinds, corosync.EventDisconnected), slices.Index(kinds, corosync.EventReconnected)
 	if i < 0 || j < i {
 		t.Errorf("events %v: want disconnected, rejoined, confchg", kinds)
 	}
@@ -302,10 +302,10 @@ func groupOps(t *testing.T, dialers map[uint32]transport.Dialer) {
 	}
 	defer a.Close()
 	first := waitMembers(t, ctx, a, 1)
-	if ev := first[0]; ev.Kind != cpg.EventConfchg || !slices.Equal(ev.Joined, []cpg.Member{{NodeID: 1, PID: a.PID(), Reason: cpg.ReasonJoin}}) {
+	if ev := first[0]; ev.Kind != corosync.EventConfchg || !slices.Equal(ev.Joined, []cpg.Member{{NodeID: 1, PID: a.PID(), Reason: cpg.ReasonJoin}}) {
 		t.Errorf("first event %v, want own join", ev)
 	}
-	if ev, err := a.Next(ctx); err != nil || ev.Kind != cpg.EventTotem || len(ev.Nodes) != 3 {
+	if ev, err := a.Next(ctx); err != nil || ev.Kind != corosync.EventTotem || len(ev.Nodes) != 3 {
 		t.Errorf("second event %v %v, want the initial totem", ev, err)
 	}
 	if _, err := c1.Join(ctx, "ops"); !errors.Is(err, corosync.ErrExist) {
@@ -347,10 +347,10 @@ func groupOps(t *testing.T, dialers map[uint32]transport.Dialer) {
 	for _, g := range []*cpg.Group{a, b} {
 		for i, n := range sizes {
 			ev, err := g.Next(ctx)
-			for err == nil && ev.Kind == cpg.EventTotem {
+			for err == nil && ev.Kind == corosync.EventTotem {
 				ev, err = g.Next(ctx)
 			}
-			if err != nil || ev.Kind != cpg.EventMessage || len(ev.Data) != n || (n > 0 && ev.Data[n-1] != byte(i+1)) || ev.Sender != (cpg.Member{NodeID: 2, PID: 4242}) {
+			if err != nil || ev.Kind != corosync.EventMessage || len(ev.Data) != n || (n > 0 && ev.Data[n-1] != byte(i+1)) || ev.Sender != (cpg.Member{NodeID: 2, PID: 4242}) {
 				t.Fatalf("message %d (%d bytes): %v %v", i, n, ev, err)
 			}
 		}
@@ -363,7 +363,7 @@ func groupOps(t *testing.T, dialers map[uint32]transport.Dialer) {
 	left := []cpg.Member{{NodeID: 1, PID: a.PID(), Reason: cpg.ReasonLeave}}
 	for _, g := range []*cpg.Group{a, b} {
 		ev, err := g.Next(ctx)
-		if err != nil || ev.Kind != cpg.EventConfchg || !slices.Equal(ev.Left, left) {
+		if err != nil || ev.Kind != corosync.EventConfchg || !slices.Equal(ev.Left, left) {
 			t.Errorf("after Leave: %v %v", ev, err)
 		}
 	}
@@ -384,13 +384,13 @@ func groupOps(t *testing.T, dialers map[uint32]transport.Dialer) {
 	defer a2.Close()
 	waitMembers(t, ctx, a2, 2)
 	ev, err := b.Next(ctx)
-	if err != nil || ev.Kind != cpg.EventConfchg || len(ev.Joined) != 1 || ev.Joined[0].NodeID != 1 {
+	if err != nil || ev.Kind != corosync.EventConfchg || len(ev.Joined) != 1 || ev.Joined[0].NodeID != 1 {
 		t.Errorf("rejoin seen by the other member: %v %v", ev, err)
 	}
 	// Close without Leave: procdown.
 	a2.Close()
 	ev, err = b.Next(ctx)
-	if err != nil || ev.Kind != cpg.EventConfchg || len(ev.Left) != 1 || ev.Left[0].Reason != cpg.ReasonProcDown {
+	if err != nil || ev.Kind != corosync.EventConfchg || len(ev.Left) != 1 || ev.Left[0].Reason != cpg.ReasonProcDown {
 		t.Errorf("Close seen by the other member: %v %v", ev, err)
 	}
 	if _, err := a2.Next(ctx); !errors.Is(err, corosync.ErrBadHandle) {
@@ -426,7 +426,7 @@ func overflow(t *testing.T, dialers map[uint32]transport.Dialer) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.Kind == cpg.EventConfchg && len(ev.Left) == 1 {
+		if ev.Kind == corosync.EventConfchg && len(ev.Left) == 1 {
 			if ev.Left[0].Reason != cpg.ReasonProcDown {
 				t.Errorf("overflowed member left with %v", ev.Left[0])
 			}
@@ -480,7 +480,7 @@ func backlog(t *testing.T, dialers map[uint32]transport.Dialer) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.Kind == cpg.EventMessage {
+		if ev.Kind == corosync.EventMessage {
 			got++
 		}
 	}
@@ -495,7 +495,7 @@ func backlog(t *testing.T, dialers map[uint32]transport.Dialer) {
 		if err != nil {
 			t.Fatalf("after %d messages: %v", i, err)
 		}
-		if ev.Kind != cpg.EventMessage {
+		if ev.Kind != corosync.EventMessage {
 			continue
 		}
 		if want := fmt.Sprint(i); string(ev.Data) != want {

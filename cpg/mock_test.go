@@ -64,7 +64,7 @@ func TestMockStreamAPI(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ev.Kind == cpg.EventTotem {
+			if ev.Kind == corosync.EventTotem {
 				return g
 			}
 		}
@@ -86,7 +86,7 @@ func TestMockStreamAPI(t *testing.T) {
 	}
 	data := func(evs []cpg.Event) (out []string) {
 		for _, e := range evs {
-			if e.Kind == cpg.EventMessage {
+			if e.Kind == corosync.EventMessage {
 				out = append(out, string(e.Data))
 			}
 		}
@@ -129,7 +129,7 @@ func TestMockStreamAPI(t *testing.T) {
 	for ev := range ch {
 		last = ev
 	}
-	if last.Kind != cpg.EventConfchg || len(last.Left) != 1 {
+	if last.Kind != corosync.EventConfchg || len(last.Left) != 1 {
 		t.Fatalf("last event before the end: %v", last)
 	}
 	if err := g.Err(); !errors.Is(err, cpg.ErrLeft) {
@@ -145,7 +145,7 @@ func TestMockStreamAPI(t *testing.T) {
 	sendWait(r, "a")
 	stop := errors.New("stop")
 	if err := r.Run(ctx, func(ev cpg.Event) error {
-		if ev.Kind == cpg.EventMessage {
+		if ev.Kind == corosync.EventMessage {
 			return stop
 		}
 		return nil
@@ -173,7 +173,7 @@ func TestMockStreamAPI(t *testing.T) {
 			end = err
 			break
 		}
-		if ev.Kind == cpg.EventMessage {
+		if ev.Kind == corosync.EventMessage {
 			got = append(got, string(ev.Data))
 		}
 	}

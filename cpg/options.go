@@ -45,8 +45,9 @@ func Queue(n int) JoinOption {
 
 // WithRejoin makes the group join again, on a new connection, after the
 // connection to the daemon is lost (a daemon restart, a dropped connection).
-// The stream then carries EventDisconnected, EventReconnected and the daemon's
-// confchg of the new join: the membership in between (and its messages) was
-// not seen. Without it (the default) the stream ends after
-// EventDisconnected with ErrMembershipLost.
+// The stream then carries corosync.EventDisconnected,
+// corosync.EventReconnected and the daemon's confchg of the new join: the
+// membership in between (and its messages) was not seen. Without it (the
+// default) the stream ends after corosync.EventDisconnected with
+// ErrMembershipLost.
 func WithRejoin() JoinOption { return func(c *joinConfig) { c.rejoin = true } }

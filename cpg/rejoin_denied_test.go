@@ -47,7 +47,7 @@ func TestMockRejoinDeniedEnds(t *testing.T) {
 			}
 			break
 		}
-		sawDisconnected = sawDisconnected || ev.Kind == cpg.EventDisconnected
+		sawDisconnected = sawDisconnected || ev.Kind == corosync.EventDisconnected
 	}
 	done := make(chan struct{})
 	go func() {

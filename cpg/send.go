@@ -61,7 +61,7 @@ func (g *Group) Send(ctx context.Context, msg []byte, guarantee Guarantee) error
 		// The transport copies the request into the daemon's ring before
 		// Send returns, so one buffer per group serves every message; one
 		// over sendBufKeep is not kept.
-		req, err := cpgwire.AppendRequest(g.sendBuf[:0], cpgwire.Request{ID: cpgwire.ReqMcast, Guarantee: guarantee, Payload: msg})
+		req, err := cpgwire.AppendRequest(g.sendBuf[:0], cpgwire.Request{ID: cpgwire.ReqMcast, Guarantee: cpgwire.Guarantee(guarantee), Payload: msg})
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func (g *Group) sendFragments(ctx context.Context, conn *session.Conn, msg []byt
 	for attempt := 0; ; attempt++ {
 		var err error
 		for _, f := range frags {
-			buf, err = cpgwire.AppendRequest(buf[:0], cpgwire.Request{ID: cpgwire.ReqPartialMcast, Guarantee: guarantee,
+			buf, err = cpgwire.AppendRequest(buf[:0], cpgwire.Request{ID: cpgwire.ReqPartialMcast, Guarantee: cpgwire.Guarantee(guarantee),
 				MsgLen: uint32(len(msg)), Type: f.Type, Payload: msg[f.Off : f.Off+f.Len]})
 			if err != nil {
 				return err

@@ -141,14 +141,14 @@ func (s *groupService) Event(msg []byte) (Event, bool, error) {
 	}
 	switch e.ID {
 	case cpgwire.EvDeliver:
-		g.push(Event{Kind: EventMessage, Group: string(g.name), Sender: Member{NodeID: e.NodeID, PID: e.PID},
+		g.push(Event{Kind: corosync.EventMessage, Group: string(g.name), Sender: Member{NodeID: e.NodeID, PID: e.PID},
 			Data: append([]byte(nil), e.Payload...)})
 	case cpgwire.EvPartialDeliver:
 		if data, ok := g.reassemble(e); ok {
-			g.push(Event{Kind: EventMessage, Group: string(g.name), Sender: Member{NodeID: e.NodeID, PID: e.PID}, Data: data})
+			g.push(Event{Kind: corosync.EventMessage, Group: string(g.name), Sender: Member{NodeID: e.NodeID, PID: e.PID}, Data: data})
 		}
 	case cpgwire.EvConfchg:
-		ev := Event{Kind: EventConfchg, Group: string(g.name), Members: members(e.Members),
+		ev := Event{Kind: corosync.EventConfchg, Group: string(g.name), Members: members(e.Members),
 			Joined: members(e.Joined), Left: members(e.Left)}
 		self := false
 		for _, l := range e.Left {
@@ -164,7 +164,7 @@ func (s *groupService) Event(msg []byte) (Event, bool, error) {
 			g.leftOnce.Do(func() { close(g.left) })
 		}
 	case cpgwire.EvTotemConfchg:
-		g.push(Event{Kind: EventTotem, Group: string(g.name), Ring: corosync.RingID{NodeID: e.Ring.NodeID, Seq: e.Ring.Seq},
+		g.push(Event{Kind: corosync.EventTotem, Group: string(g.name), Ring: corosync.RingID{NodeID: e.Ring.NodeID, Seq: e.Ring.Seq},
 			Nodes: e.TotemMembers})
 	}
 	return Event{}, false, nil
@@ -209,13 +209,13 @@ func (s *groupService) Lost(why error) Event {
 		return Event{}
 	default:
 	}
-	g.push(Event{Kind: EventDisconnected, Group: string(g.name), Err: why})
+	g.push(Event{Kind: corosync.EventDisconnected, Group: string(g.name), Err: why})
 	return Event{} // without rejoin, the session then ends (End)
 }
 
 // Reconnected tells the reader that the group was joined again.
 func (s *groupService) Reconnected(Event) Event {
-	s.g.push(Event{Kind: EventReconnected, Group: string(s.g.name)})
+	s.g.push(Event{Kind: corosync.EventReconnected, Group: string(s.g.name)})
 	return Event{}
 }
 

@@ -96,7 +96,7 @@ func slowReader(t *testing.T, cl *corotest.Cluster, n, size int, pace time.Durat
 		if err != nil {
 			t.Fatalf("the other member on node 1 after %d messages: %v", got, err)
 		}
-		if ev.Kind == cpg.EventMessage {
+		if ev.Kind == corosync.EventMessage {
 			got++
 		}
 	}
@@ -132,7 +132,7 @@ func slowReader(t *testing.T, cl *corotest.Cluster, n, size int, pace time.Durat
 		if err != nil {
 			t.Fatalf("slow member after %d messages: %v", got, err)
 		}
-		if ev.Kind == cpg.EventMessage {
+		if ev.Kind == corosync.EventMessage {
 			if i := binary.BigEndian.Uint32(ev.Data); int(i) != got {
 				t.Fatalf("slow member: message %d at position %d", i, got)
 			}

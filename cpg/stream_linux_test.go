@@ -2,11 +2,11 @@ package cpg_test
 
 import (
 	"context"
-	"encoding"
 	"errors"
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/dispatch/streamtest"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -57,7 +57,7 @@ func (h streamHarness) Open(t testing.TB, c streamtest.Config) (*streamtest.Fixt
 		Restart: b.Restart, Deny: b.Deny}, true
 }
 
-func (streamHarness) Kind(ev cpg.Event) encoding.TextMarshaler { return ev.Kind }
+func (streamHarness) Kind(ev cpg.Event) corosync.EventKind { return ev.Kind }
 
 // The conformance suite on the mock cluster.
 func TestStreamConformanceMock(t *testing.T) { streamtest.Run(t, streamHarness{streamkit.Mock}) }

@@ -10,6 +10,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 )
 
@@ -91,7 +92,7 @@ func TestCfgShutdown(t *testing.T) {
 	run := func(t *testing.T, flags cfg.ShutdownFlags, answer *cfg.ShutdownReply, wantErr error, wantUp bool) {
 		cl := mock.NewCluster(2, mock.WithShutdownTimeout(200*time.Millisecond))
 		tracker := dialCfg(t, cl.Node(1), cfg.WithShutdownTracking())
-		sub, err := tracker.Subscribe(ctxT(t), cfg.Queue(8))
+		sub, err := tracker.Subscribe(ctxT(t), dispatch.Queue(8))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +100,7 @@ func TestCfgShutdown(t *testing.T) {
 		if answer != nil {
 			go func() {
 				for ev := range sub.C() {
-					if ev.Kind == cfg.EventShutdownRequest {
+					if ev.Kind == corosync.EventShutdownRequest {
 						tracker.ReplyShutdown(context.Background(), *answer)
 						return
 					}

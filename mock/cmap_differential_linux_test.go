@@ -10,6 +10,7 @@ import (
 
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/mock"
 )
@@ -124,11 +125,11 @@ func TestCmapMockEqualsReal(t *testing.T) {
 	compareMaps(t, "stats map", cmapRead(t, ctx, dial(rd, cmap.WithMap(cmap.MapStats)), statsNotModelled),
 		cmapRead(t, ctx, dial(fd, cmap.WithMap(cmap.MapStats)), statsNotModelled), false)
 
-	rt, err := rc.Track(ctx, "runtime.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(100000))
+	rt, err := rc.Track(ctx, "runtime.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(100000))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ft, err := fc.Track(ctx, "runtime.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(1000))
+	ft, err := fc.Track(ctx, "runtime.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(1000))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 )
 
@@ -152,11 +153,11 @@ func TestCmapTrack(t *testing.T) {
 	cl := mock.NewCluster(1)
 	c := dialCmap(t, cl.Node(1))
 	ctx := ctxT(t)
-	all, err := c.Track(ctx, "test.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
+	all, err := c.Track(ctx, "test.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(64))
 	if err != nil {
 		t.Fatal(err)
 	}
-	onlyDel, err := c.Track(ctx, "test.a", cmap.TrackDelete, cmap.Queue(64))
+	onlyDel, err := c.Track(ctx, "test.a", cmap.TrackDelete, dispatch.Queue(64))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +191,7 @@ func TestCmapMembership(t *testing.T) {
 	cl := mock.NewCluster(3)
 	c := dialCmap(t, cl.Node(1))
 	ctx := ctxT(t)
-	tr, err := c.Track(ctx, "runtime.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(256))
+	tr, err := c.Track(ctx, "runtime.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func TestCmapMembership(t *testing.T) {
 	if got := keysOf(t, c2, "runtime.members.3."); len(got) != 0 {
 		t.Fatalf("restarted node knows node 3: %v", got)
 	}
-	tr2, err := c2.Track(ctx, "runtime.members.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
+	tr2, err := c2.Track(ctx, "runtime.members.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(64))
 	if err != nil {
 		t.Fatal(err)
 	}

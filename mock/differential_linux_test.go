@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/mock"
 )
@@ -128,11 +130,11 @@ func refusedShutdown(t *testing.T, ctx context.Context, d client.Option) string 
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	sub, _ := tr.Subscribe(ctx, cfg.Queue(8))
+	sub, _ := tr.Subscribe(ctx, dispatch.Queue(8))
 	defer sub.Close()
 	go func() {
 		for ev := range sub.C() {
-			if ev.Kind == cfg.EventShutdownRequest {
+			if ev.Kind == corosync.EventShutdownRequest {
 				tr.ReplyShutdown(ctx, cfg.ShutdownNo)
 				return
 			}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 )
@@ -19,7 +21,7 @@ func Example() {
 		panic(err)
 	}
 	defer c.Close()
-	sub, _ := c.Subscribe(ctx, quorum.Queue(8))
+	sub, _ := c.Subscribe(ctx, dispatch.Queue(8))
 	defer sub.Close()
 
 	running := false
@@ -30,7 +32,7 @@ func Example() {
 	fmt.Println("running:", running)
 
 	cluster.Partition([]uint32{1}, []uint32{2, 3})
-	for ev.Kind != quorum.EventQuorum {
+	for ev.Kind != corosync.EventQuorum {
 		ev, _ = sub.Next(ctx)
 	}
 	apply(ev)

@@ -11,6 +11,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
@@ -54,9 +55,9 @@ func mockOptions(o corotest.Options) []mock.Option {
 // observer is node 1's votequorum and quorum clients on one side.
 type observer struct {
 	vq   *votequorum.Client
-	vqs  *votequorum.Subscription
+	vqs  *dispatch.Subscription[votequorum.Event]
 	q    *quorum.Client
-	qs   *quorum.Subscription
+	qs   *dispatch.Subscription[quorum.Event]
 	dial func(id uint32) transport.Dialer
 
 	vqLast, qLast lastState
@@ -72,7 +73,7 @@ func observe(t *testing.T, dial func(id uint32) transport.Dialer) *observer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.vq.Close() })
-	if o.vqs, err = o.vq.Subscribe(ctx, votequorum.Queue(1024)); err != nil {
+	if o.vqs, err = o.vq.Subscribe(ctx, dispatch.Queue(1024)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.vqs.Close() })
@@ -80,7 +81,7 @@ func observe(t *testing.T, dial func(id uint32) transport.Dialer) *observer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.q.Close() })
-	if o.qs, err = o.q.Subscribe(ctx, quorum.Queue(1024)); err != nil {
+	if o.qs, err = o.q.Subscribe(ctx, dispatch.Queue(1024)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { o.qs.Close() })
@@ -93,14 +94,14 @@ func (o *observer) events() (vq, q []string) {
 	for _, ev := range o.vqs.Drain() {
 		s := fmt.Sprintf("quorate=%v nodes=%v members=%v ring=%d expected=%d",
 			ev.Quorate, ev.Nodes, ev.Members, ev.Ring.NodeID, ev.ExpectedVotes)
-		vq = o.vqLast.add(vq, ev.Kind == votequorum.EventNodelist || ev.Kind == votequorum.EventQuorum, ev.Kind.String(), s)
+		vq = o.vqLast.add(vq, ev.Kind == corosync.EventNodelist || ev.Kind == corosync.EventQuorum, ev.Kind.String(), s)
 	}
 	for _, ev := range o.qs.Drain() {
 		s := fmt.Sprintf("quorate=%v members=%v", ev.Quorate, ev.Members)
 		if ev.Nodelist != nil {
 			s += fmt.Sprintf(" nodelist=%v joined=%v left=%v", ev.Nodelist.Members, ev.Nodelist.Joined, ev.Nodelist.Left)
 		}
-		q = o.qLast.add(q, ev.Kind == quorum.EventNodelist || ev.Kind == quorum.EventQuorum, ev.Kind.String(), s)
+		q = o.qLast.add(q, ev.Kind == corosync.EventNodelist || ev.Kind == corosync.EventQuorum, ev.Kind.String(), s)
 	}
 	return vq, q
 }

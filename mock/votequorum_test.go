@@ -12,6 +12,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/wire/vqwire"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
@@ -230,7 +231,7 @@ func TestVotequorumLastManStanding(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	sub, err := c.Subscribe(t.Context(), votequorum.Queue(64))
+	sub, err := c.Subscribe(t.Context(), dispatch.Queue(64))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package quorum
 
 import (
 	"fmt"
-	"strings"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/session"
@@ -12,39 +11,6 @@ import (
 func ringFrom(r quorumwire.RingID) corosync.RingID {
 	return corosync.RingID{NodeID: r.NodeID, Seq: r.Seq}
 }
-
-// EventKind says what an Event reports.
-type EventKind uint8
-
-// Event kinds.
-const (
-	// EventSnapshot is the current state: the first event of every
-	// subscription, and the fresh state after a reconnect.
-	EventSnapshot EventKind = iota + 1
-	// EventQuorum is a quorum notification from the daemon: quorate, ring id
-	// or member list changed, or a membership change completed. A V1 client
-	// can see several with the same ring id; do not treat "same ring" as
-	// "same event".
-	EventQuorum
-	// EventNodelist is a V1 nodelist notification: a membership change with
-	// its joined and left nodes. The EventQuorum for the same ring follows.
-	EventNodelist
-	// EventDisconnected: the connection to the daemon was lost. Quorate is
-	// false (fail-safe): a node that cannot reach its daemon must not act as
-	// quorate. Err says why.
-	EventDisconnected
-	// EventReconnected: the connection is back, with model and tracking
-	// restored. It carries the fresh state; an EventSnapshot follows.
-	EventReconnected
-)
-
-var kindNames = [...]string{"", "snapshot", "quorum", "nodelist", "disconnected", "reconnected"}
-
-// String returns the kind's name, e.g. "quorum".
-func (k EventKind) String() string { return session.KindName(kindNames[:], uint8(k)) }
-
-// MarshalText implements encoding.TextMarshaler.
-func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // QuorumEvent is the quorum state: what a quorum notification carries.
 type QuorumEvent struct {
@@ -67,51 +33,52 @@ type NodelistEvent struct {
 
 // Event is what a subscription delivers. Every event carries the complete
 // state after it, so a subscriber that only looks at its latest event always
-// knows where it stands, whatever it skipped.
+// knows where it stands, whatever it skipped. Its kinds:
+//
+//   - corosync.EventSnapshot: the current state, first on every subscription
+//     and again after a reconnect.
+//   - corosync.EventQuorum: a quorum notification: quorate, ring id or
+//     member list changed, or a membership change completed. A V1 client
+//     can see several with the same ring id; do not treat "same ring" as
+//     "same event".
+//   - corosync.EventNodelist: a V1 nodelist notification: a membership change
+//     with its joined and left nodes (Nodelist). The corosync.EventQuorum for
+//     the same ring follows.
+//   - corosync.EventDisconnected: the connection was lost. Quorate is false
+//     (fail-safe): a node that cannot reach its daemon must not act as
+//     quorate. Err says why.
+//   - corosync.EventReconnected: the connection is back, with model and
+//     tracking restored. It carries the fresh state; a corosync.EventSnapshot
+//     follows.
 type Event struct {
-	Kind EventKind
-	// QuorumEvent is the quorum state after this event. On EventDisconnected
-	// it is the zero value: not quorate, no ring, no members.
+	Kind corosync.EventKind
+	// QuorumEvent is the quorum state after this event. On
+	// corosync.EventDisconnected it is the zero value: not quorate, no ring,
+	// no members.
 	QuorumEvent
 	// Nodelist is the current nodelist (V1 model; nil in V0 and while
-	// disconnected). Joined and Left are set only on EventNodelist.
+	// disconnected). Joined and Left are set only on corosync.EventNodelist.
 	Nodelist *NodelistEvent
 	// Skipped is how many events this subscription missed just before this
 	// one because it was slower than the daemon (latest-wins policy).
 	Skipped uint64
-	// Err is why the connection was lost, on EventDisconnected.
+	// Err is why the connection was lost, on corosync.EventDisconnected.
 	Err error
 }
 
 // String renders the event on one line, e.g.
 // "quorum: quorate ring 1.9 members [1 2]".
 func (e Event) String() string {
-	var b strings.Builder
-	b.WriteString(e.Kind.String())
-	b.WriteString(": ")
+	var body string
 	switch e.Kind {
-	case EventDisconnected:
-		b.WriteString("not quorate (connection lost")
-		if e.Err != nil {
-			b.WriteString(": ")
-			b.WriteString(e.Err.Error())
-		}
-		b.WriteString(")")
-		return b.String()
-	case EventNodelist:
+	case corosync.EventDisconnected:
+		body = "not quorate (" + session.LostLine(e.Err) + ")"
+	case corosync.EventNodelist:
 		if n := e.Nodelist; n != nil {
-			fmt.Fprintf(&b, "ring %s members %v joined %v left %v", n.Ring, n.Members, n.Joined, n.Left)
+			body = fmt.Sprintf("ring %s members %v joined %v left %v", n.Ring, n.Members, n.Joined, n.Left)
 		}
 	default:
-		if e.Quorate {
-			b.WriteString("quorate")
-		} else {
-			b.WriteString("not quorate")
-		}
-		fmt.Fprintf(&b, " ring %s members %v", e.Ring, e.Members)
+		body = session.QuorumLine(e.Quorate, e.Ring, e.Members)
 	}
-	if e.Skipped > 0 {
-		fmt.Fprintf(&b, " (skipped %d)", e.Skipped)
-	}
-	return b.String()
+	return session.EventLine(e.Kind, body, e.Skipped)
 }

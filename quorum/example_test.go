@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
 )
@@ -24,7 +26,7 @@ func Example() {
 		return
 	}
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, quorum.Queue(16))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -40,7 +42,7 @@ func Example() {
 			fmt.Println(err)
 			return
 		}
-		if ev.Kind == quorum.EventQuorum {
+		if ev.Kind == corosync.EventQuorum {
 			fmt.Println(ev.Kind, "quorate:", ev.Quorate, "members:", ev.Members)
 			if !ev.Quorate {
 				break // stop working

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/mock"
@@ -75,7 +76,7 @@ func TestOutageLogsQuietly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.Kind == quorum.EventReconnected {
+		if ev.Kind == corosync.EventReconnected {
 			break
 		}
 	}

@@ -10,11 +10,12 @@
 //	}
 //
 // A Client holds one connection with tracking on. One dispatcher goroutine
-// reads its events and fans them out to every Subscription; each new
-// subscription starts with the cached current state (EventSnapshot), so
-// subscribing costs no round trip. When the daemon goes away, subscribers get
-// EventDisconnected (not quorate), the client reconnects with backoff, and
-// subscribers get EventReconnected and a fresh EventSnapshot.
+// reads its events and fans them out to every subscription (a
+// *dispatch.Subscription); each new subscription starts with the cached
+// current state (corosync.EventSnapshot), so subscribing costs no round trip.
+// When the daemon goes away, subscribers get corosync.EventDisconnected (not
+// quorate), the client reconnects with backoff, and subscribers get
+// corosync.EventReconnected and a fresh corosync.EventSnapshot.
 package quorum
 
 import (
@@ -26,6 +27,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 )
@@ -112,8 +114,14 @@ func (c *Client) Quorate(ctx context.Context) (bool, error) {
 }
 
 // Subscribe returns a new subscription. Its first event is the current state
-// (EventSnapshot), taken from the client's cache without a round trip.
-func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subscription, error) {
+// (corosync.EventSnapshot), taken from the client's cache without a round trip.
+// opts choose the delivery policy (package dispatch): dispatch.LatestWins
+// (the default: a slow subscriber skips to the newest event and
+// Event.Skipped says how many it missed), dispatch.Queue(n) (every event, in
+// order; the subscription ends with dispatch.ErrOverflow when n are
+// unread), dispatch.Unbounded() or dispatch.Block(n). The subscription is a
+// *dispatch.Subscription: read it with Next, TryNext, Drain, Run, C or All.
+func (c *Client) Subscribe(ctx context.Context, opts ...dispatch.SubOption) (*dispatch.Subscription[Event], error) {
 	return c.s.Subscribe(ctx, opts...)
 }
 

@@ -36,7 +36,7 @@ func dial(t *testing.T, n *mock.Node, opts ...client.Option) *quorum.Client {
 	return c
 }
 
-func subscribe(t *testing.T, c *quorum.Client, opts ...quorum.SubscribeOption) *quorum.Subscription {
+func subscribe(t *testing.T, c *quorum.Client, opts ...dispatch.SubOption) *dispatch.Subscription[quorum.Event] {
 	t.Helper()
 	s, err := c.Subscribe(ctxT(t), opts...)
 	if err != nil {
@@ -46,7 +46,7 @@ func subscribe(t *testing.T, c *quorum.Client, opts ...quorum.SubscribeOption) *
 	return s
 }
 
-func next(t *testing.T, s *quorum.Subscription) quorum.Event {
+func next(t *testing.T, s *dispatch.Subscription[quorum.Event]) quorum.Event {
 	t.Helper()
 	ev, err := s.Next(ctxT(t))
 	if err != nil {
@@ -55,7 +55,7 @@ func next(t *testing.T, s *quorum.Subscription) quorum.Event {
 	return ev
 }
 
-func expect(t *testing.T, s *quorum.Subscription, kind quorum.EventKind, quorate bool, members ...uint32) quorum.Event {
+func expect(t *testing.T, s *dispatch.Subscription[quorum.Event], kind corosync.EventKind, quorate bool, members ...uint32) quorum.Event {
 	t.Helper()
 	ev := next(t, s)
 	if ev.Kind != kind || ev.Quorate != quorate || !slices.Equal(ev.Members, members) {
@@ -73,37 +73,37 @@ func TestSnapshotAndEventsV1(t *testing.T) {
 	if q, err := c.Quorate(ctxT(t)); err != nil || !q {
 		t.Fatalf("Quorate = %v, %v", q, err)
 	}
-	s := subscribe(t, c, quorum.Queue(16))
-	snap := expect(t, s, quorum.EventSnapshot, true, 1, 2, 3)
+	s := subscribe(t, c, dispatch.Queue(16))
+	snap := expect(t, s, corosync.EventSnapshot, true, 1, 2, 3)
 	if snap.Nodelist == nil || !slices.Equal(snap.Nodelist.Members, []uint32{1, 2, 3}) || snap.Ring.NodeID != 1 {
 		t.Fatalf("snapshot %+v", snap)
 	}
 
 	cl.Partition([]uint32{1}, []uint32{2, 3})
 	nl := next(t, s)
-	if nl.Kind != quorum.EventNodelist || !slices.Equal(nl.Nodelist.Left, []uint32{2, 3}) || len(nl.Nodelist.Joined) != 0 {
+	if nl.Kind != corosync.EventNodelist || !slices.Equal(nl.Nodelist.Left, []uint32{2, 3}) || len(nl.Nodelist.Joined) != 0 {
 		t.Fatalf("nodelist %v", nl)
 	}
-	q := expect(t, s, quorum.EventQuorum, false, 1)
+	q := expect(t, s, corosync.EventQuorum, false, 1)
 	if q.Ring != nl.Nodelist.Ring || q.Ring.Seq <= snap.Ring.Seq {
 		t.Fatalf("ring %v after %v", q.Ring, snap.Ring)
 	}
 
 	cl.Heal()
 	nl = next(t, s)
-	if nl.Kind != quorum.EventNodelist || !slices.Equal(nl.Nodelist.Joined, []uint32{2, 3}) {
+	if nl.Kind != corosync.EventNodelist || !slices.Equal(nl.Nodelist.Joined, []uint32{2, 3}) {
 		t.Fatalf("nodelist %v", nl)
 	}
 	// The cached state is a snapshot: it never repeats joined or left.
-	if l := c.Latest(); l.Kind != quorum.EventSnapshot || l.Nodelist == nil || l.Nodelist.Joined != nil || l.Nodelist.Left != nil {
+	if l := c.Latest(); l.Kind != corosync.EventSnapshot || l.Nodelist == nil || l.Nodelist.Joined != nil || l.Nodelist.Left != nil {
 		t.Fatalf("Latest after a nodelist event: %+v", l)
 	}
-	expect(t, s, quorum.EventQuorum, true, 1, 2, 3)
+	expect(t, s, corosync.EventQuorum, true, 1, 2, 3)
 
 	// A quorum-only change: one quorum event, same ring.
 	ring := q.Ring
 	cl.SetExpectedVotes(7)
-	ev := expect(t, s, quorum.EventQuorum, false, 1, 2, 3)
+	ev := expect(t, s, corosync.EventQuorum, false, 1, 2, 3)
 	if ev.Ring == ring || ev.Ring != nl.Nodelist.Ring {
 		t.Fatalf("quorum-only change moved the ring: %v", ev.Ring)
 	}
@@ -112,19 +112,19 @@ func TestSnapshotAndEventsV1(t *testing.T) {
 	}
 	// A late subscriber starts from the cached state.
 	late := subscribe(t, c)
-	expect(t, late, quorum.EventSnapshot, false, 1, 2, 3)
+	expect(t, late, corosync.EventSnapshot, false, 1, 2, 3)
 }
 
 func TestModelV0(t *testing.T) {
 	cl := mock.NewCluster(2)
 	c := dial(t, cl.Node(1), quorum.WithModel(quorum.ModelV0))
-	s := subscribe(t, c, quorum.Queue(8))
-	snap := expect(t, s, quorum.EventSnapshot, true, 1, 2)
+	s := subscribe(t, c, dispatch.Queue(8))
+	snap := expect(t, s, corosync.EventSnapshot, true, 1, 2)
 	if snap.Nodelist != nil || snap.Ring.NodeID != 0 || snap.Ring.Seq == 0 {
 		t.Fatalf("V0 snapshot %+v", snap)
 	}
 	cl.Stop(2)
-	ev := expect(t, s, quorum.EventQuorum, false, 1)
+	ev := expect(t, s, corosync.EventQuorum, false, 1)
 	if ev.Ring.NodeID != 0 || ev.Ring.Seq <= snap.Ring.Seq {
 		t.Fatalf("V0 event ring %v", ev.Ring)
 	}
@@ -136,14 +136,14 @@ func TestQuorumFree(t *testing.T) {
 	if c.Type() != quorum.QuorumFree {
 		t.Fatalf("type %v", c.Type())
 	}
-	s := subscribe(t, c, quorum.Queue(8))
-	snap := expect(t, s, quorum.EventSnapshot, true)
+	s := subscribe(t, c, dispatch.Queue(8))
+	snap := expect(t, s, corosync.EventSnapshot, true)
 	if snap.Ring != (corosync.RingID{}) || snap.Nodelist == nil || len(snap.Nodelist.Members) != 2 {
 		t.Fatalf("free snapshot %+v", snap)
 	}
 	cl.Stop(2)
 	ev := next(t, s)
-	if ev.Kind != quorum.EventNodelist || !slices.Equal(ev.Nodelist.Left, []uint32{2}) {
+	if ev.Kind != corosync.EventNodelist || !slices.Equal(ev.Nodelist.Left, []uint32{2}) {
 		t.Fatalf("got %v", ev)
 	}
 	if _, err := s.TryNext(); !errors.Is(err, corosync.ErrTryAgain) {
@@ -154,29 +154,29 @@ func TestQuorumFree(t *testing.T) {
 func TestReconnectAfterRestart(t *testing.T) {
 	cl := mock.NewCluster(1)
 	c := dial(t, cl.Node(1))
-	s := subscribe(t, c, quorum.Queue(16))
-	expect(t, s, quorum.EventSnapshot, true, 1)
+	s := subscribe(t, c, dispatch.Queue(16))
+	expect(t, s, corosync.EventSnapshot, true, 1)
 	cl.Stop(1)
 	d := next(t, s)
-	if d.Kind != quorum.EventDisconnected || d.Quorate || d.Err == nil || !errors.Is(d.Err, corosync.ErrLibrary) {
+	if d.Kind != corosync.EventDisconnected || d.Quorate || d.Err == nil || !errors.Is(d.Err, corosync.ErrLibrary) {
 		t.Fatalf("got %v", d)
 	}
 	if _, err := c.Quorate(ctxT(t)); !errors.Is(err, quorum.ErrNotConnected) || !errors.Is(err, corosync.ErrLibrary) {
 		t.Fatalf("Quorate during outage: %v", err)
 	}
 	late := subscribe(t, c)
-	if ev := next(t, late); ev.Kind != quorum.EventDisconnected || ev.Quorate {
+	if ev := next(t, late); ev.Kind != corosync.EventDisconnected || ev.Quorate {
 		t.Fatalf("late subscriber during outage got %v", ev)
 	}
 	cl.Start(1)
-	expect(t, s, quorum.EventReconnected, true, 1)
-	expect(t, s, quorum.EventSnapshot, true, 1)
+	expect(t, s, corosync.EventReconnected, true, 1)
+	expect(t, s, corosync.EventSnapshot, true, 1)
 	if q, err := c.Quorate(ctxT(t)); err != nil || !q {
 		t.Fatalf("Quorate after reconnect: %v %v", q, err)
 	}
 	// Tracking was restored: changes arrive again.
 	cl.SetExpectedVotes(3)
-	expect(t, s, quorum.EventQuorum, false, 1)
+	expect(t, s, corosync.EventQuorum, false, 1)
 	if cl.Node(1).Connections() != 1 {
 		t.Fatalf("daemon holds %d connections", cl.Node(1).Connections())
 	}
@@ -185,10 +185,10 @@ func TestReconnectAfterRestart(t *testing.T) {
 func TestNoReconnect(t *testing.T) {
 	cl := mock.NewCluster(1)
 	c := dial(t, cl.Node(1), client.WithoutReconnect())
-	s := subscribe(t, c, quorum.Queue(8))
+	s := subscribe(t, c, dispatch.Queue(8))
 	next(t, s)
 	cl.Kill(1)
-	if ev := next(t, s); ev.Kind != quorum.EventDisconnected {
+	if ev := next(t, s); ev.Kind != corosync.EventDisconnected {
 		t.Fatalf("got %v", ev)
 	}
 	_, err := s.Next(ctxT(t))
@@ -253,7 +253,7 @@ func TestCloseEndsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var subs []*quorum.Subscription
+	var subs []*dispatch.Subscription[quorum.Event]
 	for range 10 {
 		s, err := c.Subscribe(ctxT(t))
 		if err != nil {
@@ -295,7 +295,7 @@ func TestCloseEndsEverything(t *testing.T) {
 func TestStopTracking(t *testing.T) {
 	cl := mock.NewCluster(3)
 	c := dial(t, cl.Node(1))
-	s := subscribe(t, c, quorum.Queue(8))
+	s := subscribe(t, c, dispatch.Queue(8))
 	next(t, s)
 	if err := c.StopTracking(ctxT(t)); err != nil {
 		t.Fatal(err)

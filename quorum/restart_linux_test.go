@@ -14,6 +14,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -32,7 +33,7 @@ func TestSoak(t *testing.T) {
 }
 
 type seen struct {
-	kind    quorum.EventKind
+	kind    corosync.EventKind
 	quorate bool
 	at      time.Time
 }
@@ -47,13 +48,13 @@ type recorder struct {
 	changed chan struct{}
 }
 
-func (r *recorder) run(sub *quorum.Subscription) {
+func (r *recorder) run(sub *dispatch.Subscription[quorum.Event]) {
 	for ev := range sub.C() {
 		r.mu.Lock()
 		switch ev.Kind {
-		case quorum.EventDisconnected:
+		case corosync.EventDisconnected:
 			r.gone = true
-		case quorum.EventReconnected:
+		case corosync.EventReconnected:
 			r.gone = false
 		}
 		if r.gone && ev.Quorate {
@@ -69,7 +70,7 @@ func (r *recorder) run(sub *quorum.Subscription) {
 }
 
 // waitFor waits for an event of kind after index from, returning its index.
-func (r *recorder) waitFor(ctx context.Context, kind quorum.EventKind, from int) (int, seen, error) {
+func (r *recorder) waitFor(ctx context.Context, kind corosync.EventKind, from int) (int, seen, error) {
 	for {
 		r.mu.Lock()
 		for i := from; i < len(r.events); i++ {
@@ -149,7 +150,7 @@ func restarts(t *testing.T, n int) {
 		t.Fatalf("Dial(WithModel(ModelV1)) on corosync %v: %v, want ErrNotSupported", want, err)
 	}
 	var recs []*recorder
-	var subs []*quorum.Subscription
+	var subs []*dispatch.Subscription[quorum.Event]
 	var wg sync.WaitGroup
 	defer func() {
 		for _, s := range subs {
@@ -157,7 +158,7 @@ func restarts(t *testing.T, n int) {
 		}
 		wg.Wait()
 	}()
-	for _, opt := range []quorum.SubscribeOption{quorum.LatestWins(), quorum.Queue(1024), quorum.Block(16)} {
+	for _, opt := range []dispatch.SubOption{dispatch.LatestWins(), dispatch.Queue(1024), dispatch.Block(16)} {
 		sub, err := c.Subscribe(ctx, opt)
 		if err != nil {
 			t.Fatal(err)
@@ -186,7 +187,7 @@ func restarts(t *testing.T, n int) {
 			node.Stop()
 		}
 		for j, r := range recs {
-			if froms[j], _, err = r.waitFor(stepCtx, quorum.EventDisconnected, froms[j]); err != nil {
+			if froms[j], _, err = r.waitFor(stepCtx, corosync.EventDisconnected, froms[j]); err != nil {
 				t.Fatalf("restart %d, subscriber %d: %v", i, j, err)
 			}
 		}
@@ -202,11 +203,11 @@ func restarts(t *testing.T, n int) {
 		}
 		var last time.Time
 		for j, r := range recs {
-			k, _, err := r.waitFor(stepCtx, quorum.EventReconnected, froms[j])
+			k, _, err := r.waitFor(stepCtx, corosync.EventReconnected, froms[j])
 			if err != nil {
 				t.Fatalf("restart %d, subscriber %d: %v", i, j, err)
 			}
-			_, snap, err := r.waitFor(stepCtx, quorum.EventSnapshot, k)
+			_, snap, err := r.waitFor(stepCtx, corosync.EventSnapshot, k)
 			if err != nil {
 				t.Fatalf("restart %d, subscriber %d: %v", i, j, err)
 			}

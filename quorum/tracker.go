@@ -56,7 +56,7 @@ func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) 
 			return Event{}, err
 		}
 		t.state.Quorate = r.Value == 1
-		return Event{Kind: EventSnapshot, QuorumEvent: t.state}, nil
+		return Event{Kind: corosync.EventSnapshot, QuorumEvent: t.state}, nil
 	}
 	if _, err = call(ctx, conn, "quorum trackstart", quorumwire.ReqTrackStart, quorumwire.TrackChanges); err != nil &&
 		!errors.Is(err, corosync.ErrExist) { // EXIST still sends the snapshot
@@ -76,7 +76,7 @@ func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) 
 		if !ok {
 			return Event{}, corosync.NewError("quorum snapshot", corosync.ErrLibrary, errors.New("unexpected notification before the snapshot"))
 		}
-		if ev.Kind == EventQuorum { // the snapshot ends with the quorum notification
+		if ev.Kind == corosync.EventQuorum { // the snapshot ends with the quorum notification
 			return t.Snapshot(ev), nil
 		}
 	}
@@ -93,11 +93,11 @@ func (t *tracker) Event(msg []byte) (Event, bool, error) {
 	case model == ModelV0 && n.ID == quorumwire.EvNotification,
 		model == ModelV1 && n.ID == quorumwire.EvV1QuorumNotification:
 		t.state = QuorumEvent{Quorate: n.Quorate, Ring: ringFrom(n.Ring), Members: n.Members}
-		return Event{Kind: EventQuorum, QuorumEvent: t.state, Nodelist: t.nodelist}, true, nil
+		return Event{Kind: corosync.EventQuorum, QuorumEvent: t.state, Nodelist: t.nodelist}, true, nil
 	case model == ModelV1 && n.ID == quorumwire.EvV1NodelistNotification:
 		ring := ringFrom(n.Ring)
 		t.nodelist = &NodelistEvent{Ring: ring, Members: n.Members}
-		return Event{Kind: EventNodelist, QuorumEvent: t.state,
+		return Event{Kind: corosync.EventNodelist, QuorumEvent: t.state,
 			Nodelist: &NodelistEvent{Ring: ring, Members: n.Members, Joined: n.Joined, Left: n.Left}}, true, nil
 	}
 	return Event{}, false, corosync.NewError("quorum event", corosync.ErrLibrary, fmt.Errorf("unexpected event id %d for model %s", n.ID, model))
@@ -106,24 +106,25 @@ func (t *tracker) Event(msg []byte) (Event, bool, error) {
 // Lost resets the state to fail-safe: not quorate, no ring, no members.
 func (t *tracker) Lost(why error) Event {
 	t.state, t.nodelist = QuorumEvent{}, nil
-	return Event{Kind: EventDisconnected, Err: why}
+	return Event{Kind: corosync.EventDisconnected, Err: why}
 }
 
 // Reconnected announces the fresh state; the snapshot follows.
 func (t *tracker) Reconnected(snap Event) Event {
-	snap.Kind = EventReconnected
+	snap.Kind = corosync.EventReconnected
 	return snap
 }
 
-// Snapshot turns the latest event into the state it leaves behind: an
-// EventSnapshot (or EventDisconnected during an outage) whose nodelist has
-// no joined or left nodes. New subscriptions start with it; Latest returns it.
+// Snapshot turns the latest event into the state it leaves behind: a
+// corosync.EventSnapshot (or corosync.EventDisconnected during an outage)
+// whose nodelist has no joined or left nodes. New subscriptions start with it;
+// Latest returns it.
 func (*tracker) Snapshot(ev Event) Event {
 	ev.Skipped = 0
-	if ev.Kind == EventDisconnected {
+	if ev.Kind == corosync.EventDisconnected {
 		return ev
 	}
-	ev.Kind = EventSnapshot
+	ev.Kind = corosync.EventSnapshot
 	if n := ev.Nodelist; n != nil && (n.Joined != nil || n.Left != nil) {
 		ev.Nodelist = &NodelistEvent{Ring: n.Ring, Members: n.Members}
 	}

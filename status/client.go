@@ -222,7 +222,7 @@ func (c *Client) dialQuorum(ctx context.Context) {
 	if err == nil && !c.cfg.oneShot {
 		// Subscribed before Dial returns: its first event is the state
 		// the change counters start from.
-		sub, err := q.Subscribe(ctx, quorum.Queue(1024))
+		sub, err := q.Subscribe(ctx, dispatch.Queue(1024))
 		if err != nil {
 			return
 		}
@@ -239,7 +239,7 @@ func (c *Client) dialQuorum(ctx context.Context) {
 				}
 				// Overflowed (a burst of over 1024 events): go on from
 				// the current state.
-				if sub, err = q.Subscribe(ctx, quorum.Queue(1024)); err != nil {
+				if sub, err = q.Subscribe(ctx, dispatch.Queue(1024)); err != nil {
 					return
 				}
 			}
@@ -417,7 +417,7 @@ func (c *Client) observeQuorum(ev quorum.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch ev.Kind {
-	case quorum.EventQuorum, quorum.EventNodelist, quorum.EventSnapshot:
+	case corosync.EventQuorum, corosync.EventNodelist, corosync.EventSnapshot:
 	default:
 		return
 	}
@@ -432,7 +432,7 @@ func (c *Client) observeQuorum(ev quorum.Event) {
 		changed = true
 	}
 	ring := ev.Ring
-	if ev.Kind == quorum.EventNodelist && ev.Nodelist != nil {
+	if ev.Kind == corosync.EventNodelist && ev.Nodelist != nil {
 		ring = ev.Nodelist.Ring
 	}
 	if ring != c.lastRing && ring != (corosync.RingID{}) {
@@ -451,7 +451,7 @@ func (c *Client) observeQuorum(ev quorum.Event) {
 // reconnect) until ctx ends.
 func (c *Client) watchNodelist(ctx context.Context, cm *cmap.Client) {
 	for {
-		tr, err := cm.Track(ctx, "nodelist.", cmap.TrackAdd|cmap.TrackDelete|cmap.TrackModify|cmap.TrackPrefix, cmap.LatestWins())
+		tr, err := cm.Track(ctx, "nodelist.", cmap.TrackAdd|cmap.TrackDelete|cmap.TrackModify|cmap.TrackPrefix, dispatch.LatestWins())
 		if err == nil {
 			c.mu.Lock()
 			c.confGen++ // changes before the track went unseen

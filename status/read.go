@@ -108,14 +108,14 @@ func (r *reader) read() {
 	qOK := false
 	if cl.q == nil {
 		r.miss(PartQuorum, notConnected("quorum", cl.qErr))
-	} else if ev := cl.q.Latest(); ev.Kind == quorum.EventDisconnected {
+	} else if ev := cl.q.Latest(); ev.Kind == corosync.EventDisconnected {
 		r.miss(PartQuorum, notConnected("quorum", ev.Err))
 	} else {
 		qOK = true
 		s.Quorate, s.Ring, s.Members = ev.Quorate, ev.Ring, slices.Clone(ev.Members)
 		r.qType = cl.q.Type()
 	}
-	vqOK := cl.vq != nil && cl.vq.Latest().Kind != votequorum.EventDisconnected
+	vqOK := cl.vq != nil && cl.vq.Latest().Kind != corosync.EventDisconnected
 	if qOK && s.Ring.NodeID == 0 && vqOK {
 		// The quorum service's V0 model (corosync 2.x and 3.0) carries
 		// no representative node; quorumtool takes it from votequorum.

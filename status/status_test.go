@@ -14,6 +14,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/transport"
@@ -427,7 +428,7 @@ func TestSubscribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, Queue(64))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(64))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/corosync-go/corosync/dispatch"
 )
 
-// Event is what a Subscription delivers: a snapshot of the whole state
+// Event is what a subscription delivers: a snapshot of the whole state
 // after a change. Every event carries the complete state, so a subscriber
 // that only looks at its latest event always knows where it stands,
 // whatever it skipped.
@@ -19,26 +19,6 @@ type Event struct {
 	Skipped uint64
 }
 
-// Subscription delivers Events; see dispatch.Subscription for its methods
-// (Next, TryNext, Drain, Run, C, All, Err, Skipped, Close).
-type Subscription = dispatch.Subscription[Event]
-
-// SubscribeOption configures a subscription's delivery policy; see package
-// dispatch for the policies.
-type SubscribeOption = dispatch.SubOption
-
-// LatestWins selects latest-wins delivery (the default): a slow subscriber
-// skips to the newest snapshot and Event.Skipped says how many it missed.
-func LatestWins() SubscribeOption { return dispatch.LatestWins() }
-
-// Queue selects a bounded queue of n events; on overflow the subscription
-// ends with dispatch.ErrOverflow (corosync.ErrQueueFull).
-func Queue(n int) SubscribeOption { return dispatch.Queue(n) }
-
-// Block selects blocking delivery: nothing is lost, but this subscriber
-// holds up every other one while it does not read.
-func Block(n int) SubscribeOption { return dispatch.Block(n) }
-
 // Subscribe returns a subscription to the cluster's state. Its first event
 // is the current state; then it delivers a new snapshot whenever the state
 // changes: quorum, membership, votes, the quorum device, the nodelist, a
@@ -46,8 +26,11 @@ func Block(n int) SubscribeOption { return dispatch.Block(n) }
 // change counters alone are not a change). Changes are noticed from the
 // services' notifications and, for link status, which has none, by reading
 // every WithPollInterval. The first Subscribe starts the watch; it runs
-// until Close.
-func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subscription, error) {
+// until Close. opts choose the delivery policy (package dispatch):
+// dispatch.LatestWins (the default: a slow subscriber skips to the newest
+// snapshot and Event.Skipped says how many it missed), dispatch.Queue(n),
+// dispatch.Unbounded() or dispatch.Block(n).
+func (c *Client) Subscribe(ctx context.Context, opts ...dispatch.SubOption) (*dispatch.Subscription[Event], error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()

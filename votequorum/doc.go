@@ -13,20 +13,22 @@
 //	}
 //
 // The package is mostly declarations; the machinery (connection lifecycle,
-// request pairing, the dispatcher) is shared with the other service clients.
-// A Client holds one connection with tracking on. One dispatcher goroutine
-// reads its notifications and fans them out to every Subscription; each new
-// subscription starts with the cached current state (EventSnapshot), so
-// subscribing costs no round trip. Notifications with ids this package does
-// not know are ignored. Requests on the connection are sent one at a time.
+// request pairing, the dispatcher) is shared with the other service clients. A
+// Client holds one connection with tracking on. One dispatcher goroutine reads
+// its notifications and fans them out to every subscription (a
+// *dispatch.Subscription); each new subscription starts with the cached
+// current state (corosync.EventSnapshot), so subscribing costs no round trip.
+// Notifications with ids this package does not know are ignored. Requests on
+// the connection are sent one at a time.
 //
 // # Restarts
 //
-// When the daemon goes away, subscribers get EventDisconnected, whose state
-// is not quorate (fail-safe), and requests fail with ErrNotConnected
+// When the daemon goes away, subscribers get corosync.EventDisconnected, whose
+// state is not quorate (fail-safe), and requests fail with ErrNotConnected
 // (corosync.ErrLibrary). The client reconnects with backoff, starts tracking
 // again, registers again a quorum device registered through it, and
-// subscribers get EventReconnected and a fresh EventSnapshot.
+// subscribers get corosync.EventReconnected and a fresh
+// corosync.EventSnapshot.
 //
 // # Quorum devices
 //
@@ -40,11 +42,12 @@
 //	}
 //
 // The device must keep polling with the current ring id: after every
-// EventNodelist, poll at once with its Ring (corosync's sync waits for
-// it), and after EventReconnected poll with the snapshot's Ring (the client
-// has already registered the device again; EventReconnected.Err says if it
-// could not). A device that stops polling is marked not alive and its votes
-// are withdrawn; it stays registered until QdeviceUnregister.
+// corosync.EventNodelist, poll at once with its Ring (corosync's sync waits
+// for it), and after corosync.EventReconnected poll with the snapshot's Ring
+// (the client has already registered the device again; the
+// corosync.EventReconnected's Err says if it could not). A device that stops
+// polling is marked not alive and its votes are withdrawn; it stays registered
+// until QdeviceUnregister.
 //
 // # What if
 //
@@ -70,11 +73,11 @@
 //	votequorum_setvotes(h, nodeid, votes)       Client.SetVotes(ctx, votequorum.Node(nodeid), votes)
 //	votequorum_setvotes(h, 0, votes)            Client.SetVotes(ctx, votequorum.QuorumDevice(), votes)
 //	votequorum_trackstart(CS_TRACK_CHANGES)     done by Dial; Client.Subscribe(ctx) per consumer
-//	votequorum_trackstart(CS_TRACK_CURRENT)     the first event of a Subscription (EventSnapshot)
+//	votequorum_trackstart(CS_TRACK_CURRENT)     the first event of a Subscription (corosync.EventSnapshot)
 //	votequorum_trackstop                        Subscription.Close (tracking stays on for the client)
-//	votequorum_quorum_notification_fn           EventQuorum: State.Quorate, State.Nodes
-//	votequorum_expectedvotes_notification_fn    EventExpectedVotes: State.ExpectedVotes
-//	votequorum_nodelist_notification_fn         EventNodelist: State.Ring, State.Members
+//	votequorum_quorum_notification_fn           corosync.EventQuorum: State.Quorate, State.Nodes
+//	votequorum_expectedvotes_notification_fn    corosync.EventExpectedVotes: State.ExpectedVotes
+//	votequorum_nodelist_notification_fn         corosync.EventNodelist: State.Ring, State.Members
 //	votequorum_fd_get + poll                    Subscription.C() in a select
 //	votequorum_dispatch(CS_DISPATCH_ONE)        Subscription.Next(ctx)
 //	votequorum_dispatch(CS_DISPATCH_ALL)        Subscription.Drain()

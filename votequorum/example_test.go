@@ -8,6 +8,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -101,7 +102,7 @@ func Example_twoNode() {
 		return
 	}
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, votequorum.Queue(8))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(8))
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -158,11 +159,11 @@ func ExampleClient_QdevicePoll() {
 			if !ok {
 				return
 			}
-			if ev.Kind == votequorum.EventReconnected && ev.Err != nil {
+			if ev.Kind == corosync.EventReconnected && ev.Err != nil {
 				fmt.Println("device not registered again:", ev.Err)
 				return
 			}
-			if ev.Kind != votequorum.EventNodelist && ev.Kind != votequorum.EventSnapshot {
+			if ev.Kind != corosync.EventNodelist && ev.Kind != corosync.EventSnapshot {
 				continue
 			}
 		case <-tick.C:

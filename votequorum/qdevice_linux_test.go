@@ -38,7 +38,7 @@ func TestQdevice(t *testing.T) {
 	n1 := cl.Node(1)
 	c := dial(t, n1)
 	s := subscribe(t, c)
-	snap := waitEvent(t, s, votequorum.EventSnapshot, nil)
+	snap := waitEvent(t, s, corosync.EventSnapshot, nil)
 	ctx := ctxT(t, 60*time.Second)
 	const name = "go-qdevice"
 
@@ -81,12 +81,12 @@ func TestQdevice(t *testing.T) {
 	if err := cl.Node(2).Unplug(); err != nil {
 		t.Fatal(err)
 	}
-	nl := waitEvent(t, s, votequorum.EventNodelist, func(e votequorum.Event) bool { return slices.Equal(e.Members, []uint32{1}) })
+	nl := waitEvent(t, s, corosync.EventNodelist, func(e votequorum.Event) bool { return slices.Equal(e.Members, []uint32{1}) })
 	// corosync's sync waits for a poll with the new ring.
 	if err := c.QdevicePoll(ctx, name, true, nl.Ring); err != nil {
 		t.Fatal(err)
 	}
-	q := waitEvent(t, s, votequorum.EventQuorum, nil)
+	q := waitEvent(t, s, corosync.EventQuorum, nil)
 	// The quorum notification lists the device as node 0.
 	if !q.Quorate || !slices.Contains(q.Nodes, votequorum.NodeStatus{NodeID: 0}) {
 		t.Fatalf("alone with the device's vote: %v", q)
@@ -98,7 +98,7 @@ func TestQdevice(t *testing.T) {
 		if err := c.QdevicePoll(ctx, name, cast, c.Latest().Ring); err != nil {
 			t.Fatal(err)
 		}
-		waitEvent(t, s, votequorum.EventQuorum, func(e votequorum.Event) bool { return e.Quorate == cast })
+		waitEvent(t, s, corosync.EventQuorum, func(e votequorum.Event) bool { return e.Quorate == cast })
 		i := checkInfo(t, c, n1)
 		if i.Quorate() != cast || i.Flags.Has(votequorum.FlagQdeviceCastVote) != cast {
 			t.Fatalf("cast %v: %v", cast, i)
@@ -120,17 +120,17 @@ func TestQdevice(t *testing.T) {
 	if err := n1.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	if d := waitEvent(t, s, votequorum.EventDisconnected, nil); d.Quorate {
+	if d := waitEvent(t, s, corosync.EventDisconnected, nil); d.Quorate {
 		t.Fatalf("disconnected: %v", d)
 	}
 	if err := n1.Start(); err != nil {
 		t.Fatal(err)
 	}
-	r := waitEvent(t, s, votequorum.EventReconnected, nil)
+	r := waitEvent(t, s, corosync.EventReconnected, nil)
 	if r.Err != nil {
 		t.Fatalf("re-registration: %v", r.Err)
 	}
-	snap = waitEvent(t, s, votequorum.EventSnapshot, nil)
+	snap = waitEvent(t, s, corosync.EventSnapshot, nil)
 	i = waitInfo(t, c, "registered again", func(i votequorum.Info) bool { return i.Flags.Has(votequorum.FlagQdevice) && i.QdeviceName == name })
 	if i.Flags.Has(votequorum.FlagQdeviceAlive) || i.Quorate() {
 		t.Fatalf("before the first poll after the restart: %v", i)

@@ -13,6 +13,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -35,9 +36,9 @@ func dial(t *testing.T, n *corotest.Node) *votequorum.Client {
 	return c
 }
 
-func subscribe(t *testing.T, c *votequorum.Client) *votequorum.Subscription {
+func subscribe(t *testing.T, c *votequorum.Client) *dispatch.Subscription[votequorum.Event] {
 	t.Helper()
-	s, err := c.Subscribe(ctxT(t, 10*time.Second), votequorum.Queue(256))
+	s, err := c.Subscribe(ctxT(t, 10*time.Second), dispatch.Queue(256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func subscribe(t *testing.T, c *votequorum.Client) *votequorum.Subscription {
 }
 
 // waitEvent reads s until an event of kind satisfying ok arrives.
-func waitEvent(t *testing.T, s *votequorum.Subscription, kind votequorum.EventKind, ok func(votequorum.Event) bool) votequorum.Event {
+func waitEvent(t *testing.T, s *dispatch.Subscription[votequorum.Event], kind corosync.EventKind, ok func(votequorum.Event) bool) votequorum.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -66,7 +67,7 @@ func waitEvent(t *testing.T, s *votequorum.Subscription, kind votequorum.EventKi
 // waitState reads s until an event of any kind, the first snapshot
 // included, carries a state satisfying ok: every event carries the whole
 // state, so what a notification changed may already be in the snapshot.
-func waitState(t *testing.T, s *votequorum.Subscription, ok func(votequorum.Event) bool) votequorum.Event {
+func waitState(t *testing.T, s *dispatch.Subscription[votequorum.Event], ok func(votequorum.Event) bool) votequorum.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -231,27 +232,27 @@ func TestReal(t *testing.T) {
 
 	t.Run("Snapshot", func(t *testing.T) {
 		s := subscribe(t, c1)
-		ev := waitEvent(t, s, votequorum.EventSnapshot, nil)
+		ev := waitEvent(t, s, corosync.EventSnapshot, nil)
 		if !ev.Quorate || !slices.Equal(ev.Members, []uint32{1, 2, 3}) || ev.Ring.NodeID != 1 || ev.ExpectedVotes != 3 ||
 			!slices.Equal(sorted(ev.Nodes), nodes(1, member, 2, member, 3, member)) {
 			t.Fatalf("snapshot %v", ev)
 		}
-		if l := c1.Latest(); l.Kind != votequorum.EventSnapshot || l.Ring != ev.Ring {
+		if l := c1.Latest(); l.Kind != corosync.EventSnapshot || l.Ring != ev.Ring {
 			t.Fatalf("Latest %v", l)
 		}
 	})
 
 	t.Run("PartitionHeal", func(t *testing.T) {
 		s := subscribe(t, c1)
-		waitEvent(t, s, votequorum.EventSnapshot, nil)
+		waitEvent(t, s, corosync.EventSnapshot, nil)
 		ctx := ctxT(t, 30*time.Second)
 
 		// Node 3 cut off: nodes 1 and 2 stay quorate, 3 is dead to them.
 		if err := cl.Node(3).Unplug(); err != nil {
 			t.Fatal(err)
 		}
-		nl := waitEvent(t, s, votequorum.EventNodelist, func(e votequorum.Event) bool { return slices.Equal(e.Members, []uint32{1, 2}) })
-		q := waitEvent(t, s, votequorum.EventQuorum, nil)
+		nl := waitEvent(t, s, corosync.EventNodelist, func(e votequorum.Event) bool { return slices.Equal(e.Members, []uint32{1, 2}) })
+		q := waitEvent(t, s, corosync.EventQuorum, nil)
 		if !q.Quorate || q.Ring != nl.Ring || !slices.Equal(sorted(q.Nodes), nodes(1, member, 2, member, 3, dead)) {
 			t.Fatalf("after unplugging node 3: %v", q)
 		}
@@ -268,7 +269,7 @@ func TestReal(t *testing.T) {
 		if err := cl.Split([]uint32{1}, []uint32{2, 3}); err != nil {
 			t.Fatal(err)
 		}
-		waitEvent(t, s, votequorum.EventQuorum, func(e votequorum.Event) bool { return !e.Quorate && slices.Equal(e.Members, []uint32{1}) })
+		waitEvent(t, s, corosync.EventQuorum, func(e votequorum.Event) bool { return !e.Quorate && slices.Equal(e.Members, []uint32{1}) })
 		if i := checkInfo(t, c1, cl.Node(1)); i.Quorate() || i.TotalVotes != 1 {
 			t.Fatalf("node 1 alone: %v", i)
 		}
@@ -277,7 +278,7 @@ func TestReal(t *testing.T) {
 		if err := cl.Heal(); err != nil {
 			t.Fatal(err)
 		}
-		waitEvent(t, s, votequorum.EventQuorum, func(e votequorum.Event) bool { return e.Quorate && slices.Equal(e.Members, []uint32{1, 2, 3}) })
+		waitEvent(t, s, corosync.EventQuorum, func(e votequorum.Event) bool { return e.Quorate && slices.Equal(e.Members, []uint32{1, 2, 3}) })
 		if err := cl.Node(1).WaitMembers(ctx, 1, 2, 3); err != nil {
 			t.Fatal(err)
 		}
@@ -288,7 +289,7 @@ func TestReal(t *testing.T) {
 
 	t.Run("SetExpectedSetVotes", func(t *testing.T) {
 		s := subscribe(t, c1)
-		waitEvent(t, s, votequorum.EventSnapshot, nil)
+		waitEvent(t, s, corosync.EventSnapshot, nil)
 		ctx := ctxT(t, 30*time.Second)
 		for _, bad := range []uint32{0, votequorum.MaxVotes + 1, 6} { // 0 and 510 refused here, 6 by the daemon
 			if err := c1.SetExpected(ctx, bad); !errors.Is(err, corosync.ErrInvalidParam) {
@@ -298,7 +299,7 @@ func TestReal(t *testing.T) {
 		if err := c1.SetExpected(ctx, 3); err != nil {
 			t.Fatal(err)
 		}
-		waitEvent(t, s, votequorum.EventExpectedVotes, func(e votequorum.Event) bool { return e.ExpectedVotes == 3 })
+		waitEvent(t, s, corosync.EventExpectedVotes, func(e votequorum.Event) bool { return e.ExpectedVotes == 3 })
 
 		if err := c1.SetVotes(ctx, votequorum.Node(0), 1); !errors.Is(err, corosync.ErrInvalidParam) {
 			t.Errorf("SetVotes(Node(0)): %v", err)
@@ -316,7 +317,7 @@ func TestReal(t *testing.T) {
 		if err := c1.SetVotes(ctx, votequorum.Node(2), 2); err != nil {
 			t.Fatal(err)
 		}
-		waitEvent(t, s, votequorum.EventExpectedVotes, func(e votequorum.Event) bool { return e.ExpectedVotes == 4 })
+		waitEvent(t, s, corosync.EventExpectedVotes, func(e votequorum.Event) bool { return e.ExpectedVotes == 4 })
 		var i2 votequorum.Info
 		for {
 			var err error
@@ -347,7 +348,7 @@ func TestReal(t *testing.T) {
 		if err := c1.SetExpected(ctx, 3); err != nil {
 			t.Fatal(err)
 		}
-		waitEvent(t, s, votequorum.EventExpectedVotes, func(e votequorum.Event) bool { return e.ExpectedVotes == 3 })
+		waitEvent(t, s, corosync.EventExpectedVotes, func(e votequorum.Event) bool { return e.ExpectedVotes == 3 })
 		if i := checkInfo(t, c1, cl.Node(1)); i.NodeExpectedVotes != 3 || i.Quorum != 2 {
 			t.Fatalf("after restoring: %v", i)
 		}
@@ -356,16 +357,16 @@ func TestReal(t *testing.T) {
 	t.Run("Restart", func(t *testing.T) {
 		n1 := cl.Node(1)
 		s := subscribe(t, c1)
-		waitEvent(t, s, votequorum.EventSnapshot, nil)
+		waitEvent(t, s, corosync.EventSnapshot, nil)
 		ctx := ctxT(t, 60*time.Second)
 		if err := n1.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		d := waitEvent(t, s, votequorum.EventDisconnected, nil)
+		d := waitEvent(t, s, corosync.EventDisconnected, nil)
 		if d.Quorate || d.Err == nil || len(d.Nodes) != 0 {
 			t.Fatalf("disconnected event %v", d)
 		}
-		if l := c1.Latest(); l.Quorate || l.Kind != votequorum.EventDisconnected {
+		if l := c1.Latest(); l.Quorate || l.Kind != corosync.EventDisconnected {
 			t.Fatalf("Latest while the daemon is gone: %v", l)
 		}
 		if _, err := c1.Info(ctx, 0); !errors.Is(err, corosync.ErrLibrary) || !errors.Is(err, votequorum.ErrNotConnected) {
@@ -374,15 +375,15 @@ func TestReal(t *testing.T) {
 		if err := n1.Start(); err != nil {
 			t.Fatal(err)
 		}
-		r := waitEvent(t, s, votequorum.EventReconnected, nil)
+		r := waitEvent(t, s, corosync.EventReconnected, nil)
 		if r.Err != nil {
 			t.Fatalf("reconnected with %v", r.Err)
 		}
 		// The snapshot may already show node 1 back in the ring (measured
 		// on 2.4.6, whose udpu ring forms before the client reconnects).
-		snap := waitEvent(t, s, votequorum.EventSnapshot, nil)
+		snap := waitEvent(t, s, corosync.EventSnapshot, nil)
 		if !snap.Quorate || !slices.Equal(snap.Members, []uint32{1, 2, 3}) {
-			waitEvent(t, s, votequorum.EventQuorum, func(e votequorum.Event) bool { return e.Quorate && slices.Equal(e.Members, []uint32{1, 2, 3}) })
+			waitEvent(t, s, corosync.EventQuorum, func(e votequorum.Event) bool { return e.Quorate && slices.Equal(e.Members, []uint32{1, 2, 3}) })
 		} else {
 			t.Logf("the snapshot after the reconnect already shows the ring: %v", snap)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -34,18 +35,18 @@ func TestSoak(t *testing.T) {
 // between EventDisconnected and EventReconnected.
 type vqWatch struct {
 	mu    sync.Mutex
-	kinds []votequorum.EventKind
+	kinds []corosync.EventKind
 	gone  bool
 	lies  int
 }
 
-func (w *vqWatch) run(sub *votequorum.Subscription) {
+func (w *vqWatch) run(sub *dispatch.Subscription[votequorum.Event]) {
 	for ev := range sub.C() {
 		w.mu.Lock()
 		switch ev.Kind {
-		case votequorum.EventDisconnected:
+		case corosync.EventDisconnected:
 			w.gone = true
-		case votequorum.EventReconnected:
+		case corosync.EventReconnected:
 			w.gone = false
 		}
 		if w.gone && ev.Quorate {
@@ -57,7 +58,7 @@ func (w *vqWatch) run(sub *votequorum.Subscription) {
 }
 
 // sawAfter reports whether kinds appear in order after index from.
-func (w *vqWatch) sawAfter(from int, kinds ...votequorum.EventKind) (bool, int) {
+func (w *vqWatch) sawAfter(from int, kinds ...corosync.EventKind) (bool, int) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	i := from
@@ -78,7 +79,7 @@ func vqRestarts(t *testing.T, n int) {
 	watchers := []*vqWatch{{}, {}}
 	var wg sync.WaitGroup
 	defer wg.Wait() // after the subscriptions are closed (deferred below)
-	for i, opt := range []votequorum.SubscribeOption{votequorum.LatestWins(), votequorum.Queue(1024)} {
+	for i, opt := range []dispatch.SubOption{dispatch.LatestWins(), dispatch.Queue(1024)} {
 		sub, err := c.Subscribe(ctxT(t, 10*time.Second), opt)
 		if err != nil {
 			t.Fatal(err)
@@ -102,7 +103,7 @@ func vqRestarts(t *testing.T, n int) {
 		}
 		waitFor(t, "disconnected", func() bool {
 			for j, w := range watchers {
-				if ok, _ := w.sawAfter(marks[j], votequorum.EventDisconnected); !ok {
+				if ok, _ := w.sawAfter(marks[j], corosync.EventDisconnected); !ok {
 					return false
 				}
 			}
@@ -118,7 +119,7 @@ func vqRestarts(t *testing.T, n int) {
 		ready := time.Now()
 		waitFor(t, "reconnected", func() bool {
 			for j, w := range watchers {
-				if ok, _ := w.sawAfter(marks[j], votequorum.EventDisconnected, votequorum.EventReconnected, votequorum.EventSnapshot); !ok {
+				if ok, _ := w.sawAfter(marks[j], corosync.EventDisconnected, corosync.EventReconnected, corosync.EventSnapshot); !ok {
 					return false
 				}
 			}

@@ -2,10 +2,10 @@ package votequorum_test
 
 import (
 	"context"
-	"encoding"
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/dispatch/streamtest"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -27,10 +27,10 @@ func (h streamHarness) Open(t testing.TB, c streamtest.Config) (*streamtest.Fixt
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cl.Close() })
-	opt := votequorum.LatestWins()
+	opt := dispatch.LatestWins()
 	switch c.Policy {
 	case streamtest.Queue:
-		opt = votequorum.Queue(c.N)
+		opt = dispatch.Queue(c.N)
 	case streamtest.Unbounded:
 		opt = dispatch.Unbounded()
 	}
@@ -42,7 +42,7 @@ func (h streamHarness) Open(t testing.TB, c streamtest.Config) (*streamtest.Fixt
 		Restart: b.Restart, Deny: b.Deny}, true
 }
 
-func (streamHarness) Kind(ev votequorum.Event) encoding.TextMarshaler { return ev.Kind }
+func (streamHarness) Kind(ev votequorum.Event) corosync.EventKind { return ev.Kind }
 
 // The conformance suite on the mock cluster.
 func TestStreamConformanceMock(t *testing.T) { streamtest.Run(t, streamHarness{streamkit.Mock}) }

@@ -56,7 +56,7 @@ func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) 
 		if err != nil {
 			return Event{}, err
 		}
-		if ok && ev.Kind == EventQuorum { // the snapshot ends with the quorum notification
+		if ok && ev.Kind == corosync.EventQuorum { // the snapshot ends with the quorum notification
 			break
 		}
 	}
@@ -72,12 +72,12 @@ func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) 
 			return Event{}, err
 		}
 	}
-	return Event{Kind: EventSnapshot, State: t.state}, nil
+	return Event{Kind: corosync.EventSnapshot, State: t.state}, nil
 }
 
 // reregister registers name again after a reconnect. The daemon's refusal
 // (another device registered meanwhile, the device no longer allowed) is
-// reported on EventReconnected and the client forgets the device; a
+// reported on corosync.EventReconnected and the client forgets the device; a
 // connection failure fails the setup, which is retried.
 func (t *tracker) reregister(ctx context.Context, conn *session.Conn, name string) error {
 	// The answer must be awaited even when ctx ends (Close): see registerWait.
@@ -108,10 +108,10 @@ func (t *tracker) Event(msg []byte) (Event, bool, error) {
 	if err != nil {
 		return Event{}, false, corosync.NewError("votequorum event", corosync.ErrMessageError, err)
 	}
-	var kind EventKind
+	var kind corosync.EventKind
 	switch n.ID {
 	case vqwire.EvQuorum:
-		kind = EventQuorum
+		kind = corosync.EventQuorum
 		t.state.Quorate = n.Quorate
 		nodes := make([]NodeStatus, len(n.Nodes))
 		for i, x := range n.Nodes {
@@ -119,10 +119,10 @@ func (t *tracker) Event(msg []byte) (Event, bool, error) {
 		}
 		t.state.Nodes = nodes
 	case vqwire.EvExpectedVotes:
-		kind = EventExpectedVotes
+		kind = corosync.EventExpectedVotes
 		t.state.ExpectedVotes = n.ExpectedVotes
 	case vqwire.EvNodelist:
-		kind = EventNodelist
+		kind = corosync.EventNodelist
 		t.state.Ring = corosync.RingID{NodeID: n.Ring.NodeID, Seq: n.Ring.Seq}
 		t.state.Members = n.Members
 	default:
@@ -134,26 +134,26 @@ func (t *tracker) Event(msg []byte) (Event, bool, error) {
 // Lost resets the state to fail-safe: not quorate, no ring, no nodes.
 func (t *tracker) Lost(why error) Event {
 	t.state = State{}
-	return Event{Kind: EventDisconnected, Err: why}
+	return Event{Kind: corosync.EventDisconnected, Err: why}
 }
 
 // Reconnected announces the fresh state, with the re-registration error if
 // any; the snapshot follows.
 func (t *tracker) Reconnected(snap Event) Event {
-	snap.Kind = EventReconnected
+	snap.Kind = corosync.EventReconnected
 	snap.Err, t.regErr = t.regErr, nil
 	return snap
 }
 
-// Snapshot turns the latest event into the state it leaves behind: an
-// EventSnapshot (or EventDisconnected during an outage). New subscriptions
-// start with it; Latest returns it.
+// Snapshot turns the latest event into the state it leaves behind: a
+// corosync.EventSnapshot (or corosync.EventDisconnected during an outage). New
+// subscriptions start with it; Latest returns it.
 func (*tracker) Snapshot(ev Event) Event {
 	ev.Skipped = 0
-	if ev.Kind == EventDisconnected {
+	if ev.Kind == corosync.EventDisconnected {
 		return ev
 	}
-	ev.Kind, ev.Err = EventSnapshot, nil
+	ev.Kind, ev.Err = corosync.EventSnapshot, nil
 	return ev
 }
 

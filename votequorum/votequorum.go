@@ -11,6 +11,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/vqwire"
 )
@@ -102,8 +103,8 @@ func (c *Client) SetExpected(ctx context.Context, n uint32) error {
 // SetVotes sets the votes of a node or of the quorum device
 // (votequorum_setvotes). votes must be at most MaxVotes. An unknown node is
 // corosync.ErrNameNotFound. If the votes then exceed the expected votes, the
-// daemon raises the expected votes (with an EventExpectedVotes) and does not
-// lower them again.
+// daemon raises the expected votes (with a corosync.EventExpectedVotes) and
+// does not lower them again.
 //
 // SetVotes also refuses, with corosync.ErrInvalidParam and before sending,
 // a change that would bring the votes of every node the daemon has seen
@@ -172,8 +173,14 @@ func (c *Client) totalVotes(ctx context.Context, target Target, votes uint32) (u
 }
 
 // Subscribe returns a new subscription. Its first event is the current state
-// (EventSnapshot), taken from the client's cache without a round trip.
-func (c *Client) Subscribe(ctx context.Context, opts ...SubscribeOption) (*Subscription, error) {
+// (corosync.EventSnapshot), taken from the client's cache without a round trip.
+// opts choose the delivery policy (package dispatch): dispatch.LatestWins
+// (the default: a slow subscriber skips to the newest event and
+// Event.Skipped says how many it missed), dispatch.Queue(n) (every event, in
+// order; the subscription ends with dispatch.ErrOverflow when n are
+// unread), dispatch.Unbounded() or dispatch.Block(n). The subscription is a
+// *dispatch.Subscription: read it with Next, TryNext, Drain, Run, C or All.
+func (c *Client) Subscribe(ctx context.Context, opts ...dispatch.SubOption) (*dispatch.Subscription[Event], error) {
 	return c.s.Subscribe(ctx, opts...)
 }
 
@@ -186,9 +193,9 @@ func (c *Client) Latest() Event { return c.s.Latest() }
 // name while one is registered is corosync.ErrExist; registering the same
 // name again is a no-op. The daemon answers once the cluster has agreed.
 //
-// The registration is remembered: after a reconnect (the daemon restarted,
-// or the connection broke) the client registers it again before it
-// delivers EventReconnected. A device then still has to poll (QdevicePoll)
+// The registration is remembered: after a reconnect (the daemon restarted, or
+// the connection broke) the client registers it again before it delivers
+// corosync.EventReconnected. A device then still has to poll (QdevicePoll)
 // with the ring of the snapshot that follows, as after every membership
 // change.
 func (c *Client) QdeviceRegister(ctx context.Context, name string) error {
@@ -235,8 +242,8 @@ func (c *Client) QdeviceUpdate(ctx context.Context, oldName, newName string) err
 
 // QdevicePoll tells the daemon the device is alive and whether it casts its
 // votes (votequorum_qdevice_poll). ring must be the current ring
-// (Latest().Ring, or the Ring of the last EventNodelist): a stale ring is
-// corosync.ErrMessageError. A device must poll again within
+// (Latest().Ring, or the Ring of the last corosync.EventNodelist): a stale
+// ring is corosync.ErrMessageError. A device must poll again within
 // quorum.device.timeout (10 s by default), or the daemon marks it not alive
 // and withdraws its votes; after each membership change the daemon's sync
 // waits (up to quorum.device.sync_timeout) for a poll with the new ring.

@@ -53,13 +53,13 @@ func TestEventString(t *testing.T) {
 		e    votequorum.Event
 		want string
 	}{
-		{votequorum.Event{Kind: votequorum.EventQuorum, State: votequorum.State{Quorate: true, Ring: corosync.RingID{NodeID: 1, Seq: 9},
+		{votequorum.Event{Kind: corosync.EventQuorum, State: votequorum.State{Quorate: true, Ring: corosync.RingID{NodeID: 1, Seq: 9},
 			Members: []uint32{1, 2}, Nodes: []votequorum.NodeStatus{{NodeID: 1, State: votequorum.NodeStateMember}, {NodeID: 2, State: votequorum.NodeStateDead}},
 			ExpectedVotes: 2}},
 			"quorum: quorate ring 1.9 members [1 2] nodes [1:member 2:dead] expected 2"},
-		{votequorum.Event{Kind: votequorum.EventExpectedVotes, State: votequorum.State{ExpectedVotes: 3}, Skipped: 2}, "expectedvotes: expected 3 (skipped 2)"},
-		{votequorum.Event{Kind: votequorum.EventNodelist, State: votequorum.State{Ring: corosync.RingID{NodeID: 2, Seq: 0x10}, Members: []uint32{2}}}, "nodelist: ring 2.10 members [2]"},
-		{votequorum.Event{Kind: votequorum.EventDisconnected, Err: errors.New("gone")}, "disconnected: not quorate (connection lost: gone)"},
+		{votequorum.Event{Kind: corosync.EventExpectedVotes, State: votequorum.State{ExpectedVotes: 3}, Skipped: 2}, "expectedvotes: expected 3 (skipped 2)"},
+		{votequorum.Event{Kind: corosync.EventNodelist, State: votequorum.State{Ring: corosync.RingID{NodeID: 2, Seq: 0x10}, Members: []uint32{2}}}, "nodelist: ring 2.10 members [2]"},
+		{votequorum.Event{Kind: corosync.EventDisconnected, Err: errors.New("gone")}, "disconnected: not quorate (connection lost: gone)"},
 		{votequorum.Event{Kind: 99}, "EventKind(99): not quorate ring 0.0 members [] nodes [] expected 0"},
 	} {
 		if got := c.e.String(); got != c.want {

@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/votequorum"
 )
@@ -68,7 +70,7 @@ func whatIfReal(t *testing.T, cl *corotest.Cluster, c *votequorum.Client, ch vot
 func TestWhatIf(t *testing.T) {
 	cl := corotest.Start(t, 3, corotest.Options{})
 	c := dial(t, cl.Node(1))
-	waitEvent(t, subscribe(t, c), votequorum.EventSnapshot, nil)
+	waitEvent(t, subscribe(t, c), corosync.EventSnapshot, nil)
 
 	// Nothing changes: the present state.
 	o, err := c.WhatIf(ctxT(t, 10*time.Second), votequorum.Change{})
@@ -100,7 +102,7 @@ func TestWhatIfLastManStanding(t *testing.T) {
 	const window = 1500 * time.Millisecond
 	cl := corotest.Start(t, 4, corotest.Options{Votequorum: corotest.Votequorum{LastManStanding: true, LastManStandingWindowMS: int(window / time.Millisecond)}})
 	c := dial(t, cl.Node(1))
-	waitEvent(t, subscribe(t, c), votequorum.EventSnapshot, nil)
+	waitEvent(t, subscribe(t, c), corosync.EventSnapshot, nil)
 	o := checkWhatIf(t, cl, c, votequorum.Change{FailNodes: []uint32{4}})
 	if o.AfterWindow == nil {
 		t.Fatal("no AfterWindow with last_man_standing")
@@ -127,7 +129,7 @@ func TestWhatIfTieBreaker(t *testing.T) {
 	corotest.Sparse(t, "votequorum's decision code is the same from 2.4.6 to main")
 	cl := corotest.Start(t, 4, corotest.Options{Votequorum: corotest.Votequorum{AutoTieBreaker: true}})
 	c := dial(t, cl.Node(1))
-	waitEvent(t, subscribe(t, c), votequorum.EventSnapshot, nil)
+	waitEvent(t, subscribe(t, c), corosync.EventSnapshot, nil)
 	if o := checkWhatIf(t, cl, c, votequorum.Change{FailNodes: []uint32{3, 4}}); !o.Quorate || o.NodeID != 1 {
 		t.Errorf("nodes 1 and 2 left: %v", o)
 	}
@@ -156,7 +158,7 @@ func TestWhatIfDownscale(t *testing.T) {
 	cl := corotest.Start(t, 4, corotest.Options{Votequorum: corotest.Votequorum{AllowDownscale: true}})
 	c := dial(t, cl.Node(1))
 	s := subscribe(t, c)
-	waitEvent(t, s, votequorum.EventSnapshot, nil)
+	waitEvent(t, s, corosync.EventSnapshot, nil)
 	ch, o, real := downscaleStop(t, cl, c, s, 4)
 	if !sameOutcome(o, real) {
 		t.Fatalf("what if %+v:\npredicted %v\nreal      %v", ch, o, real)
@@ -196,7 +198,7 @@ func TestWhatIfDownscale(t *testing.T) {
 // node failing, and not of it stopping, the node is started again, the state
 // from before awaited, and the stop tried again (3 tries): the stop is what
 // must be compared.
-func downscaleStop(t *testing.T, cl *corotest.Cluster, c *votequorum.Client, s *votequorum.Subscription, id uint32) (votequorum.Change, votequorum.Outcome, votequorum.Info) {
+func downscaleStop(t *testing.T, cl *corotest.Cluster, c *votequorum.Client, s *dispatch.Subscription[votequorum.Event], id uint32) (votequorum.Change, votequorum.Outcome, votequorum.Info) {
 	t.Helper()
 	ch := votequorum.Change{StopNodes: []uint32{id}}
 	for try := 1; ; try++ {

@@ -79,7 +79,9 @@ import (
 	"syscall"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/buildinfo"
 	"github.com/corosync-go/corosync/mock"
 	"github.com/corosync-go/corosync/quorum"
@@ -194,7 +196,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 	defer c.Close()
-	sub, err := c.Subscribe(ctx, quorum.Queue(64))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(64))
 	if err != nil {
 		out.errorf("%v", err)
 		return exitError
@@ -244,9 +246,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			}
 			out.event(ev)
 			switch ev.Kind {
-			case quorum.EventDisconnected:
+			case corosync.EventDisconnected:
 				disconnected = true
-			case quorum.EventReconnected:
+			case corosync.EventReconnected:
 				disconnected = false
 			}
 			if ending && !disconnected {
@@ -340,7 +342,7 @@ func (p *printer) event(ev quorum.Event) {
 		j := eventJSON{Time: time.Now().UTC().Format(time.RFC3339Nano), Event: ev.Kind.String(), Quorate: ev.Quorate,
 			RingID: ev.Ring.String(), Ring: ringJSON{ev.Ring.NodeID, ev.Ring.Seq}, Members: nonNil(ev.Members),
 			Skipped: ev.Skipped, Simulated: p.sim}
-		if ev.Kind == quorum.EventNodelist && ev.Nodelist != nil {
+		if ev.Kind == corosync.EventNodelist && ev.Nodelist != nil {
 			j.RingID = ev.Nodelist.Ring.String()
 			j.Ring = ringJSON{ev.Nodelist.Ring.NodeID, ev.Nodelist.Ring.Seq}
 			joined, left := nonNil(ev.Nodelist.Joined), nonNil(ev.Nodelist.Left)
@@ -373,9 +375,9 @@ func human(ev quorum.Event) string {
 	}
 	var s string
 	switch ev.Kind {
-	case quorum.EventDisconnected:
+	case corosync.EventDisconnected:
 		s = fmt.Sprintf("%-12s NOT quorate: lost the connection to corosync (%v); reconnecting", ev.Kind, ev.Err)
-	case quorum.EventNodelist:
+	case corosync.EventNodelist:
 		n := ev.Nodelist
 		s = fmt.Sprintf("%-12s ring %s members %s joined %s left %s", ev.Kind, n.Ring, list(n.Members), list(n.Joined), list(n.Left))
 	default:

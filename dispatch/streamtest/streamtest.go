@@ -17,7 +17,7 @@
 //   - ctx: a ctx that ends makes Next, Run and All return its error and
 //     leaves the stream live.
 //   - lifecycle: a daemon restart delivers, of the lifecycle events,
-//     exactly "disconnected" then "reconnected" (kinds marshal as text),
+//     exactly corosync.EventDisconnected then corosync.EventReconnected,
 //     and the stream lives on.
 //   - lost: without reconnection, a restart delivers "disconnected", then
 //     the stream ends with dispatch.ErrLost and corosync.ErrLibrary.
@@ -35,9 +35,8 @@ package streamtest
 
 import (
 	"context"
-	"encoding"
-	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -92,8 +91,8 @@ type Harness[E any] interface {
 	// Open returns a fresh client and stream configured by c (closed by
 	// the test's cleanup), or false if the service offers no such policy.
 	Open(t testing.TB, c Config) (*Fixture[E], bool)
-	// Kind returns ev's kind (its EventKind).
-	Kind(ev E) encoding.TextMarshaler
+	// Kind returns ev's kind (its Kind field).
+	Kind(ev E) corosync.EventKind
 }
 
 // Timeout bounds every wait of the suite: a stream that should have ended
@@ -139,24 +138,8 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-// kindName returns ev's kind as text, checking that it marshals as a JSON
-// string.
-func kindName[E any](t *testing.T, h Harness[E], ev E) string {
-	t.Helper()
-	k := h.Kind(ev)
-	b, err := k.MarshalText()
-	if err != nil {
-		t.Fatalf("MarshalText of %v: %v", k, err)
-	}
-	j, err := json.Marshal(k)
-	if err != nil || len(j) == 0 || j[0] != '"' {
-		t.Fatalf("kind %s marshals to JSON as %s (%v), want a string", b, j, err)
-	}
-	return string(b)
-}
-
-func isLifecycle(kind string) bool {
-	return kind == "disconnected" || kind == "reconnected"
+func isLifecycle(kind corosync.EventKind) bool {
+	return kind == corosync.EventDisconnected || kind == corosync.EventReconnected
 }
 
 // checkErr checks an end error: every want matches, and the message names
@@ -362,19 +345,19 @@ func ctxCancel[E any](t *testing.T, h Harness[E]) {
 
 // lifecycleKinds reads until kind stop (or the end) and returns the
 // lifecycle kinds seen, in order.
-func lifecycleKinds[E any](t *testing.T, h Harness[E], s dispatch.Stream[E], stop string) ([]string, error) {
+func lifecycleKinds[E any](t *testing.T, h Harness[E], s dispatch.Stream[E], stop corosync.EventKind) ([]corosync.EventKind, error) {
 	t.Helper()
 	ctx := ctxT(t)
-	var kinds []string
+	var kinds []corosync.EventKind
 	for {
 		ev, err := s.Next(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
-				t.Fatalf("no %q within %v (lifecycle so far %v; Err %v): the stream hangs", stop, Timeout, kinds, s.Err())
+				t.Fatalf("no %s within %v (lifecycle so far %v; Err %v): the stream hangs", stop, Timeout, kinds, s.Err())
 			}
 			return kinds, err
 		}
-		k := kindName(t, h, ev)
+		k := h.Kind(ev)
 		if isLifecycle(k) {
 			kinds = append(kinds, k)
 		}
@@ -388,11 +371,11 @@ func lifecycle[E any](t *testing.T, h Harness[E]) {
 	f := open(t, h, Config{Policy: Queue, N: 256, Reconnect: true})
 	f.Stream.Drain()
 	f.Restart(t)
-	kinds, err := lifecycleKinds(t, h, f.Stream, "reconnected")
+	kinds, err := lifecycleKinds(t, h, f.Stream, corosync.EventReconnected)
 	if err != nil {
 		t.Fatalf("the stream ended across a restart: %v (lifecycle %v)", err, kinds)
 	}
-	if strings.Join(kinds, ",") != "disconnected,reconnected" {
+	if !slices.Equal(kinds, []corosync.EventKind{corosync.EventDisconnected, corosync.EventReconnected}) {
 		t.Fatalf("lifecycle events %v, want [disconnected reconnected]", kinds)
 	}
 	if err := f.Stream.Err(); err != nil {
@@ -409,13 +392,13 @@ func lifecycle[E any](t *testing.T, h Harness[E]) {
 func endsAfterDisconnected[E any](t *testing.T, h Harness[E], s dispatch.Stream[E], want ...error) {
 	t.Helper()
 	evs, err := readToEnd(t, s)
-	var kinds []string
+	var kinds []corosync.EventKind
 	for _, ev := range evs {
-		if k := kindName(t, h, ev); isLifecycle(k) {
+		if k := h.Kind(ev); isLifecycle(k) {
 			kinds = append(kinds, k)
 		}
 	}
-	if len(kinds) == 0 || kinds[len(kinds)-1] != "disconnected" {
+	if len(kinds) == 0 || kinds[len(kinds)-1] != corosync.EventDisconnected {
 		t.Fatalf("lifecycle before the end %v, want it to close with disconnected", kinds)
 	}
 	checkErr(t, "Next at the end", err, want...)

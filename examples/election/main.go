@@ -19,6 +19,7 @@ import (
 	"slices"
 	"syscall"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/quorum"
@@ -88,9 +89,9 @@ func run(ctx context.Context) error {
 				return g.Err()
 			}
 			switch ev.Kind {
-			case cpg.EventConfchg:
+			case corosync.EventConfchg:
 				members = ev.Members
-			case cpg.EventDisconnected:
+			case corosync.EventDisconnected:
 				members = nil // no view until the rejoin's confchg
 			}
 			decide()

@@ -161,15 +161,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// KindName returns names[k], or "EventKind(k)" for a kind without a name:
-// the String method of every service's EventKind.
-func KindName(names []string, k uint8) string {
-	if int(k) < len(names) && names[k] != "" {
-		return names[k]
-	}
-	return fmt.Sprintf("EventKind(%d)", k)
-}
-
 // Annotate names the argument a failed call was about in its operation:
 // "cfg get_node_addrs" becomes "cfg get_node_addrs node 99". It is called
 // on the error path only, so a call that succeeds allocates nothing for

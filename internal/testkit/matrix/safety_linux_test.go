@@ -23,6 +23,7 @@ import (
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/cpg"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -336,9 +337,9 @@ func (r *run) quorum(ctx context.Context) {
 		r.check(slices.Equal(l.Nodelist.Members, []uint32{1, 2, 3}) && l.Ring.NodeID == 1, "V1 latest %v", l)
 	}
 
-	for name, so := range map[string][]quorum.SubscribeOption{
-		"default": nil, "LatestWins": {quorum.LatestWins()}, "Queue(0)": {quorum.Queue(0)},
-		"Queue(8)": {quorum.Queue(8)}, "Block(0)": {quorum.Block(0)}, "Block(4)": {quorum.Block(4)},
+	for name, so := range map[string][]dispatch.SubOption{
+		"default": nil, "LatestWins": {dispatch.LatestWins()}, "Queue(0)": {dispatch.Queue(0)},
+		"Queue(8)": {dispatch.Queue(8)}, "Block(0)": {dispatch.Block(0)}, "Block(4)": {dispatch.Block(4)},
 	} {
 		what := "quorum Subscribe(" + name + ")"
 		sub, err := c.Subscribe(ctx, so...)
@@ -347,7 +348,7 @@ func (r *run) quorum(ctx context.Context) {
 		}
 		ev, err := sub.Next(ctx)
 		r.ok(what+" Next", err)
-		r.check(ev.Kind == quorum.EventSnapshot && ev.Quorate && slices.Equal(ev.Members, []uint32{1, 2, 3}), "%s first event %v", what, ev)
+		r.check(ev.Kind == corosync.EventSnapshot && ev.Quorate && slices.Equal(ev.Members, []uint32{1, 2, 3}), "%s first event %v", what, ev)
 		idle(r, what, sub)
 		closeTwice(r, what, sub)
 	}
@@ -356,7 +357,7 @@ func (r *run) quorum(ctx context.Context) {
 	if r.ok("quorum Subscribe for C", err) {
 		select {
 		case ev := <-sub.C():
-			r.check(ev.Kind == quorum.EventSnapshot, "quorum C first event %v", ev)
+			r.check(ev.Kind == corosync.EventSnapshot, "quorum C first event %v", ev)
 		case <-ctx.Done():
 			r.t.Errorf("%s: quorum C: no snapshot", r.d.Name)
 		}
@@ -416,14 +417,14 @@ func (r *run) votequorum(ctx context.Context) {
 	}
 	defer c.Close()
 	r.check(c.DaemonVersion() == r.want, "votequorum DaemonVersion %v, want %v", c.DaemonVersion(), r.want)
-	sub, err := c.Subscribe(ctx, votequorum.Queue(64))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(64))
 	if !r.ok("votequorum Subscribe(Queue(64))", err) {
 		return
 	}
 	defer sub.Close()
 	ev, err := sub.Next(ctx)
 	r.ok("votequorum Next", err)
-	r.check(ev.Kind == votequorum.EventSnapshot && ev.Quorate && slices.Equal(ev.Members, []uint32{1, 2, 3}) && ev.ExpectedVotes == 3 && ev.Ring.Seq != 0,
+	r.check(ev.Kind == corosync.EventSnapshot && ev.Quorate && slices.Equal(ev.Members, []uint32{1, 2, 3}) && ev.ExpectedVotes == 3 && ev.Ring.Seq != 0,
 		"votequorum snapshot %v", ev)
 	idle(r, "votequorum Subscribe(Queue(64))", sub)
 
@@ -456,13 +457,13 @@ func (r *run) votequorum(ctx context.Context) {
 		r.is(fmt.Sprintf("votequorum SetExpected(%d) on 3 votes", n), c.SetExpected(ctx, n), corosync.ErrInvalidParam)
 	}
 	if r.ok("votequorum SetExpected(3)", c.SetExpected(ctx, 3)) {
-		r.waitVQ(ctx, sub, "expected votes 3", func(e votequorum.Event) bool { return e.Kind == votequorum.EventExpectedVotes && e.ExpectedVotes == 3 })
+		r.waitVQ(ctx, sub, "expected votes 3", func(e votequorum.Event) bool { return e.Kind == corosync.EventExpectedVotes && e.ExpectedVotes == 3 })
 	}
 	if r.ok("votequorum SetExpected(4)", c.SetExpected(ctx, 4)) {
-		r.waitVQ(ctx, sub, "expected votes 4", func(e votequorum.Event) bool { return e.Kind == votequorum.EventExpectedVotes && e.ExpectedVotes == 4 })
+		r.waitVQ(ctx, sub, "expected votes 4", func(e votequorum.Event) bool { return e.Kind == corosync.EventExpectedVotes && e.ExpectedVotes == 4 })
 	}
 	if r.ok("votequorum SetExpected(3) back", c.SetExpected(ctx, 3)) {
-		r.waitVQ(ctx, sub, "expected votes 3 again", func(e votequorum.Event) bool { return e.Kind == votequorum.EventExpectedVotes && e.ExpectedVotes == 3 })
+		r.waitVQ(ctx, sub, "expected votes 3 again", func(e votequorum.Event) bool { return e.Kind == corosync.EventExpectedVotes && e.ExpectedVotes == 3 })
 	}
 
 	// SetVotes.
@@ -507,8 +508,8 @@ func (r *run) votequorum(ctx context.Context) {
 	r.qdevice(ctx, c, sub)
 
 	// More subscriptions, then Close twice and calls after it.
-	for name, so := range map[string][]votequorum.SubscribeOption{
-		"default": nil, "LatestWins": {votequorum.LatestWins()}, "Block(1)": {votequorum.Block(1)}, "Queue(0)": {votequorum.Queue(0)},
+	for name, so := range map[string][]dispatch.SubOption{
+		"default": nil, "LatestWins": {dispatch.LatestWins()}, "Block(1)": {dispatch.Block(1)}, "Queue(0)": {dispatch.Queue(0)},
 	} {
 		what := "votequorum Subscribe(" + name + ")"
 		s, err := c.Subscribe(ctx, so...)
@@ -517,7 +518,7 @@ func (r *run) votequorum(ctx context.Context) {
 		}
 		ev, err := s.Next(ctx)
 		r.ok(what+" Next", err)
-		r.check(ev.Kind == votequorum.EventSnapshot, "%s first %v", what, ev)
+		r.check(ev.Kind == corosync.EventSnapshot, "%s first %v", what, ev)
 		idle(r, what, s)
 		closeTwice(r, what, s)
 	}
@@ -543,7 +544,7 @@ func (r *run) votequorum(ctx context.Context) {
 
 // qdevice runs the quorum device API: refusals before registration,
 // register, update, poll, master wins, unregister, with boundary names.
-func (r *run) qdevice(ctx context.Context, c *votequorum.Client, sub *votequorum.Subscription) {
+func (r *run) qdevice(ctx context.Context, c *votequorum.Client, sub *dispatch.Subscription[votequorum.Event]) {
 	long := strings.Repeat("q", votequorum.MaxQdeviceNameLen)
 	const name = "go-safety"
 	ring := func() corosync.RingID { return c.Latest().Ring }
@@ -610,7 +611,7 @@ func (r *run) qdevice(ctx context.Context, c *votequorum.Client, sub *votequorum
 }
 
 // waitVQ reads sub until ok holds.
-func (r *run) waitVQ(ctx context.Context, sub *votequorum.Subscription, what string, ok func(votequorum.Event) bool) {
+func (r *run) waitVQ(ctx context.Context, sub *dispatch.Subscription[votequorum.Event], what string, ok func(votequorum.Event) bool) {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -913,14 +914,14 @@ func (r *run) cmapTrack(ctx context.Context, c *cmap.Client) {
 	r.is("cmap Track(no flags)", err, corosync.ErrInvalidParam)
 	_, err = c.Track(ctx, key, 0)
 	r.is("cmap Track(flags 0)", err, corosync.ErrInvalidParam)
-	exact, err := c.Track(ctx, key, cmap.TrackChanges, cmap.Queue(16))
+	exact, err := c.Track(ctx, key, cmap.TrackChanges, dispatch.Queue(16))
 	if !r.ok("cmap Track(exact, changes, Queue(16))", err) {
 		return
 	}
 	r.check(exact.Key() == key && exact.Flags() == cmap.TrackChanges, "track %q %v", exact.Key(), exact.Flags())
-	prefix, err := c.Track(ctx, "test.safety.", cmap.TrackAdd|cmap.TrackPrefix, cmap.Block(4))
+	prefix, err := c.Track(ctx, "test.safety.", cmap.TrackAdd|cmap.TrackPrefix, dispatch.Block(4))
 	r.ok("cmap Track(prefix, add, Block(4))", err)
-	every, err := c.Track(ctx, "", cmap.TrackDelete|cmap.TrackPrefix, cmap.LatestWins())
+	every, err := c.Track(ctx, "", cmap.TrackDelete|cmap.TrackPrefix, dispatch.LatestWins())
 	r.ok("cmap Track(\"\" prefix, delete, LatestWins)", err)
 	mod, err := c.Track(ctx, key, cmap.TrackModify)
 	r.ok("cmap Track(exact, modify)", err)
@@ -933,9 +934,9 @@ func (r *run) cmapTrack(ctx context.Context, c *cmap.Client) {
 	r.ok("cmap Set tracked key again", c.SetUint32(ctx, key, 2))
 	r.ok("cmap Delete tracked key", c.Delete(ctx, key))
 	for i, w := range []cmap.Event{
-		{Kind: cmap.EventAdd, Key: key, New: cmap.Uint32(1)},
-		{Kind: cmap.EventModify, Key: key, New: cmap.Uint32(2), Old: cmap.Uint32(1)},
-		{Kind: cmap.EventDelete, Key: key, Old: cmap.Uint32(2)},
+		{Kind: corosync.EventAdd, Key: key, New: cmap.Uint32(1)},
+		{Kind: corosync.EventModify, Key: key, New: cmap.Uint32(2), Old: cmap.Uint32(1)},
+		{Kind: corosync.EventDelete, Key: key, Old: cmap.Uint32(2)},
 	} {
 		ev, err := exact.Next(ctx)
 		r.ok("cmap Track Next", err)
@@ -943,10 +944,10 @@ func (r *run) cmapTrack(ctx context.Context, c *cmap.Client) {
 	}
 	ev, err := prefix.Next(ctx)
 	r.ok("cmap prefix Track Next", err)
-	r.check(ev.Kind == cmap.EventAdd && ev.Key == key, "prefix track: %v", ev)
+	r.check(ev.Kind == corosync.EventAdd && ev.Key == key, "prefix track: %v", ev)
 	ev, err = mod.Next(ctx)
 	r.ok("cmap modify Track Next", err)
-	r.check(ev.Kind == cmap.EventModify && ev.Key == key, "modify track: %v", ev)
+	r.check(ev.Kind == corosync.EventModify && ev.Key == key, "modify track: %v", ev)
 	ctx2, cancel := context.WithTimeout(ctx, 5*time.Second)
 	for {
 		ev, err := every.Next(ctx2)
@@ -996,7 +997,7 @@ func (r *run) cmapStats(ctx context.Context, st *cmap.Client) {
 	if r.ok("cmap stats Track(exact u64 counter)", err) {
 		closeTwice(r, "cmap stats Track(exact)", tr)
 	}
-	tr, err = st.Track(ctx, "stats.srp.", cmap.TrackChanges|cmap.TrackPrefix, cmap.LatestWins())
+	tr, err = st.Track(ctx, "stats.srp.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.LatestWins())
 	if r.ok("cmap stats Track(stats.srp. prefix)", err) {
 		tr.Drain()
 		closeTwice(r, "cmap stats Track(prefix)", tr)
@@ -1057,10 +1058,10 @@ func (r *run) cpg(ctx context.Context) {
 		"group %q node %d pid %d self %v", g.Name(), g.LocalNodeID(), g.PID(), g.Self())
 	ev, err := g.Next(ctx)
 	r.ok("cpg Next (own join)", err)
-	r.check(ev.Kind == cpg.EventConfchg && slices.Equal(ev.Joined, []cpg.Member{{NodeID: 1, PID: g.PID(), Reason: cpg.ReasonJoin}}), "first event %v", ev)
+	r.check(ev.Kind == corosync.EventConfchg && slices.Equal(ev.Joined, []cpg.Member{{NodeID: 1, PID: g.PID(), Reason: cpg.ReasonJoin}}), "first event %v", ev)
 	ev, err = g.Next(ctx)
 	r.ok("cpg Next (totem)", err)
-	r.check(ev.Kind == cpg.EventTotem && slices.Equal(ev.Nodes, []uint32{1, 2, 3}), "second event %v", ev)
+	r.check(ev.Kind == corosync.EventTotem && slices.Equal(ev.Nodes, []uint32{1, 2, 3}), "second event %v", ev)
 	_, err = c.Join(ctx, group)
 	r.is("cpg Join(same group, same pid)", err, corosync.ErrExist)
 	g2, err := c.Join(ctx, group, cpg.WithPID(4242), cpg.Queue(64))
@@ -1098,7 +1099,7 @@ func (r *run) cpg(ctx context.Context) {
 		}
 		ev, err := gg.Next(ctx)
 		r.ok("cpg Next on "+trunc(name), err)
-		r.check(ev.Kind == cpg.EventConfchg && ev.Group == name, "first event of %q: %v", name, ev)
+		r.check(ev.Kind == corosync.EventConfchg && ev.Group == name, "first event of %q: %v", name, ev)
 		m, err := c.Members(ctx, name)
 		r.ok(fmt.Sprintf("cpg Members(%d-byte name)", len(name)), err)
 		r.check(len(m) == 1 && m[0].NodeID == 1, "members of %q: %v", name, m)
@@ -1204,7 +1205,7 @@ func (r *run) cpg(ctx context.Context) {
 	if r.ok("cpg Join(Queue(0))", err) {
 		select {
 		case ev := <-gc.C():
-			r.check(ev.Kind == cpg.EventConfchg, "C first event %v", ev)
+			r.check(ev.Kind == corosync.EventConfchg, "C first event %v", ev)
 		case <-ctx.Done():
 			r.t.Errorf("%s: cpg C: nothing", r.d.Name)
 		}
@@ -1246,7 +1247,7 @@ func (r *run) nextMessage(ctx context.Context, grp *cpg.Group) (cpg.Event, error
 	defer cancel()
 	for {
 		ev, err := grp.Next(ctx)
-		if err != nil || ev.Kind == cpg.EventMessage {
+		if err != nil || ev.Kind == corosync.EventMessage {
 			return ev, err
 		}
 	}
@@ -1259,10 +1260,10 @@ func (r *run) nextConfchg(ctx context.Context, grp *cpg.Group) (cpg.Event, error
 	defer cancel()
 	for {
 		ev, err := grp.Next(ctx)
-		if err != nil || ev.Kind == cpg.EventConfchg {
+		if err != nil || ev.Kind == corosync.EventConfchg {
 			return ev, err
 		}
-		if ev.Kind == cpg.EventMessage {
+		if ev.Kind == corosync.EventMessage {
 			return ev, fmt.Errorf("message %v before the confchg", ev)
 		}
 	}
@@ -1390,8 +1391,8 @@ func (r *run) cfg(ctx context.Context) {
 	r.ok("cfg LocalNodeID after Reload", err)
 	r.check(id == 1, "LocalNodeID after Reload %d", id)
 
-	for name, so := range map[string][]cfg.SubscribeOption{
-		"default": nil, "LatestWins": {cfg.LatestWins()}, "Queue(4)": {cfg.Queue(4)}, "Block(1)": {cfg.Block(1)},
+	for name, so := range map[string][]dispatch.SubOption{
+		"default": nil, "LatestWins": {dispatch.LatestWins()}, "Queue(4)": {dispatch.Queue(4)}, "Block(1)": {dispatch.Block(1)},
 	} {
 		what := "cfg Subscribe(" + name + ")"
 		sub, err := c.Subscribe(ctx, so...)
@@ -1400,7 +1401,7 @@ func (r *run) cfg(ctx context.Context) {
 		}
 		ev, err := sub.Next(ctx)
 		r.ok(what+" Next", err)
-		r.check(ev.Kind == cfg.EventSnapshot && ev.Connected && !ev.Tracking && ev.LocalNodeID == 1, "%s first %v", what, ev)
+		r.check(ev.Kind == corosync.EventSnapshot && ev.Connected && !ev.Tracking && ev.LocalNodeID == 1, "%s first %v", what, ev)
 		idle(r, what, sub)
 		closeTwice(r, what, sub)
 	}
@@ -1409,11 +1410,11 @@ func (r *run) cfg(ctx context.Context) {
 	tc, err := cfg.Dial(ctx, append(opts, cfg.WithShutdownTracking())...)
 	if r.gated("cfg.Dial(WithShutdownTracking())", err, !status31) {
 		r.check(tc.Latest().Tracking, "tracker's Latest %v", tc.Latest())
-		sub, err := tc.Subscribe(ctx, cfg.Queue(8))
+		sub, err := tc.Subscribe(ctx, dispatch.Queue(8))
 		if r.ok("cfg tracker Subscribe(Queue(8))", err) {
 			ev, err := sub.Next(ctx)
 			r.ok("cfg tracker Next", err)
-			r.check(ev.Kind == cfg.EventSnapshot && ev.Tracking, "tracker snapshot %v", ev)
+			r.check(ev.Kind == corosync.EventSnapshot && ev.Tracking, "tracker snapshot %v", ev)
 			idle(r, "cfg tracker subscription", sub)
 			closeTwice(r, "cfg tracker subscription", sub)
 		}

@@ -66,7 +66,7 @@ func (p *Pair) settle(name string, q bool, members ...uint32) {
 		p.t.Fatalf("%s: events differ\n ours:      %v\n libquorum: %v", name, got, want)
 	}
 	for _, ev := range ours {
-		if ev.Kind == quorum.EventDisconnected || ev.Kind == quorum.EventReconnected {
+		if ev.Kind == corosync.EventDisconnected || ev.Kind == corosync.EventReconnected {
 			p.t.Fatalf("%s: unexpected lifecycle event %v", name, ev)
 		}
 	}
@@ -88,7 +88,7 @@ func restartOwn(t *testing.T, cl *corotest.Cluster, p *Pair, model quorum.Model,
 		n.Stop()
 	}
 	ev, err := p.Sub.Next(ctx)
-	if err != nil || ev.Kind != quorum.EventDisconnected || ev.Quorate {
+	if err != nil || ev.Kind != corosync.EventDisconnected || ev.Quorate {
 		t.Fatalf("after node 1's daemon went: %v %v", ev, err)
 	}
 	if err := p.Oracle.Dispatch(2); !errors.Is(err, corosync.ErrLibrary) {
@@ -114,13 +114,13 @@ func restartOwn(t *testing.T, cl *corotest.Cluster, p *Pair, model quorum.Model,
 			t.Fatalf("waiting for the reconnect: %v", err)
 		}
 		if !sawReconnected {
-			if ev.Kind != quorum.EventReconnected {
+			if ev.Kind != corosync.EventReconnected {
 				t.Fatalf("first event after the restart: %v", ev)
 			}
 			sawReconnected = true
 			continue
 		}
-		if ev.Kind != quorum.EventSnapshot {
+		if ev.Kind != corosync.EventSnapshot {
 			t.Fatalf("after EventReconnected: %v", ev)
 		}
 		break

@@ -14,6 +14,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -27,11 +28,11 @@ func Normalise(evs []quorum.Event) []Event {
 	var out []Event
 	for _, e := range evs {
 		switch e.Kind {
-		case quorum.EventNodelist:
+		case corosync.EventNodelist:
 			n := e.Nodelist
 			out = append(out, Event{Kind: "nodelist", Node: n.Ring.NodeID, Seq: n.Ring.Seq, Members: n.Members, Joined: n.Joined, Left: n.Left})
-		case quorum.EventSnapshot, quorum.EventQuorum:
-			if e.Kind == quorum.EventSnapshot && e.Nodelist != nil {
+		case corosync.EventSnapshot, corosync.EventQuorum:
+			if e.Kind == corosync.EventSnapshot && e.Nodelist != nil {
 				n := e.Nodelist
 				out = append(out, Event{Kind: "nodelist", Node: n.Ring.NodeID, Seq: n.Ring.Seq, Members: n.Members, Joined: []uint32{}, Left: []uint32{}})
 			}
@@ -49,7 +50,7 @@ func sameEvents(a, b []Event) bool {
 type Pair struct {
 	t      testing.TB
 	Ours   *quorum.Client
-	Sub    *quorum.Subscription
+	Sub    *dispatch.Subscription[quorum.Event]
 	Oracle *Client
 }
 
@@ -61,7 +62,7 @@ func NewPair(t testing.TB, n *corotest.Node, model quorum.Model) *Pair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := ours.Subscribe(ctx, quorum.Queue(256))
+	sub, err := ours.Subscribe(ctx, dispatch.Queue(256))
 	if err != nil {
 		t.Fatal(err)
 	}

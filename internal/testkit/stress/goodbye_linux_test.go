@@ -15,6 +15,7 @@ import (
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/cpg"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -79,7 +80,7 @@ var clients = []service{
 			c.Close()
 			return nil, err
 		}
-		if _, err := c.Track(ctx, "test.", cmap.TrackModify|cmap.TrackPrefix, cmap.Queue(4)); err != nil {
+		if _, err := c.Track(ctx, "test.", cmap.TrackModify|cmap.TrackPrefix, dispatch.Queue(4)); err != nil {
 			c.Close()
 			return nil, err
 		}

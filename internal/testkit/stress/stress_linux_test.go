@@ -22,6 +22,7 @@ import (
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/cpg"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -331,7 +332,7 @@ func startLoad(ctx context.Context, d transport.Dialer, c *clients1, l *ledger) 
 		f0, t0 := l.begin()
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		tr, err := c.m.Track(tctx, "test.stress.", cmap.TrackAdd|cmap.TrackModify|cmap.TrackDelete|cmap.TrackPrefix, cmap.Queue(8))
+		tr, err := c.m.Track(tctx, "test.stress.", cmap.TrackAdd|cmap.TrackModify|cmap.TrackDelete|cmap.TrackPrefix, dispatch.Queue(8))
 		if err == nil {
 			time.Sleep(time.Duration(rand.IntN(3)) * time.Millisecond)
 			tr.Close()
@@ -489,7 +490,7 @@ func (m *floodMember) read(ctx context.Context, pace time.Duration) {
 			return
 		}
 		switch ev.Kind {
-		case cpg.EventMessage:
+		case corosync.EventMessage:
 			if string(ev.Data) == "done" {
 				dones++
 				m.keys = append(m.keys, fmt.Sprintf("done %s", ev.Sender))
@@ -501,7 +502,7 @@ func (m *floodMember) read(ctx context.Context, pace time.Duration) {
 			}
 			m.sizes += int64(len(ev.Data))
 			m.keys = append(m.keys, fmt.Sprintf("m %s %d %d", ev.Sender, binary.BigEndian.Uint64(ev.Data), len(ev.Data)))
-		case cpg.EventConfchg:
+		case corosync.EventConfchg:
 			m.keys = append(m.keys, fmt.Sprintf("c %v %v %v", ev.Members, ev.Joined, ev.Left))
 		}
 		if pace > 0 {
@@ -570,7 +571,7 @@ func flood(t *testing.T, ctx context.Context, cl *corotest.Cluster, cps map[uint
 				t.Fatalf("flood: %s waiting for the group: %v", m.name, err)
 			}
 			m.keys = append(m.keys, fmt.Sprintf("c %v %v %v", ev.Members, ev.Joined, ev.Left))
-			if ev.Kind == cpg.EventConfchg && len(ev.Members) == len(all) {
+			if ev.Kind == corosync.EventConfchg && len(ev.Members) == len(all) {
 				break
 			}
 		}

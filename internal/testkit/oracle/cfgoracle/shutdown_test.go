@@ -15,6 +15,7 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/cfg"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cfgwire"
 )
@@ -33,7 +34,7 @@ type shutdownTracker interface {
 // goTracker is cfg.Client dialed WithShutdownTracking.
 type goTracker struct {
 	c   *cfg.Client
-	sub *cfg.Subscription
+	sub *dispatch.Subscription[cfg.Event]
 	ch  chan cfg.Event
 	wg  sync.WaitGroup
 }
@@ -46,7 +47,7 @@ func newGoTracker(t *testing.T, n *corotest.Node) shutdownTracker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := c.Subscribe(ctx, cfg.Queue(16))
+	sub, err := c.Subscribe(ctx, dispatch.Queue(16))
 	if err != nil {
 		c.Close()
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func newGoTracker(t *testing.T, n *corotest.Node) shutdownTracker {
 			g.ch <- ev
 		}
 	}()
-	if ev := <-g.ch; ev.Kind != cfg.EventSnapshot || !ev.Tracking {
+	if ev := <-g.ch; ev.Kind != corosync.EventSnapshot || !ev.Tracking {
 		t.Fatalf("first event %v", ev)
 	}
 	return g
@@ -75,7 +76,7 @@ func (g *goTracker) await(d time.Duration) (cfgwire.ShutdownFlags, bool) {
 			if !ok {
 				return 0, false
 			}
-			if ev.Kind == cfg.EventShutdownRequest {
+			if ev.Kind == corosync.EventShutdownRequest {
 				return cfgwire.ShutdownFlags(ev.Flags), true
 			}
 		case <-tm.C:
@@ -101,9 +102,9 @@ func (g *goTracker) settle(d time.Duration) ([]cfgwire.ShutdownFlags, bool) {
 				return got, true // WithoutReconnect(): the subscription ends after EventDisconnected
 			}
 			switch ev.Kind {
-			case cfg.EventShutdownRequest:
+			case corosync.EventShutdownRequest:
 				got = append(got, cfgwire.ShutdownFlags(ev.Flags))
-			case cfg.EventDisconnected:
+			case corosync.EventDisconnected:
 				return got, true
 			}
 		case <-tm.C:
@@ -386,7 +387,7 @@ func TestShutdownFromTracker(t *testing.T) {
 		}
 		err := <-errc
 		goAnswer, goAfter := corosync.Code(err), time.Since(start)
-		var goEvents []cfg.EventKind
+		var goEvents []corosync.EventKind
 		for quiet := time.After(500 * time.Millisecond); ; {
 			select {
 			case ev := <-g.ch:
@@ -446,7 +447,7 @@ func TestShutdownFromTracker(t *testing.T) {
 			}
 			continue
 		}
-		if !slices.Equal(goEvents, []cfg.EventKind{cfg.EventShutdownTimedOut}) || !slices.Equal(cOwn, []cfgwire.ShutdownFlags{cfgwire.ShutdownRequest}) ||
+		if !slices.Equal(goEvents, []corosync.EventKind{corosync.EventShutdownTimedOut}) || !slices.Equal(cOwn, []cfgwire.ShutdownFlags{cfgwire.ShutdownRequest}) ||
 			goAfter < 4500*time.Millisecond || cAfter < 4500*time.Millisecond {
 			t.Errorf("timed out: cfg events %v after %v, libcfg callbacks %v after %v", goEvents, goAfter, cOwn, cAfter)
 		}

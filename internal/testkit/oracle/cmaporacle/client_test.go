@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cmap"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
@@ -108,12 +110,12 @@ func TestClientEventsMatchLibcmap(t *testing.T) {
 	c := dialClient(t, node)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	tr, err := c.Track(ctx, "ev.", cmap.TrackChanges|cmap.TrackPrefix, cmap.Queue(64))
+	tr, err := c.Track(ctx, "ev.", cmap.TrackChanges|cmap.TrackPrefix, dispatch.Queue(64))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tr.Close()
-	exact, err := c.Track(ctx, "ev.a", cmap.TrackModify|cmap.TrackDelete, cmap.Queue(64))
+	exact, err := c.Track(ctx, "ev.a", cmap.TrackModify|cmap.TrackDelete, dispatch.Queue(64))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func TestClientEventsMatchLibcmap(t *testing.T) {
 	if len(want) != len(steps) {
 		t.Fatalf("libcmap saw %d events for %d changes", len(want), len(steps))
 	}
-	kinds := map[cmapwire.TrackFlags]cmap.EventKind{cmapwire.TrackAdd: cmap.EventAdd, cmapwire.TrackDelete: cmap.EventDelete, cmapwire.TrackModify: cmap.EventModify}
+	kinds := map[cmapwire.TrackFlags]corosync.EventKind{cmapwire.TrackAdd: corosync.EventAdd, cmapwire.TrackDelete: corosync.EventDelete, cmapwire.TrackModify: corosync.EventModify}
 	var wantExact []Event
 	for i, w := range want {
 		ev, err := tr.Next(ctx)

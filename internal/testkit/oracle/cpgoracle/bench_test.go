@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -195,7 +196,7 @@ func BenchmarkCPG(b *testing.B) {
 				lastErr.Store(&e)
 				return got
 			}
-			if ev.Kind == cpg.EventMessage {
+			if ev.Kind == corosync.EventMessage {
 				got++
 			}
 		}

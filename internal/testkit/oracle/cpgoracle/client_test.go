@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -20,7 +21,7 @@ import (
 )
 
 func cmember(a cpgwire.Address) cpg.Member {
-	return cpg.Member{NodeID: a.NodeID, PID: a.PID, Reason: a.Reason}
+	return cpg.Member{NodeID: a.NodeID, PID: a.PID, Reason: cpg.Reason(a.Reason)}
 }
 
 func cmembers(as []cpgwire.Address) []cpg.Member {
@@ -45,9 +46,9 @@ func ckey(e cpgwire.Event) string {
 
 func gokey(e cpg.Event) string {
 	switch e.Kind {
-	case cpg.EventMessage:
+	case corosync.EventMessage:
 		return mkey(e.Sender, e.Data)
-	case cpg.EventConfchg:
+	case corosync.EventConfchg:
 		return fmt.Sprintf("c %v %v %v", e.Members, e.Joined, e.Left)
 	}
 	return ""
@@ -158,7 +159,7 @@ func TestClientInterop(t *testing.T) {
 				if k := gokey(ev); k != "" {
 					s = append(s, k)
 				}
-				if ev.Kind == cpg.EventMessage {
+				if ev.Kind == corosync.EventMessage {
 					msgs++
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
@@ -90,7 +91,7 @@ func runPinger(spec string) int {
 				if err != nil {
 					return 0, 0, err
 				}
-				if ev.Kind == cpg.EventMessage {
+				if ev.Kind == corosync.EventMessage {
 					return sent, time.Since(t0), nil
 				}
 			}

@@ -11,6 +11,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/internal/wire/vqwire"
 	"github.com/corosync-go/corosync/votequorum"
@@ -33,15 +34,15 @@ func dialClient(t testing.TB, n *corotest.Node) *votequorum.Client {
 // have Kind "".
 func fromClient(e votequorum.Event) Event {
 	switch e.Kind {
-	case votequorum.EventQuorum:
+	case corosync.EventQuorum:
 		nodes := make([]vqwire.Node, len(e.Nodes))
 		for i, n := range e.Nodes {
 			nodes[i] = vqwire.Node{NodeID: n.NodeID, State: vqwire.NodeState(n.State)}
 		}
 		return Event{Kind: "quorum", Quorate: e.Quorate, Nodes: nodes}
-	case votequorum.EventExpectedVotes:
+	case corosync.EventExpectedVotes:
 		return Event{Kind: "expectedvotes", ExpectedVotes: e.ExpectedVotes}
-	case votequorum.EventNodelist:
+	case corosync.EventNodelist:
 		return Event{Kind: "nodelist", Ring: vqwire.RingID{NodeID: e.Ring.NodeID, Seq: e.Ring.Seq}, Members: e.Members}
 	}
 	return Event{}
@@ -114,7 +115,7 @@ func TestClientMatchesLibvotequorum(t *testing.T) {
 	t.Run("Events", func(t *testing.T) {
 		n1 := cl.Node(1)
 		or, c := open(t, n1), dialClient(t, n1)
-		sub, err := c.Subscribe(ctx, votequorum.Queue(1024))
+		sub, err := c.Subscribe(ctx, dispatch.Queue(1024))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +128,7 @@ func TestClientMatchesLibvotequorum(t *testing.T) {
 		if _, err := or.WaitEvents(ctx, 2); err != nil {
 			t.Fatal(err)
 		}
-		if ev, err := sub.Next(ctx); err != nil || ev.Kind != votequorum.EventSnapshot {
+		if ev, err := sub.Next(ctx); err != nil || ev.Kind != corosync.EventSnapshot {
 			t.Fatalf("first event %v, %v", ev, err)
 		}
 		total := 0
