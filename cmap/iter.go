@@ -250,29 +250,38 @@ func (it *iteration) walk(prefix string) bool {
 			return true
 		}
 		e := Entry{Key: n.Key, Type: ValueType(n.Type), Len: n.ValueLen}
-		skip := false
-		if it.values {
-			var g cmapwire.Response
-			g, err = it.getValue(n.Key, n.ValueLen)
-			switch {
-			case corosync.Code(err) == corosync.ErrNotExist:
-				skip = true
-			case err != nil:
-				it.yield(Entry{}, err)
+		if !it.values {
+			if !it.yield(e, nil) {
 				return false
-			default:
-				e.Value = Value{g.Value.WithKey(n.Key)}
-				e.Type = e.Value.Type()
+			}
+			n, err = c.call(ctx, conn, cmapwire.ReqIterNext, prefix, cmapwire.AppendIterNext(b.req[:0], h), b.resp[:0])
+			continue
+		}
+		// The key's GET and the next ITER_NEXT go out together: one wait
+		// for both answers instead of two.
+		var g cmapwire.Response
+		var gerr error
+		g, gerr, n, err = it.getValueAndNext(n.Key, n.ValueLen, h, prefix)
+		switch {
+		case corosync.Code(gerr) == corosync.ErrNotExist:
+		case gerr != nil:
+			it.yield(Entry{}, gerr)
+			return false
+		default:
+			e.Value = Value{g.Value.WithKey(e.Key)}
+			e.Type = e.Value.Type()
+			if !it.yield(e, nil) {
+				return false
 			}
 		}
-		if !skip && !it.yield(e, nil) {
-			return false
-		}
-		n, err = c.call(ctx, conn, cmapwire.ReqIterNext, prefix, cmapwire.AppendIterNext(b.req[:0], h), b.resp[:0])
 	}
 }
 
-// getValue reads the value of key, which ITER_NEXT reported n bytes long.
+// getValueAndNext reads the value of key, which ITER_NEXT reported n bytes
+// long, and the next key of iterator h, pipelined on one connection
+// (session.Conn.Batch): the GET's request and the ITER_NEXT's are sent
+// before either answer is read, one wait for both.
+//
 // On the main map the GET offers those n bytes (at least 1), as libcmap
 // callers do with ITER_NEXT's length: the answer is 40+n bytes, not the
 // 16 KiB of a GET that holds any value, and the daemon refuses a buffer too
@@ -280,17 +289,45 @@ func (it *iteration) walk(prefix string) bool {
 // the full GET then reads. The stats map ignores the buffer size (a
 // smaller one is overrun, SPEC.md §5(a)) and reports 0 for its strings: it
 // always gets the full buffer.
-func (it *iteration) getValue(key string, n uint64) (cmapwire.Response, error) {
+func (it *iteration) getValueAndNext(key string, n uint64, h uint64, prefix string) (g cmapwire.Response, gerr error, next cmapwire.Response, err error) {
 	b := it.b
-	if it.c.m == MapICMap && n < cmapwire.GetBufferSize {
-		req, _ := cmapwire.AppendGetN(b.req[:0], key, max(n, 1)) // the daemon's own key
-		g, err := it.c.call(it.ctx, it.conn, cmapwire.ReqGet, key, req, b.resp[:0])
-		if corosync.Code(err) != corosync.ErrInvalidParam {
-			return g, err
-		}
+	sized := it.c.m == MapICMap && n < cmapwire.GetBufferSize
+	var req []byte
+	if sized {
+		req, _ = cmapwire.AppendGetN(b.req[:0], key, max(n, 1)) // the daemon's own key
+	} else {
+		req, _ = cmapwire.AppendGet(b.req[:0], key)
 	}
-	req, _ := cmapwire.AppendGet(b.req[:0], key)
-	return it.c.call(it.ctx, it.conn, cmapwire.ReqGet, key, req, b.resp[:0])
+	calls := [2]session.BatchCall{
+		{Op: ops[cmapwire.ReqGet], Req: req, Want: cmapwire.ResponseFor(cmapwire.ReqGet), Resp: b.resp[:0]},
+		{Op: ops[cmapwire.ReqIterNext], Req: cmapwire.AppendIterNext(b.nreq[:0], h),
+			Want: cmapwire.ResponseFor(cmapwire.ReqIterNext), Resp: b.nresp[:0]},
+	}
+	it.c.reqMu.Lock()
+	it.conn.Batch(it.ctx, calls[:])
+	it.c.reqMu.Unlock()
+	// The ITER_NEXT's answer is decoded first: its key is a copy, and the
+	// full GET below reuses the GET's buffer only.
+	next, err = decodeCall(it.conn, cmapwire.ReqIterNext, prefix, &calls[1])
+	g, gerr = decodeCall(it.conn, cmapwire.ReqGet, key, &calls[0])
+	if sized && corosync.Code(gerr) == corosync.ErrInvalidParam {
+		req, _ = cmapwire.AppendGet(b.req[:0], key)
+		g, gerr = it.c.call(it.ctx, it.conn, cmapwire.ReqGet, key, req, b.resp[:0])
+	}
+	return g, gerr, next, err
+}
+
+// decodeCall is call's second half for one call of a batch.
+func decodeCall(conn *session.Conn, id int32, key string, bc *session.BatchCall) (cmapwire.Response, error) {
+	if bc.Err != nil {
+		return cmapwire.Response{}, withKey(bc.Err, key)
+	}
+	r, err := cmapwire.DecodeResponse(bc.Out, id)
+	if err != nil {
+		conn.Close()
+		return r, withKey(corosync.NewError(bc.Op, corosync.ErrMessageError, err), key)
+	}
+	return r, nil
 }
 
 // testHookIter and testHookNext, set by tests, see each iterator handle
