@@ -85,9 +85,19 @@ func (c *Conn) Batch(ctx context.Context, calls []BatchCall) {
 		return
 	}
 	for i := range calls {
-		if retry[i] {
-			calls[i].Out, calls[i].Err = c.Call(ctx, calls[i].Op, calls[i].Req, calls[i].Want, calls[i].Resp)
+		if !retry[i] {
+			continue
 		}
+		// As Call does after a TRY_AGAIN: back off, then ask again.
+		werr := ctx.Err()
+		if werr == nil {
+			werr = sleepCtx(ctx, c.backoff.Delay(0))
+		}
+		if werr != nil {
+			calls[i].Out, calls[i].Err = calls[i].Resp[:0], corosync.NewError(calls[i].Op, corosync.ErrTryAgain, werr)
+			continue
+		}
+		calls[i].Out, calls[i].Err = c.Call(ctx, calls[i].Op, calls[i].Req, calls[i].Want, calls[i].Resp)
 	}
 }
 
