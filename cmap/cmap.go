@@ -455,9 +455,6 @@ func withKey(err error, key string) error { return session.Annotate(err, key) }
 type bufs struct {
 	req  [cmapwire.SetRequestSize + cmapwire.MaxValueLen + 8]byte
 	resp [cmapwire.GetResponseSize + cmapwire.GetBufferSize + 7]byte
-	// An ITER_NEXT pipelined behind a GET (IterValues).
-	nreq  [cmapwire.IterNextRequestSize]byte
-	nresp [cmapwire.IterNextResponseSize + 64]byte
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bufs) }}

@@ -23,7 +23,7 @@ type BatchCall struct {
 }
 
 // maxBatch is the most calls one Batch pipelines.
-const maxBatch = 8
+const maxBatch = transport.MaxBatch
 
 // Batch makes calls as Call would, one after the other, but pipelined
 // where the transport can (transport.Batcher): every request is sent
