@@ -26,6 +26,11 @@ import (
 // subtree while connections come and go; Iter must never put it there. On
 // 3.x the entries live in the stats map and the test shows iteration under
 // churn is harmless there too.
+//
+// IterValues pipelines each key's GET with the next ITER_NEXT; one client
+// does it with short deadlines, so that batches are abandoned mid-way
+// (their answers drained in the background), and a prober checks that the
+// daemon keeps answering within a second throughout.
 func TestIterUnderConnectionChurn(t *testing.T) {
 	cl := corotest.Start(t, 1, corotest.Options{})
 	node := cl.Nodes[0]
@@ -37,7 +42,8 @@ func TestIterUnderConnectionChurn(t *testing.T) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	var iters, keys, conns atomic.Int64
+	var iters, keys, valueKeys, conns, abandoned, probes atomic.Int64
+	var slowest atomic.Int64
 	errs := make(chan error, 64)
 	report := func(err error) {
 		select {
@@ -63,8 +69,59 @@ func TestIterUnderConnectionChurn(t *testing.T) {
 						break
 					}
 					keys.Add(1)
+					if i%2 == 0 {
+						valueKeys.Add(1)
+					}
 				}
 				iters.Add(1)
+			}
+		}()
+	}
+	// Pipelined iterations cut short: a deadline of 0.2 to 3 ms ends most
+	// of them with a batch in flight; the client must stay usable.
+	{
+		c := dial(t, node)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; cctx.Err() == nil; k++ {
+				ictx, icancel := context.WithTimeout(cctx, time.Duration(200+k%15*200)*time.Microsecond)
+				for _, err := range c.IterValues(ictx, "") {
+					if err != nil {
+						if ictx.Err() == nil {
+							report(fmt.Errorf("short IterValues: %w", err))
+						} else {
+							abandoned.Add(1)
+						}
+						break
+					}
+				}
+				icancel()
+				if _, err := c.GetString(cctx, "totem.cluster_name"); err != nil && cctx.Err() == nil {
+					report(fmt.Errorf("get after a cut-short IterValues: %w", err))
+				}
+			}
+		}()
+	}
+	// The daemon answers a fresh client within a second throughout.
+	{
+		c := dial(t, node)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for cctx.Err() == nil {
+				t0 := time.Now()
+				pctx, pcancel := context.WithTimeout(ctx, time.Second)
+				_, err := c.GetString(pctx, "totem.cluster_name")
+				pcancel()
+				if err != nil && cctx.Err() == nil {
+					report(fmt.Errorf("probe: the daemon did not answer within a second: %w", err))
+				}
+				if d := int64(time.Since(t0)); d > slowest.Load() {
+					slowest.Store(d)
+				}
+				probes.Add(1)
+				time.Sleep(20 * time.Millisecond)
 			}
 		}()
 	}
@@ -140,9 +197,10 @@ func TestIterUnderConnectionChurn(t *testing.T) {
 	if _, err := c.GetString(ctxT(t, 2*time.Second), "totem.cluster_name"); err != nil {
 		t.Fatalf("the daemon does not answer after the churn: %v", err)
 	}
-	if iters.Load() < 20 || conns.Load() < 20 {
-		t.Fatalf("too little load to prove anything: %d iterations, %d connections", iters.Load(), conns.Load())
+	if iters.Load() < 20 || conns.Load() < 20 || valueKeys.Load() < 100 || abandoned.Load() < 5 {
+		t.Fatalf("too little load to prove anything: %d iterations (%d keys with values), %d connections, %d iterations cut short",
+			iters.Load(), valueKeys.Load(), conns.Load(), abandoned.Load())
 	}
-	t.Logf("%s: %d iterations (%d keys), %d connections opened and closed, pid %d unchanged",
-		node.Daemon(), iters.Load(), keys.Load(), conns.Load(), pid)
+	t.Logf("%s: %d iterations (%d keys, %d with pipelined values), %d cut short, %d connections opened and closed, pid %d unchanged; slowest of %d probes %v",
+		node.Daemon(), iters.Load(), keys.Load(), valueKeys.Load(), abandoned.Load(), conns.Load(), pid, probes.Load(), time.Duration(slowest.Load()))
 }

@@ -42,8 +42,11 @@
 // # Iteration
 //
 // Iter and IterValues are range-over-func iterators over the keys with a
-// prefix, one daemon round trip per key (two with the value). The daemon's
-// iterator is always finalised: when the loop ends, breaks, or its ctx ends.
+// prefix. Iter makes one daemon round trip per key; IterValues pipelines
+// its requests on the connection (the GETs of the keys found so far and
+// the next ITER_NEXTs in one batch, up to 8 keys ahead), about one wait
+// per 8 keys. The daemon's iterator is always finalised: when the loop
+// ends, breaks, or its ctx ends.
 // On corosync 2.x they never let the daemon's iterator into
 // runtime.connections., which crashes it under connection churn (see Iter).
 //

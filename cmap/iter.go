@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"strings"
+	"sync"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/session"
@@ -69,9 +70,15 @@ func (c *Client) Iter(ctx context.Context, prefix string) iter.Seq2[Entry, error
 	return func(yield func(Entry, error) bool) { c.iterate(ctx, prefix, false, yield) }
 }
 
-// IterValues is Iter with each key's value read too (one more round trip
-// per key, as corosync-cmapctl does). A key deleted between the two is
-// skipped. On corosync 2.x it lists what Iter lists (see there).
+// IterValues is Iter with each key's value read too (a GET per key, as
+// corosync-cmapctl does). A key deleted between the two is skipped. On
+// corosync 2.x it lists what Iter lists (see there).
+//
+// The requests are pipelined on the client's connection: each batch sends
+// the GETs of the keys found so far and the ITER_NEXTs of the next ones (1,
+// 2, 4, then 8), and then reads all their answers, so the daemon's iterator
+// runs up to 8 keys ahead of the loop. A whole-map read waits for the
+// daemon about 20 times instead of about 260.
 func (c *Client) IterValues(ctx context.Context, prefix string) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) { c.iterate(ctx, prefix, true, yield) }
 }
@@ -238,6 +245,9 @@ func (it *iteration) walk(prefix string) bool {
 	defer c.finalize(conn, h)
 	n, err := call(ctx, conn, cmapwire.ReqIterNext, prefix, cmapwire.AppendIterNext(b.req[:0], h), b.resp[:0])
 	c.reqMu.Unlock()
+	if it.values {
+		return it.walkValues(prefix, h, n, err)
+	}
 	for {
 		if err == nil && testHookNext != nil {
 			testHookNext(n.Key)
@@ -249,48 +259,150 @@ func (it *iteration) walk(prefix string) bool {
 			}
 			return true
 		}
-		e := Entry{Key: n.Key, Type: ValueType(n.Type), Len: n.ValueLen}
-		skip := false
-		if it.values {
-			var g cmapwire.Response
-			g, err = it.getValue(n.Key, n.ValueLen)
-			switch {
-			case corosync.Code(err) == corosync.ErrNotExist:
-				skip = true
-			case err != nil:
-				it.yield(Entry{}, err)
-				return false
-			default:
-				e.Value = Value{g.Value.WithKey(n.Key)}
-				e.Type = e.Value.Type()
-			}
-		}
-		if !skip && !it.yield(e, nil) {
+		if !it.yield(Entry{Key: n.Key, Type: ValueType(n.Type), Len: n.ValueLen}, nil) {
 			return false
 		}
 		n, err = c.call(ctx, conn, cmapwire.ReqIterNext, prefix, cmapwire.AppendIterNext(b.req[:0], h), b.resp[:0])
 	}
 }
 
-// getValue reads the value of key, which ITER_NEXT reported n bytes long.
-// On the main map the GET offers those n bytes (at least 1), as libcmap
-// callers do with ITER_NEXT's length: the answer is 40+n bytes, not the
-// 16 KiB of a GET that holds any value, and the daemon refuses a buffer too
-// small (CS_ERR_INVALID_PARAM) should the value have grown since, which
-// the full GET then reads. The stats map ignores the buffer size (a
-// smaller one is overrun, SPEC.md §5(a)) and reports 0 for its strings: it
-// always gets the full buffer.
-func (it *iteration) getValue(key string, n uint64) (cmapwire.Response, error) {
-	b := it.b
-	if it.c.m == MapICMap && n < cmapwire.GetBufferSize {
-		req, _ := cmapwire.AppendGetN(b.req[:0], key, max(n, 1)) // the daemon's own key
-		g, err := it.c.call(it.ctx, it.conn, cmapwire.ReqGet, key, req, b.resp[:0])
-		if corosync.Code(err) != corosync.ErrInvalidParam {
-			return g, err
-		}
+// pipeDepth is how many keys IterValues reads ahead at most: the GETs of
+// up to pipeDepth keys and the ITER_NEXTs of as many more go out in one
+// batch (session.Conn.Batch), one wait for all their answers.
+var pipeDepth = 8
+
+// walkValues is walk for IterValues, from the answer (n, err) to iterator
+// h's first ITER_NEXT. Requests are pipelined on the connection: each
+// batch holds the GETs of the keys found so far and the ITER_NEXTs of the
+// next keys, 1, 2, 4, then pipeDepth of them while the iterator has keys
+// (a prefix of one key, as the 2.x walk-around makes many, costs one
+// ITER_NEXT past its end, as without pipelining). The iterator runs ahead
+// of the loop by at most pipeDepth keys; a break leaves it there, and
+// walk finalises it.
+//
+// On the main map the GETs offer the length ITER_NEXT reported (at least
+// 1), as libcmap callers do: the answer is 40+n bytes, not the 16 KiB of a
+// GET that holds any value, and the daemon refuses a buffer too small
+// (CS_ERR_INVALID_PARAM) should the value have grown since, which the full
+// GET then reads. The stats map ignores the buffer size (a smaller one is
+// overrun, SPEC.md §5(a)) and reports 0 for its strings: it always gets
+// the full buffer.
+func (it *iteration) walkValues(prefix string, h uint64, n cmapwire.Response, err error) bool {
+	pb := getPipeBufs()
+	defer putPipeBufs(pb)
+	var keys []cmapwire.Response // found, value not read yet
+	keys = append(pb.keys[:0], n)
+	var iterErr error // how the iterator ended; nil while it has keys
+	if err == nil && testHookNext != nil {
+		testHookNext(n.Key)
 	}
-	req, _ := cmapwire.AppendGet(b.req[:0], key)
-	return it.c.call(it.ctx, it.conn, cmapwire.ReqGet, key, req, b.resp[:0])
+	if err != nil {
+		keys, iterErr = keys[:0], err
+	}
+	ahead := 1
+	for len(keys) > 0 {
+		calls := pb.calls[:0]
+		for i, k := range keys {
+			var req []byte
+			cp := cmapwire.GetResponseSize + cmapwire.GetBufferSize + 7
+			if it.c.m == MapICMap && k.ValueLen < cmapwire.GetBufferSize {
+				req, _ = cmapwire.AppendGetN(pb.req[i][:0], k.Key, max(k.ValueLen, 1)) // the daemon's own key
+				cp = cmapwire.GetResponseSize + int(max(k.ValueLen, 1)) + 7
+			} else {
+				req, _ = cmapwire.AppendGet(pb.req[i][:0], k.Key)
+			}
+			calls = append(calls, session.BatchCall{Op: ops[cmapwire.ReqGet], Req: req,
+				Want: cmapwire.ResponseFor(cmapwire.ReqGet), Resp: pb.resp[i][:0:cp]})
+		}
+		next := 0
+		if iterErr == nil {
+			next = min(ahead, pipeDepth)
+			ahead *= 2
+		}
+		for j := 0; j < next; j++ {
+			calls = append(calls, session.BatchCall{Op: ops[cmapwire.ReqIterNext],
+				Req:  cmapwire.AppendIterNext(pb.nreq[j][:0], h),
+				Want: cmapwire.ResponseFor(cmapwire.ReqIterNext), Resp: pb.nresp[j][:0]})
+		}
+		it.c.reqMu.Lock()
+		it.conn.Batch(it.ctx, calls)
+		it.c.reqMu.Unlock()
+		// The next keys first: their answers are copies, and a full GET
+		// below reuses the first GET buffer only.
+		found := pb.found[:0]
+		for j := 0; j < next && iterErr == nil; j++ {
+			r, err := decodeCall(it.conn, cmapwire.ReqIterNext, prefix, &calls[len(keys)+j])
+			if err != nil {
+				iterErr = err
+				break
+			}
+			if testHookNext != nil {
+				testHookNext(r.Key)
+			}
+			found = append(found, r)
+		}
+		for i, k := range keys {
+			g, gerr := decodeCall(it.conn, cmapwire.ReqGet, k.Key, &calls[i])
+			if corosync.Code(gerr) == corosync.ErrInvalidParam && it.c.m == MapICMap && k.ValueLen < cmapwire.GetBufferSize {
+				req, _ := cmapwire.AppendGet(it.b.req[:0], k.Key)
+				g, gerr = it.c.call(it.ctx, it.conn, cmapwire.ReqGet, k.Key, req, it.b.resp[:0])
+			}
+			switch {
+			case corosync.Code(gerr) == corosync.ErrNotExist: // deleted since
+			case gerr != nil:
+				it.yield(Entry{}, gerr)
+				return false
+			default:
+				v := Value{g.Value.WithKey(k.Key)}
+				if !it.yield(Entry{Key: k.Key, Type: v.Type(), Len: k.ValueLen, Value: v}, nil) {
+					return false
+				}
+			}
+		}
+		keys = append(keys[:0], found...)
+	}
+	if corosync.Code(iterErr) != corosync.ErrNoSections {
+		it.yield(Entry{}, iterErr)
+		return false
+	}
+	return true
+}
+
+// decodeCall is call's second half for one call of a batch.
+func decodeCall(conn *session.Conn, id int32, key string, bc *session.BatchCall) (cmapwire.Response, error) {
+	if bc.Err != nil {
+		return cmapwire.Response{}, withKey(bc.Err, key)
+	}
+	r, err := cmapwire.DecodeResponse(bc.Out, id)
+	if err != nil {
+		conn.Close()
+		return r, withKey(corosync.NewError(bc.Op, corosync.ErrMessageError, err), key)
+	}
+	return r, nil
+}
+
+// pipeBufs are walkValues' buffers, pooled: the requests and answers of
+// one batch.
+type pipeBufs struct {
+	req         [maxPipe][cmapwire.GetRequestSize]byte
+	resp        [maxPipe][cmapwire.GetResponseSize + cmapwire.GetBufferSize + 7]byte
+	nreq        [maxPipe][cmapwire.IterNextRequestSize]byte
+	nresp       [maxPipe][cmapwire.IterNextResponseSize + 64]byte
+	calls       [2 * maxPipe]session.BatchCall
+	keys, found [maxPipe]cmapwire.Response
+}
+
+// maxPipe bounds pipeDepth.
+const maxPipe = 8
+
+var pipePool = sync.Pool{New: func() any { return new(pipeBufs) }}
+
+func getPipeBufs() *pipeBufs { return pipePool.Get().(*pipeBufs) }
+func putPipeBufs(b *pipeBufs) {
+	clear(b.calls[:])
+	clear(b.keys[:])
+	clear(b.found[:])
+	pipePool.Put(b)
 }
 
 // testHookIter and testHookNext, set by tests, see each iterator handle

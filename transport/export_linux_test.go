@@ -42,3 +42,8 @@ func FakeDial(t *testing.T, errno *int32) func(ctx context.Context) (Conn, error
 // WaitUnwound waits until every handshake abandoned by its caller has been
 // completed (or given up) in the background and its connection closed.
 func WaitUnwound() { unwinding.Wait() }
+
+// checkBatchErr runs a batch's checks alone.
+func (c *IPCConn) checkBatchErr(reqs, resps [][]byte) (int, int, error) {
+	return len(reqs), len(resps), c.checkBatch(c.reqOp, reqs, resps)
+}

@@ -487,3 +487,63 @@ func TestRealIdleUsesNoCPU(t *testing.T) {
 		t.Fatalf("idle client used %v of CPU in 2s", used)
 	}
 }
+
+// Pipelined requests against the real daemon: batches of up to MaxBatch
+// getquorate requests, interleaved with single requests, some abandoned
+// mid-way by a short ctx, on normal and on small rings. Every answer pairs
+// with its request, and the daemon stays healthy (its tool answers, its log
+// never saw a byte without a request).
+func TestRealBatch(t *testing.T) {
+	cl := corotest.Start(t, 1, corotest.Options{})
+	n := cl.Node(1)
+	ctx := ctxFor(t, 60*time.Second)
+	for _, small := range []bool{false, true} {
+		cfg := transport.Config{}
+		if small {
+			cfg = transport.WithSmallRings(cfg)
+		}
+		c := dialNode(t, n, cfg)
+		abandoned, midway := 0, 0
+		for round := 0; round < 400; round++ {
+			size := 1 + round%transport.MaxBatch
+			reqs, resps := make([][]byte, size), make([][]byte, size)
+			for i := range reqs {
+				id := quorumwire.ReqGetQuorate
+				if i%3 == 1 {
+					id = quorumwire.ReqGetType // every release has both
+				}
+				reqs[i] = quorumwire.AppendRequest(nil, id, 0)
+				resps[i] = make([]byte, 0, 64)
+			}
+			bctx, cancel := ctx, context.CancelFunc(func() {})
+			if round%2 == 1 {
+				bctx, cancel = context.WithTimeout(ctx, time.Duration(round%40)*time.Microsecond)
+			}
+			got, err := c.RequestBatch(bctx, reqs, resps)
+			cancel()
+			if err != nil {
+				if bctx.Err() == nil || !errors.Is(err, corosync.ErrTimeout) {
+					t.Fatalf("round %d: %d of %d, %v", round, got, size, err)
+				}
+				abandoned++
+				if got > 0 {
+					midway++
+				}
+			}
+			for i := 0; i < got; i++ {
+				id := quorumwire.ReqGetQuorate
+				if i%3 == 1 {
+					id = quorumwire.ReqGetType
+				}
+				if r, err := quorumwire.DecodeResponse(resps[i], id); err != nil || r.Error != corosync.OK || (id == quorumwire.ReqGetQuorate && r.Value != 1) {
+					t.Fatalf("round %d, answer %d: %+v %v", round, i, r, err)
+				}
+			}
+			if r, err := call(ctx, c, quorumwire.ReqGetQuorate, 0); err != nil || r.Value != 1 {
+				t.Fatalf("round %d: single request after the batch: %+v %v", round, r, err)
+			}
+		}
+		t.Logf("small rings %v: %d of 400 batches abandoned by their ctx, %d of them after some answers", small, abandoned, midway)
+	}
+	daemonHealthy(t, n)
+}

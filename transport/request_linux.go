@@ -62,7 +62,7 @@ func (c *IPCConn) Request(ctx context.Context, req, resp []byte, opts ...Request
 			// Abandoned: a background waiter consumes the response so the
 			// next call cannot read it as its own, then releases the lock.
 			unlock, handedOff = false, true
-			go c.drainAbandoned(op)
+			go c.drainAbandoned(op, 1)
 			return resp[:0], CtxError(op, ctx.Err())
 		}
 		if c.hungUp() {
@@ -118,12 +118,24 @@ func (c *IPCConn) post(ctx context.Context, op string, req []byte, fcMax int32) 
 
 // write is post's work under the lock.
 func (c *IPCConn) write(op string, req []byte, fcMax int32) error {
+	if err := c.writeChunk(op, req, fcMax); err != nil {
+		return err
+	}
+	// The notification byte. It must follow the post, whatever ctx says: a
+	// post without its byte can block corosync's main loop.
+	c.notify.buf[0] = byte(len(req))
+	if err := c.sendBytes(1); err != nil {
+		return c.markDead(op, "send the request notification byte", err)
+	}
+	return nil
+}
+
+// writeChunk is write without the notification byte: liveness, flow
+// control, ring chunk and semaphore post. The caller sends the byte.
+func (c *IPCConn) writeChunk(op string, req []byte, fcMax int32) error {
 	if c.broken.Load() {
 		return c.stateErr(op)
 	}
-	// Liveness and flow control (libqb's fc_get): the daemon zeroes
-	// ref_count when it closes the connection, and raises the flow-control
-	// word while it cannot take more.
 	if rc := c.req.refCount(); rc != 2 {
 		return c.markDead(op, fmt.Sprintf("the daemon closed the connection (ref_count %d)", rc), nil)
 	}
@@ -136,17 +148,12 @@ func (c *IPCConn) write(op string, req []byte, fcMax int32) error {
 		}
 		return err
 	}
-	// The notification byte. It must follow the post, whatever ctx says: a
-	// post without its byte can block corosync's main loop.
-	if err := c.sendByte(byte(len(req))); err != nil {
-		return c.markDead(op, "send the request notification byte", err)
-	}
 	return nil
 }
 
-// drainAbandoned waits for the response of a request whose caller gave up,
-// discards it, and releases the request lock.
-func (c *IPCConn) drainAbandoned(op string) {
+// drainAbandoned waits for the responses of the last n requests, whose
+// caller gave up, discards them, and releases the request lock.
+func (c *IPCConn) drainAbandoned(op string, n int) {
 	defer c.active.Done()
 	defer func() { <-c.lock }()
 	var err error
@@ -156,8 +163,13 @@ func (c *IPCConn) drainAbandoned(op string) {
 	for time.Now().Before(deadline) {
 		if c.resp.sem.timedWait(waitSlice, 0, &c.broken, nil) {
 			var buf [64]byte
-			_, err = c.resp.read(buf[:0], c.maxMsg)
-			return
+			if _, err = c.resp.read(buf[:0], c.maxMsg); err != nil {
+				return
+			}
+			if n--; n == 0 {
+				return
+			}
+			continue
 		}
 		if c.broken.Load() {
 			return
@@ -170,13 +182,14 @@ func (c *IPCConn) drainAbandoned(op string) {
 	c.markDead(op, "no response to an abandoned request within "+abandonTimeout.String(), nil)
 }
 
-// sendByte sends the request notification byte through the netpoller, like
-// every other socket write. The socket buffer is almost never full; when it
-// is (the daemon is not reading), it waits for room for at most
+// sendBytes sends the first n bytes of c.notify.buf, the notification
+// bytes of the last n requests, in one write through the netpoller, like
+// every other socket write. The socket buffer is almost never full; when
+// it is (the daemon is not reading), it waits for room for at most
 // byteSendTimeout. It runs under the request lock, which guards c.notify.
-func (c *IPCConn) sendByte(b byte) error {
+func (c *IPCConn) sendBytes(count int) error {
 	n := &c.notify
-	n.buf[0], n.err, n.armed = b, nil, false
+	n.off, n.end, n.err, n.armed = 0, count, nil, false
 	err := c.rc.Write(n.try)
 	if n.armed {
 		c.f.SetWriteDeadline(time.Time{})
@@ -190,25 +203,33 @@ func (c *IPCConn) sendByte(b byte) error {
 	return nil
 }
 
-// notifier is the state of one notification byte send. It lives in the
-// connection, and try is bound once at dial, so that sending allocates
-// nothing.
+// notifier is the state of one send of notification bytes. It lives in
+// the connection, and try is bound once at dial, so that sending
+// allocates nothing.
 type notifier struct {
-	c     *IPCConn
-	buf   [1]byte
-	err   error
-	armed bool
-	try   func(fd uintptr) bool
+	c        *IPCConn
+	buf      [MaxBatch]byte
+	off, end int
+	err      error
+	armed    bool
+	try      func(fd uintptr) bool
 }
 
 func (n *notifier) send(fd uintptr) bool {
-	n.err = unix.Sendto(int(fd), n.buf[:], unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT, nil)
-	if n.err == unix.EAGAIN {
-		if !n.armed {
-			n.armed = true
-			n.c.f.SetWriteDeadline(time.Now().Add(byteSendTimeout))
+	for n.off < n.end {
+		var w int
+		w, n.err = unix.SendmsgN(int(fd), n.buf[n.off:n.end], nil, nil, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+		if n.err == unix.EAGAIN {
+			if !n.armed {
+				n.armed = true
+				n.c.f.SetWriteDeadline(time.Now().Add(byteSendTimeout))
+			}
+			return false
 		}
-		return false
+		if n.err != nil {
+			return true
+		}
+		n.off += w
 	}
 	return true
 }

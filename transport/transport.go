@@ -128,3 +128,22 @@ func LostError(op, why string, cause error) error {
 // (as libqb reports an expired wait), wrapping ctx's own error so that
 // errors.Is(err, context.Canceled) tells a cancellation from a deadline.
 func CtxError(op string, ctxErr error) error { return corosync.CtxError(op, ctxErr) }
+
+// Batcher is implemented by a Conn that can pipeline requests (the libqb
+// connection of this package).
+type Batcher interface {
+	// RequestBatch sends every request of reqs, then reads their responses
+	// in order into resps[i][:0]; the capacity of resps[i] bounds response
+	// i, and a longer one is a protocol error that drops the connection.
+	// It returns how many responses it read: n == len(reqs) with a nil
+	// error, else the error tells why the rest have no response.
+	//
+	// The batch is refused (corosync.ErrTooBig, nothing sent) when the
+	// responses might not fit in the response ring together. While flow
+	// control refuses a request, the ones before it are sent and answered,
+	// and the error carries corosync.ErrTryAgain: reqs[n:] were not sent.
+	// If ctx ends while responses are outstanding, they are consumed in
+	// the background, as for Request, and the Conn stays usable. Any
+	// other error leaves the Conn dead.
+	RequestBatch(ctx context.Context, reqs, resps [][]byte, opts ...RequestOption) (int, error)
+}

@@ -75,6 +75,10 @@ func BenchmarkCalls(b *testing.B) {
 		{"cfg_local_get", func() error { _, err := cf.LocalNodeID(ctx); return err }, func() error { _, err := ccf.LocalNodeID(); return err }},
 		{"cfg_ring_status_get", func() error { _, err := cf.RingStatus(ctx); return err }, func() error { _, err := ccf.Rings(); return err }},
 		{"cmap_get", func() error { _, err := cm.Get(ctx, "totem.cluster_name"); return err }, func() error { _, _, err := ccm.Get("totem.cluster_name"); return err }},
+		// Keys and values of a prefix outside runtime.connections. (on 2.x
+		// the Go client walks around that subtree, libcmap does not).
+		{"cmap_itervalues_totem", func() error { return iterValues(ctx, cm, "totem.") }, func() error { _, err := ccm.IterGet("totem."); return err }},
+		{"cmap_itervalues_runtime.totem", func() error { return iterValues(ctx, cm, "runtime.totem.") }, func() error { _, err := ccm.IterGet("runtime.totem."); return err }},
 	} {
 		// paired: Go and C alternate in blocks of 16 calls, so both see the
 		// machine in the same moments; the ratio is the figure to trust.
@@ -114,4 +118,13 @@ func BenchmarkCalls(b *testing.B) {
 			})
 		}
 	}
+}
+
+func iterValues(ctx context.Context, c *cmap.Client, prefix string) error {
+	for _, err := range c.IterValues(ctx, prefix) {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

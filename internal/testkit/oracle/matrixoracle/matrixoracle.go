@@ -88,6 +88,39 @@ static cs_error_t cfg_addrs(corosync_cfg_handle_t h, unsigned int nodeid, char *
 	}
 	return CS_OK;
 }
+// cmap_iter_get reads every key with prefix and its value as
+// corosync-cmapctl does: cmap_iter_next, then cmap_get offering the length
+// it reported (at least 1), and the whole buffer if the value grew. It
+// counts the keys read.
+static cs_error_t cmap_iter_get(cmap_handle_t h, const char *prefix, unsigned int *count) {
+	cmap_iter_handle_t it;
+	char key[CMAP_KEYNAME_MAXLEN + 1];
+	static char buf[1 << 16];
+	size_t len, n;
+	cmap_value_types_t t;
+	cs_error_t err = cmap_iter_init(h, prefix, &it);
+	if (err != CS_OK) {
+		return err;
+	}
+	*count = 0;
+	while ((err = cmap_iter_next(h, it, key, &len, &t)) == CS_OK) {
+		n = len ? len : 1;
+		err = cmap_get(h, key, buf, &n, &t);
+		if (err == CS_ERR_INVALID_PARAM) {
+			n = sizeof(buf);
+			err = cmap_get(h, key, buf, &n, &t);
+		}
+		if (err == CS_ERR_NOT_EXIST) {
+			continue;
+		}
+		if (err != CS_OK) {
+			break;
+		}
+		(*count)++;
+	}
+	cmap_iter_finalize(h, it);
+	return err == CS_ERR_NO_SECTIONS ? CS_OK : err;
+}
 */
 import "C"
 
@@ -251,6 +284,17 @@ func (c *Cmap) Get(key string) (int, []byte, error) {
 		return 0, nil, err
 	}
 	return int(t), buf[:n], nil
+}
+
+// IterGet reads every key starting with prefix and its value as
+// corosync-cmapctl does (cmap_iter_next, then cmap_get with the length it
+// reported), and returns how many keys it read.
+func (c *Cmap) IterGet(prefix string) (int, error) {
+	cp := C.CString(prefix)
+	defer C.free(unsafe.Pointer(cp))
+	var n C.uint
+	err := code(C.cmap_iter_get(c.h, cp, &n))
+	return int(n), err
 }
 
 // Close calls cmap_finalize.
