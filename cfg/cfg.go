@@ -19,10 +19,11 @@ const ServiceName = "cfg"
 var (
 	// ErrClosed is the cause of errors from calls on a closed Client; they
 	// carry corosync.ErrBadHandle, as libcfg reports calls after finalize.
-	ErrClosed = session.ErrClosed
+	ErrClosed = dispatch.ErrClosed
 	// ErrNotConnected is the cause of errors from requests made while the
-	// client is reconnecting; they carry corosync.ErrLibrary.
-	ErrNotConnected = session.ErrNotConnected
+	// client is reconnecting; they carry corosync.ErrLibrary. It is
+	// client.ErrNotConnected, in every service.
+	ErrNotConnected = client.ErrNotConnected
 )
 
 // MaxLinks is the number of knet link slots in a NodeStatus (CFG_MAX_LINKS).

@@ -30,6 +30,14 @@ import (
 	"github.com/corosync-go/corosync/transport"
 )
 
+// ErrNotConnected is the cause of every error from a request made while a
+// client is reconnecting (its connection to the daemon was lost and has not
+// come back yet); the error carries corosync.ErrLibrary, the code the C
+// libraries return when the daemon went away. Every service re-exports this
+// one value (quorum.ErrNotConnected, cmap.ErrNotConnected, ...), so
+// errors.Is matches it whichever service failed.
+var ErrNotConnected = errors.New("not connected to corosync (reconnecting)")
+
 // Option configures a Dial: one of this package's, which every service
 // accepts, or one of a service's own.
 type Option struct {

@@ -8,6 +8,7 @@ import (
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/client"
+	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
 )
@@ -18,10 +19,11 @@ const ServiceName = "cmap"
 var (
 	// ErrClosed is the cause of errors from calls on a closed Client; they
 	// carry corosync.ErrBadHandle, as libcmap reports calls after finalize.
-	ErrClosed = session.ErrClosed
+	ErrClosed = dispatch.ErrClosed
 	// ErrNotConnected is the cause of errors from requests made while the
-	// client is reconnecting; they carry corosync.ErrLibrary.
-	ErrNotConnected = session.ErrNotConnected
+	// client is reconnecting; they carry corosync.ErrLibrary. It is
+	// client.ErrNotConnected, in every service.
+	ErrNotConnected = client.ErrNotConnected
 )
 
 // detachedWait bounds the requests whose answer the client must read even

@@ -34,10 +34,11 @@ var (
 	// ErrClosed is the cause of errors from calls on a closed Client or
 	// Group, and of the end of a closed group's stream; they carry
 	// corosync.ErrBadHandle. It is dispatch.ErrClosed, in every service.
-	ErrClosed = session.ErrClosed
+	ErrClosed = dispatch.ErrClosed
 	// ErrNotConnected is the cause of errors from requests made while the
-	// client is reconnecting; they carry corosync.ErrLibrary.
-	ErrNotConnected = session.ErrNotConnected
+	// client is reconnecting; they carry corosync.ErrLibrary. It is
+	// client.ErrNotConnected, in every service.
+	ErrNotConnected = client.ErrNotConnected
 	// ErrLeft ends a group's stream after Leave, once its own leave confchg
 	// has been delivered. It carries corosync.ErrBadHandle.
 	ErrLeft = corosync.NewError(ServiceName, corosync.ErrBadHandle, errors.New("left the group"))

@@ -38,10 +38,11 @@ const ServiceName = "quorum"
 var (
 	// ErrClosed is the cause of errors from calls on a closed Client; they
 	// carry corosync.ErrBadHandle, as libquorum reports calls after finalize.
-	ErrClosed = session.ErrClosed
+	ErrClosed = dispatch.ErrClosed
 	// ErrNotConnected is the cause of errors from requests made while the
-	// client is reconnecting; they carry corosync.ErrLibrary.
-	ErrNotConnected = session.ErrNotConnected
+	// client is reconnecting; they carry corosync.ErrLibrary. It is
+	// client.ErrNotConnected, in every service.
+	ErrNotConnected = client.ErrNotConnected
 )
 
 // Client is a connection to the quorum service. Its methods are safe for

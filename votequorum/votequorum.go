@@ -32,10 +32,11 @@ var (
 	// ErrClosed is the cause of errors from calls on a closed Client; they
 	// carry corosync.ErrBadHandle, as libvotequorum reports calls after
 	// finalize.
-	ErrClosed = session.ErrClosed
+	ErrClosed = dispatch.ErrClosed
 	// ErrNotConnected is the cause of errors from requests made while the
-	// client is reconnecting; they carry corosync.ErrLibrary.
-	ErrNotConnected = session.ErrNotConnected
+	// client is reconnecting; they carry corosync.ErrLibrary. It is
+	// client.ErrNotConnected, in every service.
+	ErrNotConnected = client.ErrNotConnected
 )
 
 // registerWait bounds waiting for the answer to a qdevice registration where

@@ -44,7 +44,8 @@ var (
 	ErrClosed = dispatch.ErrClosed
 	// ErrNotConnected is the cause of every error from a request made while
 	// the client is reconnecting; the error carries corosync.ErrLibrary.
-	ErrNotConnected = errors.New("not connected to corosync (reconnecting)")
+	// client.ErrNotConnected, the value every service re-exports.
+	ErrNotConnected = client.ErrNotConnected
 )
 
 // Options are the connection options every service client offers.
