@@ -54,8 +54,8 @@
 // Client.WhatIf predicts this node's quorum after nodes stop or fail or the
 // quorum device stops voting, from the live state (Info of every node the
 // daemon knows and the current membership) run through a model of
-// corosync 3.1.7's votequorum rules (internal/vqrules, checked against real
-// daemons). With last_man_standing, Outcome.AfterWindow is the state once
+// corosync 3.1.7's votequorum rules (the model's predictions are checked
+// against what real daemons do after the same changes). With last_man_standing, Outcome.AfterWindow is the state once
 // the window has elapsed.
 //
 //	o, err := c.WhatIf(ctx, votequorum.Change{StopNodes: []uint32{3}})

@@ -21,12 +21,16 @@ const ServiceName = "votequorum"
 
 // MaxVotes is the largest expected-votes or votes value SetExpected and
 // SetVotes send. Corosync keeps quorum in 8 bits: from 510 expected votes on
-// it wraps to a small number and a single node turns quorate.
-const MaxVotes = vqwire.MaxVotes
+// it wraps to a small number and a single node turns quorate. The value is
+// measured on the daemons: 509 is the largest expected-votes value whose
+// quorum, (expected+2)/2, still fits.
+const MaxVotes = 509
 
 // MaxQdeviceNameLen is the longest quorum device name, in bytes. A name must
-// be 1..MaxQdeviceNameLen bytes without a NUL byte.
-const MaxQdeviceNameLen = vqwire.MaxNameLen
+// be 1..MaxQdeviceNameLen bytes without a NUL byte: corosync's
+// VOTEQUORUM_QDEVICE_MAX_NAME_LEN (255) less the NUL that ends it on the
+// wire.
+const MaxQdeviceNameLen = 254
 
 var (
 	// ErrClosed is the cause of errors from calls on a closed Client; they
