@@ -26,11 +26,14 @@ var (
 	ErrNotConnected = client.ErrNotConnected
 )
 
-// MaxLinks is the number of knet link slots in a NodeStatus (CFG_MAX_LINKS).
-const MaxLinks = cfgwire.MaxLinks
+// MaxLinks is the number of knet link slots in a NodeStatus: corosync's
+// CFG_MAX_LINKS.
+const MaxLinks = 8
 
-// MaxReasonLen is the longest KillNode reason, in bytes.
-const MaxReasonLen = cfgwire.MaxReasonLen
+// MaxReasonLen is the longest KillNode reason, in bytes: the reason travels
+// in a 256-byte cs_name_t and the daemon prints it as a NUL-terminated
+// string.
+const MaxReasonLen = 255
 
 // Client is a connection to the cfg service. Its methods are safe for
 // concurrent use; the connection carries one request at a time, so a call

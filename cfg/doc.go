@@ -30,8 +30,9 @@
 // ShutdownRegardless → nil and the daemon exits whatever they said;
 // ShutdownImmediate → nil at once, no tracker asked, the daemon exits.
 // corosync-cfgtool -H (REQUEST) and -H --force (REGARDLESS) get the same
-// answers (internal/testkit/oracle/cfgoracle TestShutdownTracking checks all of
-// this against libcfg trackers). Client.Reload is held back too, until
+// answers, and libcfg's own trackers see the same as this package's (the
+// module's tests check all of this against real daemons and libcfg).
+// Client.Reload is held back too, until
 // the cluster has delivered the reload (2.2 s while a node is being lost).
 // A Client carries one request at a time, so its other calls wait behind a
 // held-back one; give ctx room for the timeout.

@@ -16,13 +16,13 @@ type ShutdownFlags uint32
 const (
 	// ShutdownRequest asks every tracker; any NO, or silence until
 	// cfg.shutdown_timeout, refuses the shutdown (corosync.ErrBusy).
-	ShutdownRequest = ShutdownFlags(cfgwire.ShutdownRequest)
+	ShutdownRequest ShutdownFlags = 0 // COROSYNC_CFG_SHUTDOWN_FLAG_REQUEST
 	// ShutdownRegardless asks every tracker, waits for the answers or the
 	// timeout, then shuts down whatever they said.
-	ShutdownRegardless = ShutdownFlags(cfgwire.ShutdownRegardless)
+	ShutdownRegardless ShutdownFlags = 1 // COROSYNC_CFG_SHUTDOWN_FLAG_REGARDLESS
 	// ShutdownImmediate shuts down at once without asking anyone. It is a
 	// flag of the request, not an answer a tracker can give.
-	ShutdownImmediate = ShutdownFlags(cfgwire.ShutdownImmediate)
+	ShutdownImmediate ShutdownFlags = 2 // COROSYNC_CFG_SHUTDOWN_FLAG_IMMEDIATE
 )
 
 // String names the flags as corosync does: "REQUEST", "REGARDLESS",
@@ -36,8 +36,8 @@ type ShutdownReply uint32
 
 // Shutdown replies.
 const (
-	ShutdownNo  = ShutdownReply(cfgwire.ShutdownNo)
-	ShutdownYes = ShutdownReply(cfgwire.ShutdownYes)
+	ShutdownNo  ShutdownReply = 0 // COROSYNC_CFG_SHUTDOWN_FLAG_NO
+	ShutdownYes ShutdownReply = 1 // COROSYNC_CFG_SHUTDOWN_FLAG_YES
 )
 
 // String returns "NO", "YES", or the number.
