@@ -15,10 +15,10 @@ type TrackFlags int32
 
 // Track flags.
 const (
-	TrackAdd    = TrackFlags(cmapwire.TrackAdd)    // a key was created
-	TrackDelete = TrackFlags(cmapwire.TrackDelete) // a key was deleted
-	TrackModify = TrackFlags(cmapwire.TrackModify) // a key's value (or type) changed
-	TrackPrefix = TrackFlags(cmapwire.TrackPrefix) // the tracked name is a prefix ("" tracks every key)
+	TrackAdd    TrackFlags = 4 // a key was created (CMAP_TRACK_ADD)
+	TrackDelete TrackFlags = 1 // a key was deleted (CMAP_TRACK_DELETE)
+	TrackModify TrackFlags = 2 // a key's value (or type) changed (CMAP_TRACK_MODIFY)
+	TrackPrefix TrackFlags = 8 // the tracked name is a prefix, "" tracks every key (CMAP_TRACK_PREFIX)
 	// TrackChanges is add, delete and modify.
 	TrackChanges = TrackAdd | TrackDelete | TrackModify
 )

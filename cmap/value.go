@@ -197,14 +197,16 @@ func (m Map) String() string {
 
 // Limits of corosync 3.1.7, enforced before anything is sent.
 const (
-	// MaxKeyLen is the longest key name (CMAP_KEYNAME_MAXLEN).
-	MaxKeyLen = cmapwire.MaxKeyLen
-	// MinKeyLen is the shortest key name (CMAP_KEYNAME_MINLEN).
-	MinKeyLen = cmapwire.MinKeyLen
-	// MaxValueLen is the largest binary value.
-	MaxValueLen = cmapwire.MaxValueLen
-	// MaxStringLen is the longest string value (it is stored with a NUL).
-	MaxStringLen = cmapwire.MaxStringLen
+	// MaxKeyLen is the longest key name: corosync's CMAP_KEYNAME_MAXLEN.
+	MaxKeyLen = 255
+	// MinKeyLen is the shortest key name: corosync's CMAP_KEYNAME_MINLEN.
+	MinKeyLen = 3
+	// MaxValueLen is the largest binary value the daemon stores: corosync's
+	// ICMAP_MAX_VALUE_LEN.
+	MaxValueLen = 16384
+	// MaxStringLen is the longest string value: it is stored with its NUL,
+	// which must fit in MaxValueLen.
+	MaxStringLen = MaxValueLen - 1
 )
 
 // KeyError is a key or prefix outside the daemon's rules: over MaxKeyLen
