@@ -19,12 +19,14 @@ const ServiceName = "cpg"
 
 // Limits of corosync 3.1.7.
 const (
-	// MaxNameLen is the longest group name, in bytes.
-	MaxNameLen = cpgwire.MaxNameLen
+	// MaxNameLen is the longest group name, in bytes: corosync's
+	// CPG_MAX_NAME_LENGTH. Pacemaker's names count their trailing NUL, so
+	// its longest are 127 characters plus the NUL.
+	MaxNameLen = 128
 	// MaxAtomicMessage is the largest message sent as one mcast (libcpg's
 	// cpg_max_atomic_msgsize_get). Larger messages are sent in fragments
 	// of this size and reassembled by every receiver (libcpg's too).
-	MaxAtomicMessage = cpgwire.MaxAtomicMsgSize
+	MaxAtomicMessage = 1047552
 	// MaxMessage is the largest message Send takes (the wire's 32-bit
 	// length). Every receiver holds a whole message in memory.
 	MaxMessage = 1<<32 - 1

@@ -14,11 +14,11 @@ type Reason uint32
 
 // Reasons.
 const (
-	ReasonJoin     = Reason(cpgwire.ReasonJoin)     // it joined (cpg_join)
-	ReasonLeave    = Reason(cpgwire.ReasonLeave)    // it left (cpg_leave, Group.Leave)
-	ReasonNodeDown = Reason(cpgwire.ReasonNodeDown) // its node left the membership (crash, partition)
-	ReasonNodeUp   = Reason(cpgwire.ReasonNodeUp)   // it was in the group on a node that (re)merged
-	ReasonProcDown = Reason(cpgwire.ReasonProcDown) // its connection closed without leaving
+	ReasonJoin     Reason = 1 // it joined (cpg_join; CPG_REASON_JOIN)
+	ReasonLeave    Reason = 2 // it left (cpg_leave, Group.Leave; CPG_REASON_LEAVE)
+	ReasonNodeDown Reason = 3 // its node left the membership: crash, partition (CPG_REASON_NODEDOWN)
+	ReasonNodeUp   Reason = 4 // it was in the group on a node that (re)merged (CPG_REASON_NODEUP)
+	ReasonProcDown Reason = 5 // its connection closed without leaving (CPG_REASON_PROCDOWN)
 )
 
 // String returns the reason's name: "join", "leave", "nodedown", "nodeup",
@@ -31,10 +31,10 @@ type Guarantee uint32
 
 // Guarantees.
 const (
-	Unordered = Guarantee(cpgwire.GuaranteeUnordered)
-	FIFO      = Guarantee(cpgwire.GuaranteeFIFO)
-	Agreed    = Guarantee(cpgwire.GuaranteeAgreed)
-	Safe      = Guarantee(cpgwire.GuaranteeSafe)
+	Unordered Guarantee = 0 // CPG_TYPE_UNORDERED
+	FIFO      Guarantee = 1 // CPG_TYPE_FIFO
+	Agreed    Guarantee = 2 // CPG_TYPE_AGREED
+	Safe      Guarantee = 3 // CPG_TYPE_SAFE
 )
 
 // Member is a process in a group: its node, the pid it joined with, and in a

@@ -79,7 +79,7 @@ var _ dispatch.Stream[Event] = (*Group)(nil)
 //
 // One corosync connection can join one group, once: a second join on it is
 // refused (EXIST), and after a leave it can never join again (EXIST, BUSY;
-// measured, internal/wire/cpgwire/SPEC.md). So each Group owns its connection,
+// measured, docs/cpg-protocol.md in the module). So each Group owns its connection,
 // Leave closes it, and joining again is another Join, on a fresh
 // connection: a process can hold any number of groups (and the same group
 // twice, under two pids: WithPID) at once.
@@ -197,7 +197,7 @@ func (g *Group) goneErr(op string) error {
 // Leave finalizes the connection as libcpg's cpg_finalize does, so a new
 // Join of this pid is not refused with EXIST, and the daemon sends nothing
 // more to the closing connection. To be a member again, Join again: a left
-// connection can never rejoin (SPEC.md), so Join opens a fresh one.
+// connection can never rejoin (docs/cpg-protocol.md), so Join opens a fresh one.
 //
 // Errors: corosync.ErrTimeout (ctx ended, see above); corosync.ErrBadHandle
 // with ErrLeft or ErrClosed when the group was already left or closed (or
