@@ -42,6 +42,42 @@ func TestPublicDocsStayPublic(t *testing.T) {
 	t.Logf("checked %d packages", checked)
 }
 
+// TestMarkdownLinksStayInModule checks the links of README.md and docs/*.md:
+// none leads into internal/ or out of the module, and each relative one
+// names a file or directory of the module.
+func TestMarkdownLinksStayInModule(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, "README.md")
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "#") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			target, _, _ = strings.Cut(target, "#")
+			rel := filepath.Join(filepath.Dir(f), filepath.FromSlash(target))
+			switch {
+			case filepath.IsAbs(target) || strings.HasPrefix(filepath.ToSlash(rel), "../") || rel == "..":
+				t.Errorf("%s links out of the module: %s", f, m[1])
+			case strings.HasPrefix(filepath.ToSlash(rel), "internal/") || strings.Contains(filepath.ToSlash(rel), "/internal/"):
+				t.Errorf("%s links into internal/: %s", f, m[1])
+			default:
+				if _, err := os.Stat(rel); err != nil {
+					t.Errorf("%s links to a missing file: %s", f, m[1])
+				}
+			}
+		}
+	}
+}
+
 // TestPublicDocsGuardCatches feeds the guard a package that breaks the rule
 // in each way it looks for, so a guard that finds nothing cannot pass.
 func TestPublicDocsGuardCatches(t *testing.T) {

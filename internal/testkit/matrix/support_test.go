@@ -79,10 +79,10 @@ func supportTable() string {
 	}
 	b.WriteString(`
 "no" means the call fails with ` + "`corosync.ErrNotSupported`" + ` and nothing is sent; every
-other call works. The table is generated from the request tables by
-` + "`go test ./internal/testkit/matrix -run SupportTable -update`" + `; ` + "`TestSafetyEveryDaemon`" + `
-makes every call against real clusters of each daemon of the matrix (all columns but ¹), and
-the matrix oracle compares the results with that daemon's own C libraries.
+other call works. The table is generated from the module's request tables (see
+[Internals](#internals)); the module's safety test makes every call against real clusters
+of each daemon of the matrix (all columns but ¹), and the matrix oracle compares the
+results with that daemon's own C libraries.
 
 ¹ Not in the matrix. The release probe reads 3.1.0 to 3.1.5 as 3.0: their IPC shows
 nothing that 3.0.4 lacks unless a client sends a request 3.0 does not define.
