@@ -16,9 +16,6 @@ import (
 // not fit in the response ring, so a batch is bounded by the room its
 // responses may take there.
 
-// MaxBatch is the most requests one RequestBatch sends.
-const MaxBatch = 16
-
 // RequestBatch implements Batcher.
 func (c *IPCConn) RequestBatch(ctx context.Context, reqs, resps [][]byte, opts ...RequestOption) (n int, err error) {
 	op := c.reqOp

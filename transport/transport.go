@@ -147,3 +147,6 @@ type Batcher interface {
 	// other error leaves the Conn dead.
 	RequestBatch(ctx context.Context, reqs, resps [][]byte, opts ...RequestOption) (int, error)
 }
+
+// MaxBatch is the most requests one RequestBatch sends.
+const MaxBatch = 16
