@@ -304,7 +304,7 @@ func Matrix(t *testing.T, fn func(t *testing.T, d Daemon)) {
 
 // EnvCycles names the variable that scales the repeat counts of the
 // goodbye tests: COROSYNC_GO_CYCLES=100 runs 100 cycles where the issue's
-// measure is 300 (make test-matrix uses it for the builds beyond the
+// measure is 300 (make test uses it for the race run and the builds beyond the
 // system daemon, which runs the full measure).
 const EnvCycles = "COROSYNC_GO_CYCLES"
 
