@@ -234,3 +234,22 @@ func (s *groupService) End(err error) {
 
 func (*groupService) Snapshot(ev Event) Event        { return ev }
 func (*groupService) Skip(_ Event, next Event) Event { return next }
+
+// controlService is the client's own connection: no group, so no events it
+// delivers (the daemon sends totem confchgs to every cpg connection), and
+// no lifecycle events either: nothing can subscribe to them.
+type controlService struct{}
+
+// Goodbye finalizes the connection before it is closed, as libcpg does: the
+// daemon sends totem confchgs to every cpg connection it lists.
+func (controlService) Goodbye(ctx context.Context, conn *session.Conn) { finalize(ctx, conn) }
+
+func (controlService) Setup(context.Context, *session.Conn) (Event, error) { return Event{}, nil }
+func (controlService) Event([]byte) (Event, bool, error)                   { return Event{}, false, nil }
+func (controlService) Lost(error) Event                                    { return Event{} }
+func (controlService) Reconnected(Event) Event                             { return Event{} }
+func (controlService) Snapshot(ev Event) Event                             { return ev }
+func (controlService) Skip(_ Event, next Event) Event                      { return next }
+
+// End has nothing to end: the control connection delivers no stream.
+func (controlService) End(error) {}
