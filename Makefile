@@ -6,18 +6,24 @@ STATICCHECK := $(shell command -v staticcheck 2>/dev/null || echo $(shell $(GO) 
 .PHONY: test goodbyes deps daemons lint cross unit integration oracle oracle-matrix test-matrix bench bench-matrix soak fuzz monitoring dist sample-scrape
 
 # Most real-daemon tests wait on daemons (restarts, token timeouts,
-# formation), so the test runs use more packages at once than the 2 cores
-# (-p $(TEST_P)): about a third of the CPU was busy at the default. The race
-# run makes 100 goodbye cycles (race coverage of those paths); the
-# goodbyes step then makes the full measure, 300 cycles, without -race.
+# formation), so the test runs use more packages at once than the 2 cores:
+# about a third of the CPU was busy at the default -p 2. The race run, the
+# heaviest, takes -p $(RACE_P); the others -p $(TEST_P). The race run makes
+# 100 goodbye cycles (race coverage of those paths); the goodbyes step then
+# makes the full measure, 300 cycles, without -race, beside the
+# differential tests.
+RACE_P ?= 3
 TEST_P ?= 4
 test: deps daemons lint cross monitoring
 	CGO_ENABLED=0 $(GO) build ./...
-	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_CYCLES=100 $(GO) test -race -p $(TEST_P) -count=1 -timeout 30m ./...
-	$(MAKE) --no-print-directory goodbyes
-	COROSYNC_GO_INTEGRATION=require $(GO) test -p $(TEST_P) -count=1 -tags oracle -timeout 30m ./internal/testkit/oracle/...
+	COROSYNC_GO_INTEGRATION=require COROSYNC_GO_CYCLES=100 $(GO) test -race -p $(RACE_P) -count=1 -timeout 30m ./...
+	$(MAKE) --no-print-directory -j2 goodbyes oracle
 	$(MAKE) --no-print-directory oracle-matrix
 	$(MAKE) --no-print-directory test-matrix
+
+# The differential tests against the system's C client libraries.
+oracle: daemons
+	COROSYNC_GO_INTEGRATION=require $(GO) test -p $(TEST_P) -count=1 -tags oracle -timeout 30m ./internal/testkit/oracle/...
 
 # The goodbye measure on the system daemon (issue "leave no trace"): 300
 # Join+Leave, Join+Close and abandoned-handshake cycles of cpg, and 300

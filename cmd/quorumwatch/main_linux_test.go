@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -84,39 +85,72 @@ func testStatusMatchesQuorumtool(t *testing.T, d corotest.Daemon) {
 }
 
 // compareStatus compares -status and -status -json with
-// corosync-quorumtool -s on nodes ids.
+// corosync-quorumtool -s on nodes ids. The tool runs before and after our
+// reads: when its two outputs differ, the cluster moved meanwhile (a
+// membership change on a loaded machine) and the node is compared again;
+// when they agree, ours must equal them.
 func compareStatus(t *testing.T, cl *corotest.Cluster, step string, ids ...uint32) {
 	t.Helper()
-	ctx := context.Background()
 	for _, id := range ids {
-		n := cl.Node(id)
-		quorate, tool, err := n.QuorumTool(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want []string
-		for _, l := range strings.Split(tool, "\n") {
-			if !strings.HasPrefix(l, "Date:") {
-				want = append(want, l)
+		for attempt := 1; ; attempt++ {
+			moved, problems := compareNode(t, cl.Node(id))
+			if !moved {
+				for _, p := range problems {
+					t.Errorf("%s: node %d: %s", step, id, p)
+				}
+				break
 			}
-		}
-		code, out, errOut := runQW(t, ctx, "-status", "-netns", n.NetNSPath())
-		if wantCode := map[bool]int{true: 0, false: 2}[quorate]; code != wantCode {
-			t.Errorf("%s: node %d: exit %d, want %d (%s)", step, id, code, wantCode, errOut)
-		}
-		got := strings.Split(out, "\n")
-		if strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("%s: node %d:\n-status:\n%s\ncorosync-quorumtool -s:\n%s", step, id, out, strings.Join(want, "\n"))
-		}
-		_, js, _ := runQW(t, ctx, "-status", "-json", "-netns", n.NetNSPath())
-		var st status
-		if err := json.Unmarshal([]byte(js), &st); err != nil {
-			t.Fatalf("%s: %v: %q", step, err, js)
-		}
-		if st.text() != strings.Join(want, "\n") {
-			t.Errorf("%s: node %d: JSON %s renders as\n%s", step, id, js, st.text())
+			if attempt == 5 {
+				t.Fatalf("%s: node %d: the cluster kept changing under 5 comparisons; last: %v", step, id, problems)
+			}
+			t.Logf("%s: node %d: the cluster changed during comparison %d; again", step, id, attempt)
 		}
 	}
+}
+
+// compareNode reads n with corosync-quorumtool -s, -status, -status -json
+// and the tool again. moved says the tool's two outputs differ (but the
+// Date line); problems lists how ours differ from the first.
+func compareNode(t *testing.T, n *corotest.Node) (moved bool, problems []string) {
+	t.Helper()
+	ctx := context.Background()
+	quorate, want := quorumTool(t, n)
+	code, out, errOut := runQW(t, ctx, "-status", "-netns", n.NetNSPath())
+	_, js, _ := runQW(t, ctx, "-status", "-json", "-netns", n.NetNSPath())
+	if _, again := quorumTool(t, n); again != want {
+		return true, []string{fmt.Sprintf("quorumtool said\n%s\nthen\n%s", want, again)}
+	}
+	if wantCode := map[bool]int{true: 0, false: 2}[quorate]; code != wantCode {
+		problems = append(problems, fmt.Sprintf("exit %d, want %d (%s)", code, wantCode, errOut))
+	}
+	if out != want {
+		problems = append(problems, fmt.Sprintf("-status:\n%s\ncorosync-quorumtool -s:\n%s", out, want))
+	}
+	var st status
+	if err := json.Unmarshal([]byte(js), &st); err != nil {
+		t.Fatalf("%v: %q", err, js)
+	}
+	if st.text() != want {
+		problems = append(problems, fmt.Sprintf("JSON %s renders as\n%s\ncorosync-quorumtool -s:\n%s", js, st.text(), want))
+	}
+	return false, problems
+}
+
+// quorumTool runs corosync-quorumtool -s on n: whether it says quorate, and
+// its output without the Date line.
+func quorumTool(t *testing.T, n *corotest.Node) (bool, string) {
+	t.Helper()
+	quorate, tool, err := n.QuorumTool(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, l := range strings.Split(tool, "\n") {
+		if !strings.HasPrefix(l, "Date:") {
+			want = append(want, l)
+		}
+	}
+	return quorate, strings.Join(want, "\n")
 }
 
 // TestStatusQdevice compares -status with corosync-quorumtool -s with a
