@@ -207,9 +207,28 @@ func (d *Dispatcher[E]) publish(ev E) {
 	// in place: the element moved into its slot has already been served.
 	for i := len(d.subs) - 1; i >= 0; i-- {
 		s := d.subs[i]
+		if s.policy == policyLatest { // offerLatest, inline: this loop is the hot path
+			select {
+			case s.ch <- ev:
+			default:
+				next := ev
+				select {
+				case old := <-s.ch:
+					s.skipped.Add(1)
+					if d.cfg.coalesce != nil {
+						next = d.cfg.coalesce(old, ev)
+					}
+				default: // the subscriber took it meanwhile
+				}
+				select {
+				case s.ch <- next:
+				default: // unreachable: we are the only sender and just made room
+					s.skipped.Add(1)
+				}
+			}
+			continue
+		}
 		switch s.policy {
-		case policyLatest:
-			s.offerLatest(ev, d.cfg.coalesce)
 		case policyQueue:
 			select {
 			case s.ch <- ev:
@@ -255,13 +274,13 @@ func (d *Dispatcher[E]) shutdown(err error) {
 }
 
 func (d *Dispatcher[E]) removeLocked(s *Subscription[E]) {
-	i := s.idx
+	i := int(s.idx)
 	if i < 0 || i >= len(d.subs) || d.subs[i] != s {
 		return
 	}
 	last := len(d.subs) - 1
 	d.subs[i] = d.subs[last]
-	d.subs[i].idx = i
+	d.subs[i].idx = int32(i)
 	d.subs[last] = nil
 	d.subs = d.subs[:last]
 	s.idx = -1
@@ -322,7 +341,7 @@ func (d *Dispatcher[E]) Subscribe(opts ...SubOption) (*Subscription[E], error) {
 			s.ch <- ev // a fresh channel has room
 		}
 	}
-	s.idx = len(d.subs)
+	s.idx = int32(len(d.subs))
 	d.subs = append(d.subs, s)
 	return s, nil
 }

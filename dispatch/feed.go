@@ -43,7 +43,7 @@ func (f *Feed[E]) Push(ev E) bool {
 	case policyLatest:
 		s.mu.Lock()
 		if !s.ended {
-			s.offerLatest(ev, f.coalesce)
+			s.offerLatest(&ev, f.coalesce)
 		}
 		s.mu.Unlock()
 	case policyQueue:

@@ -87,19 +87,22 @@ var _ Stream[int] = (*Subscription[int])(nil)
 // Feed (NewFeed). Its methods are safe for concurrent use; each event is
 // received by exactly one of the competing receivers.
 type Subscription[E any] struct {
+	// What a delivery touches comes first, in one cache line: a dispatcher
+	// with thousands of subscriptions reads these of each per event. The
+	// small fields share a word, to keep the struct in a smaller size class.
+	policy   policyKind
+	ended    bool        // guarded by d.mu (dispatcher: LatestWins, Queue) or mu
+	idx      int32       // position in d.subs; guarded by d.mu
+	ch       chan E      // LatestWins, Queue and Block; nil with b
+	b        *backlog[E] // Unbounded, or any policy with an Inline reader
+	skipped  atomic.Uint64
 	d        *Dispatcher[E] // nil for a Feed's stream
 	name     string
-	policy   policyKind
-	ch       chan E        // LatestWins, Queue and Block; nil with b
-	b        *backlog[E]   // Unbounded, or any policy with an Inline reader
 	stop     chan struct{} // closed first when the stream ends
 	stopOnce sync.Once
-	idx      int                   // position in d.subs; guarded by d.mu
 	mu       sync.Mutex            // Block policy, and every delivery of a Feed: serialises delivery and ending
-	ended    bool                  // guarded by d.mu (dispatcher: LatestWins, Queue) or mu
 	cause    atomic.Pointer[error] // the first end claimed, set before stop is closed
 	err      atomic.Pointer[error] // the end, set when finished
-	skipped  atomic.Uint64
 }
 
 // stopWith claims err as the stream's end unless another end came first,
@@ -125,25 +128,33 @@ func newSubscription[E any](name string, cfg subConfig) *Subscription[E] {
 }
 
 // offerLatest delivers ev under the latest-wins policy. The caller holds
-// the delivery lock.
-func (s *Subscription[E]) offerLatest(ev E, coalesce func(dropped, next E) E) {
+// the delivery lock. The common case, an empty mailbox, is the first
+// select; a caller on the hot path (Dispatcher.publish) makes that send
+// itself and calls replaceLatest only when the mailbox is full.
+func (s *Subscription[E]) offerLatest(ev *E, coalesce func(dropped, next E) E) {
 	select {
-	case s.ch <- ev:
+	case s.ch <- *ev:
 	default:
-		next := ev
-		select {
-		case old := <-s.ch:
-			s.skipped.Add(1)
-			if coalesce != nil {
-				next = coalesce(old, ev)
-			}
-		default: // the subscriber took it meanwhile
+		s.replaceLatest(ev, coalesce)
+	}
+}
+
+// replaceLatest replaces the undelivered event in a full latest-wins
+// mailbox with ev (coalesced), counting the skip.
+func (s *Subscription[E]) replaceLatest(ev *E, coalesce func(dropped, next E) E) {
+	next := *ev
+	select {
+	case old := <-s.ch:
+		s.skipped.Add(1)
+		if coalesce != nil {
+			next = coalesce(old, *ev)
 		}
-		select {
-		case s.ch <- next:
-		default: // unreachable: we are the only sender and just made room
-			s.skipped.Add(1)
-		}
+	default: // the subscriber took it meanwhile
+	}
+	select {
+	case s.ch <- next:
+	default: // unreachable: we are the only sender and just made room
+		s.skipped.Add(1)
 	}
 }
 
