@@ -203,6 +203,7 @@ func (d *Dispatcher[E]) publish(ev E) {
 	d.mu.Lock()
 	d.latest, d.has = ev, true
 	blocking := d.scratch[:0]
+	coalesce := d.cfg.coalesce
 	// Backwards, so that an overflowing Queue subscription can be swap-removed
 	// in place: the element moved into its slot has already been served.
 	for i := len(d.subs) - 1; i >= 0; i-- {
@@ -215,8 +216,8 @@ func (d *Dispatcher[E]) publish(ev E) {
 				select {
 				case old := <-s.ch:
 					s.skipped.Add(1)
-					if d.cfg.coalesce != nil {
-						next = d.cfg.coalesce(old, ev)
+					if coalesce != nil {
+						next = coalesce(old, ev)
 					}
 				default: // the subscriber took it meanwhile
 				}
