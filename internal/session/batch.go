@@ -101,8 +101,9 @@ func (c *Conn) Batch(ctx context.Context, calls []BatchCall) {
 	}
 }
 
-// answer checks a response as Call does; retry reports TRY_AGAIN. A
-// response that does not pair with its request drops the connection.
+// answer checks a response to a request of Call or Batch; retry reports
+// TRY_AGAIN. A response that does not pair with its request drops the
+// connection.
 func (c *Conn) answer(op string, out []byte, want int32) (retry bool, err error) {
 	h, err := wire.DecodeResponseHeader(out)
 	switch {

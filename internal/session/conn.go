@@ -56,20 +56,9 @@ func (c *Conn) Call(ctx context.Context, op string, req []byte, want int32, resp
 		out, err := c.t.Request(ctx, req, resp[:0], opts...)
 		err = c.fail(op, err)
 		if err == nil {
-			var h wire.ResponseHeader
-			h, err = wire.DecodeResponseHeader(out)
-			switch {
-			case err != nil:
-				c.t.Close()
-				return out, corosync.NewError(op, corosync.ErrMessageError, err)
-			case h.ID != want && !(h.Error != corosync.OK && len(out) == wire.ResponseHeaderSize):
-				c.t.Close()
-				return out, corosync.NewError(op, corosync.ErrMessageError,
-					wire.Errorf(op+" response", "id", "got %d, want %d", h.ID, want))
-			case h.Error == corosync.OK:
-				return out, nil
-			case h.Error != corosync.ErrTryAgain:
-				return out, corosync.NewError(op, h.Error, nil)
+			retry, aerr := c.answer(op, out, want)
+			if !retry {
+				return out, aerr
 			}
 			err = corosync.ErrTryAgain
 			sawTryAgain = true
