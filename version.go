@@ -20,7 +20,13 @@ import (
 //   - 2.4: corosync 2.x (no knet, no stats map).
 //   - 3.0: corosync 3.0.x, and also 3.1.0 to 3.1.5, whose IPC shows nothing
 //     that tells them from 3.0 without a request 3.0 does not define.
-//   - 3.1.6: corosync 3.1.6 and every later release (main included).
+//   - 3.1.6: corosync 3.1.6 and every later release (main too, to a client
+//     that has no request only main defines).
+//   - main (VersionMain): corosync's unreleased main branch, which defines
+//     requests no release has yet (votequorum's quorum device extra info).
+//     Only a client with such requests (votequorum) tells it apart: it
+//     asks cpg one more question on a 3.1.6 daemon (see votequorum.Client's
+//     DaemonVersion).
 type Version struct {
 	Major, Minor, Patch uint8
 }
@@ -32,13 +38,20 @@ var (
 	Version3_1_0 = Version{3, 1, 0}
 	Version3_1_1 = Version{3, 1, 1}
 	Version3_1_6 = Version{3, 1, 6}
+	// VersionMain is corosync's main branch: later than every release, so
+	// AtLeast holds against all of them. It renders as "main".
+	VersionMain = Version{Major: 255}
 )
 
 // String formats v as "major.minor" when Patch is 0 ("3.0"), else as
-// "major.minor.patch" ("3.1.6"). The zero Version is "unknown".
+// "major.minor.patch" ("3.1.6"). The zero Version is "unknown" and
+// VersionMain is "main".
 func (v Version) String() string {
-	if v == (Version{}) {
+	switch v {
+	case Version{}:
 		return "unknown"
+	case VersionMain:
+		return "main"
 	}
 	s := strconv.Itoa(int(v.Major)) + "." + strconv.Itoa(int(v.Minor))
 	if v.Patch != 0 {
@@ -61,8 +74,12 @@ func (v Version) AtLeast(o Version) bool {
 // MarshalText renders v as String does, for JSON and logs.
 func (v Version) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
 
-// UnmarshalText parses "major.minor" or "major.minor.patch".
+// UnmarshalText parses "major.minor", "major.minor.patch" or "main".
 func (v *Version) UnmarshalText(b []byte) error {
+	if string(b) == "main" {
+		*v = VersionMain
+		return nil
+	}
 	var n [3]uint64
 	parts := 0
 	start := 0

@@ -7,13 +7,15 @@ import (
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/wire"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
+	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 	"github.com/corosync-go/corosync/transport"
 )
 
 // Probe learns the release of the daemon behind t, a fresh connection to
-// service, before anything else is sent on it. It may dial other services
-// with d; it returns a lower bound (see corosync.Version).
-type Probe func(ctx context.Context, d transport.Dialer, service string, t transport.Conn, b corosync.Backoff) (corosync.Version, error)
+// the service whose request table is reqs, before anything else is sent on
+// it. It may dial other services with d; it returns a lower bound (see
+// corosync.Version).
+type Probe func(ctx context.Context, d transport.Dialer, reqs *wire.Requests, t transport.Conn, b corosync.Backoff) (corosync.Version, error)
 
 // A probe marker is a cmap key that a release line sets at startup and
 // the lines before it never set. Reading a key (cmap GET, request 2) is
@@ -40,7 +42,24 @@ const (
 //     or later, else 3.0.
 //
 // runtime.* keys are read-only to clients, so no client can fake them.
-func ProbeCmap(ctx context.Context, d transport.Dialer, service string, t transport.Conn, b corosync.Backoff) (corosync.Version, error) {
+//
+// On a 3.1.6 daemon, a service whose table has requests only corosync's
+// main branch defines (reqs.NeedsMain) asks one more question, on a cpg
+// connection of its own (ProbeMain), and reads corosync.VersionMain when
+// the daemon is main.
+func ProbeCmap(ctx context.Context, d transport.Dialer, reqs *wire.Requests, t transport.Conn, b corosync.Backoff) (corosync.Version, error) {
+	v, err := probeRelease(ctx, d, reqs.Service, t, b)
+	if err != nil || v != corosync.Version3_1_6 || !reqs.NeedsMain() {
+		return v, err
+	}
+	main, err := ProbeMain(ctx, d, b)
+	if err != nil || !main {
+		return v, err
+	}
+	return corosync.VersionMain, nil
+}
+
+func probeRelease(ctx context.Context, d transport.Dialer, service string, t transport.Conn, b corosync.Backoff) (corosync.Version, error) {
 	pt := t
 	if service != "cmap" {
 		c, err := d.Dial(ctx, "cmap")
@@ -83,10 +102,58 @@ func ProbeCmap(ctx context.Context, d transport.Dialer, service string, t transp
 	return corosync.Version3_0, nil
 }
 
+// probeMainAttempts bounds how often ProbeMain asks again after a TRY_AGAIN
+// answer (totem's send queue full). A release answers ZC_FREE with an
+// uninitialised error code that may read as TRY_AGAIN every time; after
+// the last attempt the daemon is taken for a release, the safe reading.
+const probeMainAttempts = 5
+
+// ProbeMain tells corosync's main branch from every release: it sends
+// cpg's ZC_FREE (request 10, defined by every corosync since 2.x) for
+// address 0 on a cpg connection of its own, closed before it returns.
+//
+//   - A release looks the address up among the zero-copy buffers of that
+//     connection, which has none, frees nothing, and answers with id 0.
+//   - main retired zero-copy: ids 9-11 answer MESSAGE_RES_CPG_NULL (14)
+//     with CS_ERR_NOT_SUPPORTED and do nothing else.
+//
+// Nothing else is sent, and the connection never joins a group.
+func ProbeMain(ctx context.Context, d transport.Dialer, b corosync.Backoff) (bool, error) {
+	const op = "cpg zc_free of nothing (telling corosync main from 3.1.x)"
+	t, err := d.Dial(ctx, "cpg")
+	if err != nil {
+		return false, wrapOp("dial cpg (telling corosync main from 3.1.x)", err)
+	}
+	defer t.Close()
+	conn := &Conn{t: t, reqs: cpgwire.Requests, ver: corosync.Version3_1_6, backoff: b}
+	req := cpgwire.AppendMainProbe(nil)
+	if err := conn.check(op, req); err != nil {
+		return false, err
+	}
+	var buf []byte
+	for attempt := 0; ; attempt++ {
+		out, err := t.Request(ctx, req, buf[:0])
+		if err != nil {
+			return false, conn.fail(op, err)
+		}
+		main, tryAgain, err := cpgwire.DecodeMainProbe(out)
+		if err != nil {
+			return false, corosync.NewError(op, corosync.ErrMessageError, err)
+		}
+		if !tryAgain || attempt+1 == probeMainAttempts {
+			return main, nil
+		}
+		if err := sleepCtx(ctx, b.Delay(attempt)); err != nil {
+			return false, corosync.NewError(op, corosync.ErrTryAgain, err)
+		}
+		buf = out
+	}
+}
+
 // Fixed returns a Probe that sends nothing and reports v, for tests with
 // fake daemons.
 func Fixed(v corosync.Version) Probe {
-	return func(context.Context, transport.Dialer, string, transport.Conn, corosync.Backoff) (corosync.Version, error) {
+	return func(context.Context, transport.Dialer, *wire.Requests, transport.Conn, corosync.Backoff) (corosync.Version, error) {
 		return v, nil
 	}
 }

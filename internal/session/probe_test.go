@@ -3,12 +3,15 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	corosync "github.com/corosync-go/corosync"
+	"github.com/corosync-go/corosync/internal/wire"
 	"github.com/corosync-go/corosync/internal/wire/cmapwire"
+	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 	"github.com/corosync-go/corosync/transport"
 )
 
@@ -89,9 +92,16 @@ func (d *cmapDaemon) ReadEvent(ctx context.Context) ([]byte, error) {
 }
 func (d *cmapDaemon) Close() error { d.closed = true; return nil }
 
-type cmapDialer struct{ d *cmapDaemon }
+type cmapDialer struct {
+	d   *cmapDaemon
+	cpg *cpgProbeDaemon // nil: dialling cpg fails the test
+}
 
 func (cd cmapDialer) Dial(_ context.Context, service string) (transport.Conn, error) {
+	if service == "cpg" && cd.cpg != nil {
+		cd.cpg.dials++
+		return cd.cpg, nil
+	}
 	if service != "cmap" {
 		return nil, errors.New("the probe dialled " + service)
 	}
@@ -118,7 +128,7 @@ func TestProbeCmap(t *testing.T) {
 			for _, k := range tc.keys {
 				d.keys[k] = true
 			}
-			v, err := ProbeCmap(context.Background(), cmapDialer{d}, "quorum", nil, corosync.DefaultBackoff)
+			v, err := ProbeCmap(context.Background(), cmapDialer{d: d}, quorumReqs, nil, corosync.DefaultBackoff)
 			if err != nil || v != tc.want {
 				t.Fatalf("ProbeCmap = %v, %v; want %v", v, err, tc.want)
 			}
@@ -132,7 +142,7 @@ func TestProbeCmap(t *testing.T) {
 	}
 	// On the cmap service the probe uses the service's own connection.
 	d := &cmapDaemon{keys: map[string]bool{marker3_0: true}, byID: map[int32]int{}}
-	v, err := ProbeCmap(context.Background(), cmapDialer{}, "cmap", d, corosync.DefaultBackoff)
+	v, err := ProbeCmap(context.Background(), cmapDialer{}, cmapwire.Requests, d, corosync.DefaultBackoff)
 	if err != nil || v != corosync.Version3_0 || d.closed {
 		t.Fatalf("probe on cmap's own connection: %v, %v, closed %v", v, err, d.closed)
 	}
@@ -143,7 +153,7 @@ func TestProbeCmap(t *testing.T) {
 func TestProbeFailureFailsDial(t *testing.T) {
 	c := newFakeConn()
 	o := opts(&fakeDialer{conns: []*fakeConn{c}})
-	o.Probe = func(context.Context, transport.Dialer, string, transport.Conn, corosync.Backoff) (corosync.Version, error) {
+	o.Probe = func(context.Context, transport.Dialer, *wire.Requests, transport.Conn, corosync.Backoff) (corosync.Version, error) {
 		return corosync.Version{}, corosync.NewError("probe", corosync.ErrAccess, nil)
 	}
 	if _, err := Dial(context.Background(), testReqs, &svc{}, o); !errors.Is(err, corosync.ErrAccess) {
@@ -183,5 +193,97 @@ func TestCallTryAgainUntilDeadline(t *testing.T) {
 	_, err := c.Call(ctx, "test op", reqMsg(2), 2, nil)
 	if !errors.Is(err, corosync.ErrTryAgain) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Call = %v, want ErrTryAgain and DeadlineExceeded", err)
+	}
+}
+
+var quorumReqs = &wire.Requests{Service: "quorum", ByID: []wire.RequestInfo{{Name: "GETQUORATE", Since: corosync.Version2_4}}}
+
+// mainReqs is a table with a request only corosync main defines.
+var mainReqs = &wire.Requests{Service: "votequorum", ByID: []wire.RequestInfo{
+	{Name: "GETINFO", Since: corosync.Version2_4},
+	{Name: "EXTRA", Since: wire.Unreleased},
+}}
+
+// cpgProbeDaemon answers cpg's ZC_FREE as a daemon does: main with
+// MESSAGE_RES_CPG_NULL and NOT_SUPPORTED, a release with id 0 and whatever
+// its stack held in the error field (code).
+type cpgProbeDaemon struct {
+	main   bool
+	code   corosync.Error
+	dials  int
+	reqs   int
+	bad    []string
+	closed bool
+}
+
+func (d *cpgProbeDaemon) Request(_ context.Context, req, resp []byte, _ ...transport.RequestOption) ([]byte, error) {
+	d.reqs++
+	if r, err := cpgwire.DecodeRequest(req); err != nil || r.ID != cpgwire.ReqZCFree || r.ServerAddr != 0 || r.MapSize != 0 || len(req) != cpgwire.ZCFreeRequestSize {
+		d.bad = append(d.bad, fmt.Sprintf("%+v (%v, %d bytes)", r, err, len(req)))
+	}
+	if d.main {
+		out := wire.AppendReject(resp[:0], corosync.ErrNotSupported)
+		wire.PutResponseHeader(out, cpgwire.ResNull, corosync.ErrNotSupported)
+		return out, nil
+	}
+	return wire.AppendReject(resp[:0], d.code), nil
+}
+func (d *cpgProbeDaemon) Send(context.Context, []byte) error { return errors.New("unexpected send") }
+func (d *cpgProbeDaemon) ReadEvent(ctx context.Context) ([]byte, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+func (d *cpgProbeDaemon) Close() error { d.closed = true; return nil }
+
+// On a 3.1.6 daemon, a table with main-only requests asks cpg one more
+// question, and only that one: ZC_FREE of address 0. A release's answer
+// leaves the error field unset; whatever it holds, the daemon is never
+// taken for main, and a TRY_AGAIN there is asked again a bounded number of
+// times. Tables without such requests, and older daemons, never dial cpg.
+func TestProbeMain(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		keys  []string
+		reqs  *wire.Requests
+		cpg   cpgProbeDaemon
+		want  corosync.Version
+		asked int
+	}{
+		{"main", []string{marker3_0, marker3_1_6}, mainReqs, cpgProbeDaemon{main: true}, corosync.VersionMain, 1},
+		{"3.1.10", []string{marker3_0, marker3_1_6}, mainReqs, cpgProbeDaemon{code: corosync.OK}, corosync.Version3_1_6, 1},
+		{"3.1.10 with garbage", []string{marker3_0, marker3_1_6}, mainReqs, cpgProbeDaemon{code: 0x7f3a}, corosync.Version3_1_6, 1},
+		{"3.1.10 reading TRY_AGAIN", []string{marker3_0, marker3_1_6}, mainReqs, cpgProbeDaemon{code: corosync.ErrTryAgain}, corosync.Version3_1_6, probeMainAttempts},
+		{"main, table without main requests", []string{marker3_0, marker3_1_6}, quorumReqs, cpgProbeDaemon{main: true}, corosync.Version3_1_6, 0},
+		{"3.0.4", []string{marker3_0}, mainReqs, cpgProbeDaemon{main: true}, corosync.Version3_0, 0},
+		{"2.4.6", []string{marker2x}, mainReqs, cpgProbeDaemon{main: true}, corosync.Version2_4, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := &cmapDaemon{keys: map[string]bool{}, byID: map[int32]int{}}
+			for _, k := range tc.keys {
+				d.keys[k] = true
+			}
+			cpg := tc.cpg
+			b := corosync.Backoff{Initial: time.Millisecond, Max: time.Millisecond}
+			v, err := ProbeCmap(context.Background(), cmapDialer{d: d, cpg: &cpg}, tc.reqs, nil, b)
+			if err != nil || v != tc.want {
+				t.Fatalf("ProbeCmap = %v, %v; want %v", v, err, tc.want)
+			}
+			if cpg.reqs != tc.asked || len(cpg.bad) > 0 {
+				t.Fatalf("cpg was asked %d times (want %d), wrong requests: %v", cpg.reqs, tc.asked, cpg.bad)
+			}
+			if cpg.dials > 0 && !cpg.closed {
+				t.Fatal("the probe's cpg connection was left open")
+			}
+		})
+	}
+}
+
+// An answer that pairs with neither a release's nor main's is an error
+// that names the id.
+func TestDecodeMainProbeRefusesOtherIDs(t *testing.T) {
+	msg := wire.AppendReject(nil, corosync.OK)
+	msg[0] = 15
+	if _, _, err := cpgwire.DecodeMainProbe(msg); err == nil || !strings.Contains(err.Error(), "got 15") {
+		t.Fatalf("DecodeMainProbe(id 15) = %v", err)
 	}
 }

@@ -449,7 +449,7 @@ func (s *Session[E]) setup(ctx context.Context, svc Service[E]) (*Conn, E, error
 		return nil, zero, wrapOp("dial "+s.name, err)
 	}
 	conn := &Conn{t: t, reqs: s.reqs, ver: wire.Baseline, backoff: s.opts.Backoff}
-	ver, err := s.opts.Probe(ctx, s.opts.Dialer, s.name, t, s.opts.Backoff)
+	ver, err := s.opts.Probe(ctx, s.opts.Dialer, s.reqs, t, s.opts.Backoff)
 	if err != nil {
 		s.unwind(ctx, conn)
 		return nil, zero, err

@@ -12,8 +12,9 @@ import (
 var Baseline = corosync.Version2_4
 
 // Unreleased marks requests that only corosync's main branch defines (after
-// 3.1.10). No probe reports it, so they are never sent.
-var Unreleased = corosync.Version{Major: 255}
+// 3.1.10). They are sent only to a daemon the probe found to be main
+// (session.ProbeCmap runs its extra cpg question for a table that has any).
+var Unreleased = corosync.VersionMain
 
 // RequestInfo is one request id of a service: its name in corosync's
 // headers and the first release that defines it with this meaning.
@@ -48,12 +49,23 @@ func (t *Requests) Check(id int32, v corosync.Version) error {
 	switch {
 	case !ok:
 		return fmt.Errorf("%s request id %d is not one this client sends", t.Service, id)
-	case ri.Since == Unreleased:
-		return fmt.Errorf("%s %s (request %d) exists only in unreleased corosync (main), which cannot be told from 3.1.x without sending it", t.Service, ri.Name, id)
+	case ri.Since == Unreleased && !v.AtLeast(ri.Since):
+		return fmt.Errorf("%s %s (request %d) exists only in corosync's unreleased main branch; the daemon showed only what corosync %s has", t.Service, ri.Name, id, v)
 	case !v.AtLeast(ri.Since):
 		return fmt.Errorf("%s %s (request %d) needs corosync %s or later; the daemon showed only what corosync %s has", t.Service, ri.Name, id, ri.Since, v)
 	}
 	return nil
+}
+
+// NeedsMain reports whether the table has requests only corosync's main
+// branch defines, for which a probe must tell main from 3.1.x.
+func (t *Requests) NeedsMain() bool {
+	for _, ri := range t.ByID {
+		if ri.Name != "" && ri.Since == Unreleased {
+			return true
+		}
+	}
+	return false
 }
 
 // RequestID returns the id of a whole request message (its header's id),

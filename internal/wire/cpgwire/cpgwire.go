@@ -74,7 +74,7 @@ const (
 	ResIterFinalize    int32 = 11
 	ResFinalize        int32 = 12
 	EvTotemConfchg     int32 = 13
-	ResZCAlloc         int32 = 14 // defined, not used by the 3.1.7 daemon
+	ResZCAlloc         int32 = 14 // defined, not used by the 3.1.7 daemon; main's MESSAGE_RES_CPG_NULL
 	ResZCFree          int32 = 15 // defined, not used by the 3.1.7 daemon
 	ResZCExecute       int32 = 16 // defined, not used by the 3.1.7 daemon
 	EvPartialDeliver   int32 = 17
@@ -349,10 +349,13 @@ func need(b []byte, n int, msg, field string) error {
 }
 
 // Requests is the cpg service's table of the request ids this client
-// sends and the release that introduced each. The zero-copy ids 9-11
-// (ZC_ALLOC, ZC_FREE, ZC_EXECUTE through 3.1.10; NULL, PAD1, PAD2 in main)
-// are never sent: a failed ZC_ALLOC asserts in the daemon.
+// sends and the release that introduced each. Of the zero-copy ids 9-11
+// (ZC_ALLOC, ZC_FREE, ZC_EXECUTE through 3.1.10; NULL, PAD1, PAD2 in main),
+// ZC_ALLOC and ZC_EXECUTE are never sent (a failed ZC_ALLOC asserts in the
+// daemon), and ZC_FREE only as the main-branch probe (AppendMainProbe),
+// which every daemon answers without doing anything.
 var Requests = &wire.Requests{Service: "cpg", ByID: []wire.RequestInfo{
+	ReqZCFree:         {Name: "ZC_FREE (address 0: the main-branch probe only)", Since: corosync.Version2_4},
 	ReqJoin:           {Name: "JOIN", Since: corosync.Version2_4},
 	ReqLeave:          {Name: "LEAVE", Since: corosync.Version2_4},
 	ReqMcast:          {Name: "MCAST", Since: corosync.Version2_4},

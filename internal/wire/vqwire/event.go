@@ -12,6 +12,7 @@ import (
 //	EvQuorum          Context, Quorate, Nodes
 //	EvExpectedVotes   Context, ExpectedVotes
 //	EvNodelist        Context, Ring, Members
+//	EvExtraInfo       Context, NodeID, ExtraInfo (corosync main)
 //
 // Any other ID is an event this package does not know (Known reports false):
 // a client should skip it.
@@ -23,11 +24,14 @@ type Event struct {
 	ExpectedVotes uint32
 	Ring          RingID
 	Members       []uint32 // the membership of Ring
+	NodeID        uint32   // the node whose device's extra info changed
+	ExtraInfo     []byte   // its extra info; empty: cleared
 }
 
-// Known reports whether e is one of the three notifications of corosync 3.1.7.
+// Known reports whether e is one of the notifications this package
+// decodes: the three of every release and main's extra info notification.
 func (e Event) Known() bool {
-	return e.ID == EvQuorum || e.ID == EvExpectedVotes || e.ID == EvNodelist
+	return e.ID == EvQuorum || e.ID == EvExpectedVotes || e.ID == EvNodelist || e.ID == EvExtraInfo
 }
 
 // EventName returns the name of event id.
@@ -39,6 +43,8 @@ func EventName(id int32) string {
 		return "expectedvotes notification"
 	case EvNodelist:
 		return "nodelist notification"
+	case EvExtraInfo:
+		return "qdevice extra info notification"
 	}
 	return fmt.Sprintf("unknown event %d", id)
 }
@@ -90,6 +96,20 @@ func DecodeEvent(b []byte) (Event, error) {
 		for i := range e.Members {
 			e.Members[i] = le.Uint32(b[NodelistEventSize+4*i:])
 		}
+	case EvExtraInfo:
+		if err := need(b, ExtraInfoEventSize, msg, "ei_size"); err != nil {
+			return e, err
+		}
+		e.Context = le.Uint64(b[24:])
+		e.NodeID = le.Uint32(b[32:])
+		n := le.Uint32(b[40:])
+		if n > MaxExtraInfo {
+			return e, wire.Errorf(msg, "ei_size", "%d bytes; at most %d", n, MaxExtraInfo)
+		}
+		if end := uint64(ExtraInfoEventSize) + uint64(n); end > uint64(len(b)) {
+			return e, wire.Errorf(msg, "ei_size", "%d bytes need %d, message has %d", n, end, len(b))
+		}
+		e.ExtraInfo = append([]byte{}, b[ExtraInfoEventSize:ExtraInfoEventSize+n]...)
 	}
 	return e, nil
 }
@@ -127,6 +147,15 @@ func AppendEvent(dst []byte, e Event) ([]byte, error) {
 		for i, m := range e.Members {
 			le.PutUint32(b[NodelistEventSize+4*i:], m)
 		}
+	case EvExtraInfo:
+		if len(e.ExtraInfo) > MaxExtraInfo {
+			return dst, fmt.Errorf("encode votequorum qdevice extra info notification: %d bytes exceed the maximum of %d", len(e.ExtraInfo), MaxExtraInfo)
+		}
+		dst, b = wire.Grow(dst, ExtraInfoEventSize+len(e.ExtraInfo))
+		le.PutUint64(b[24:], e.Context)
+		le.PutUint32(b[32:], e.NodeID)
+		le.PutUint32(b[40:], uint32(len(e.ExtraInfo)))
+		copy(b[ExtraInfoEventSize:], e.ExtraInfo)
 	default:
 		return dst, fmt.Errorf("encode votequorum event: unknown event id %d", e.ID)
 	}

@@ -19,6 +19,8 @@ import (
 //	ReqQdeviceUpdate       Name (the old name), NewName
 //	ReqQdevicePoll         Name, CastVote, Ring
 //	ReqQdeviceMasterWins   Name, Allow
+//	ReqQdeviceSetExtraInfo ExtraInfo (empty: clear it)
+//	ReqQdeviceGetExtraInfo NodeID
 type Request struct {
 	ID            int32
 	NodeID        uint32
@@ -31,10 +33,11 @@ type Request struct {
 	CastVote      bool
 	Ring          RingID
 	Allow         bool
+	ExtraInfo     []byte
 }
 
-// RequestSize returns the wire size of request id, or 0 for an id corosync
-// 3.1.7 does not define.
+// RequestSize returns the wire size of request id (qdevice_set_extra_info
+// adds its data), or 0 for an id corosync does not define.
 func RequestSize(id int32) int {
 	switch id {
 	case ReqGetInfo:
@@ -55,6 +58,10 @@ func RequestSize(id int32) int {
 		return PollRequestSize
 	case ReqQdeviceMasterWins:
 		return MasterWinsRequestSize
+	case ReqQdeviceSetExtraInfo:
+		return SetExtraInfoRequestSize
+	case ReqQdeviceGetExtraInfo:
+		return GetExtraInfoRequestSize
 	}
 	return 0
 }
@@ -83,6 +90,10 @@ func RequestName(id int32) string {
 		return "qdevice_poll"
 	case ReqQdeviceMasterWins:
 		return "qdevice_master_wins"
+	case ReqQdeviceSetExtraInfo:
+		return "qdevice_set_extra_info"
+	case ReqQdeviceGetExtraInfo:
+		return "qdevice_get_extra_info"
 	}
 	return fmt.Sprintf("request(%d)", id)
 }
@@ -102,11 +113,17 @@ func AppendRequest(dst []byte, r Request) ([]byte, error) {
 	if err := validate(r, n); err != nil {
 		return dst, err
 	}
+	if r.ID == ReqQdeviceSetExtraInfo {
+		n += len(r.ExtraInfo)
+	}
 	dst, b := wire.Grow(dst, n)
 	wire.PutRequestHeader(b, r.ID)
 	switch r.ID {
-	case ReqGetInfo:
+	case ReqGetInfo, ReqQdeviceGetExtraInfo:
 		le.PutUint32(b[16:], r.NodeID)
+	case ReqQdeviceSetExtraInfo:
+		le.PutUint32(b[16:], uint32(len(r.ExtraInfo)))
+		copy(b[20:], r.ExtraInfo)
 	case ReqSetExpected:
 		le.PutUint32(b[16:], r.ExpectedVotes)
 	case ReqSetVotes:
@@ -153,8 +170,21 @@ func DecodeRequest(b []byte) (Request, error) {
 		return r, err
 	}
 	switch r.ID {
-	case ReqGetInfo:
+	case ReqGetInfo, ReqQdeviceGetExtraInfo:
 		r.NodeID = le.Uint32(b[16:])
+	case ReqQdeviceSetExtraInfo:
+		// The daemon copies ei_size bytes from offset 20 once ei_size is
+		// at most MaxExtraInfo, whatever the message's size: a fake daemon
+		// must not read past the message either.
+		ei := le.Uint32(b[16:])
+		switch {
+		case ei > MaxExtraInfo:
+			err = wire.Errorf(msg, "ei_size", "%d bytes; at most %d", ei, MaxExtraInfo)
+		case 20+uint64(ei) > uint64(len(b)):
+			err = wire.Errorf(msg, "ei_size", "%d bytes from offset 20 overrun the %d-byte message", ei, len(b))
+		default:
+			r.ExtraInfo = b[20 : 20+ei : 20+ei]
+		}
 	case ReqSetExpected:
 		r.ExpectedVotes = le.Uint32(b[16:])
 	case ReqSetVotes:
@@ -202,6 +232,10 @@ func validate(r Request, size int) error {
 	case ReqSetExpected, ReqSetVotes:
 		if err := checkValues("", r); err != nil {
 			return checkValues(op(), r)
+		}
+	case ReqQdeviceSetExtraInfo:
+		if len(r.ExtraInfo) > MaxExtraInfo {
+			return corosync.NewError(op(), corosync.ErrInvalidParam, fmt.Errorf("field extra_info: %d bytes; at most %d", len(r.ExtraInfo), MaxExtraInfo))
 		}
 	}
 	return nil

@@ -49,6 +49,9 @@ const (
 	ReqQdeviceUpdate     int32 = 7
 	ReqQdevicePoll       int32 = 8
 	ReqQdeviceMasterWins int32 = 9
+	// corosync main only (see Requests).
+	ReqQdeviceSetExtraInfo int32 = 10
+	ReqQdeviceGetExtraInfo int32 = 11
 )
 
 // Response and event ids (MESSAGE_RES_VOTEQUORUM_*). Every request but
@@ -62,6 +65,10 @@ const (
 	EvQuorum        int32 = 3
 	EvExpectedVotes int32 = 4
 	EvNodelist      int32 = 5
+	// corosync main only: the answer to qdevice_get_extra_info and the
+	// extra info notification.
+	ResGetExtraInfo int32 = 6
+	EvExtraInfo     int32 = 7
 )
 
 // Track flags (CS_TRACK_*).
@@ -93,6 +100,18 @@ const (
 
 	StatusResponseSize  = 24
 	GetInfoResponseSize = 320
+
+	// corosync main's extra info messages: each size plus the extra info.
+	// The set request's data starts at 20 and the get answer's at 28, 4
+	// bytes before the struct's end, and the header's size counts the
+	// struct: 4 bytes trail the data.
+	SetExtraInfoRequestSize  = 24
+	GetExtraInfoRequestSize  = 24
+	GetExtraInfoResponseSize = 32
+	ExtraInfoEventSize       = 48
+	// MaxExtraInfo is the most extra info a node's device may set
+	// (VOTEQUORUM_QDEVICE_EXTRA_NODEINFO_MAXSIZE).
+	MaxExtraInfo = 4096
 
 	QuorumEventSize        = 48 // plus 8 per node
 	NodelistEventSize      = 56 // plus 4 per node
@@ -133,11 +152,15 @@ const (
 	FlagQdeviceAlive      Flags = 128
 	FlagQdeviceCastVote   Flags = 256
 	FlagQdeviceMasterWins Flags = 512
+	// FlagQdeviceHasExtraInfo (corosync main): the queried node's device
+	// set extra info.
+	FlagQdeviceHasExtraInfo Flags = 1024
 )
 
 var flagNames = [...]string{
 	"2Node", "Quorate", "WaitForAll", "LastManStanding", "AutoTieBreaker",
 	"AllowDownscale", "Qdevice", "QdeviceAlive", "QdeviceCastVote", "QdeviceMasterWins",
+	"QdeviceHasExtraInfo",
 }
 
 // Has reports whether every bit of f2 is set in f.
@@ -273,20 +296,19 @@ func need(b []byte, n int, msg, field string) error {
 // Requests is the votequorum service's table of request ids and the
 // release that introduced each. Ids 0-9 are the same in every release
 // since 2.4. corosync main adds QDEVICE_SET_EXTRA_INFO (10) and
-// QDEVICE_GET_EXTRA_INFO (11); no release has them yet and a daemon that
-// has them cannot be told from 3.1.x without sending them, so they are
-// listed as unreleased and never sent.
+// QDEVICE_GET_EXTRA_INFO (11); no release has them yet, so they are sent
+// only to a daemon the probe found to be main (wire.Unreleased).
 var Requests = &wire.Requests{Service: "votequorum", ByID: []wire.RequestInfo{
-	ReqGetInfo:           {Name: "GETINFO", Since: corosync.Version2_4},
-	ReqSetExpected:       {Name: "SETEXPECTED", Since: corosync.Version2_4},
-	ReqSetVotes:          {Name: "SETVOTES", Since: corosync.Version2_4},
-	ReqTrackStart:        {Name: "TRACKSTART", Since: corosync.Version2_4},
-	ReqTrackStop:         {Name: "TRACKSTOP", Since: corosync.Version2_4},
-	ReqQdeviceRegister:   {Name: "QDEVICE_REGISTER", Since: corosync.Version2_4},
-	ReqQdeviceUnregister: {Name: "QDEVICE_UNREGISTER", Since: corosync.Version2_4},
-	ReqQdeviceUpdate:     {Name: "QDEVICE_UPDATE", Since: corosync.Version2_4},
-	ReqQdevicePoll:       {Name: "QDEVICE_POLL", Since: corosync.Version2_4},
-	ReqQdeviceMasterWins: {Name: "QDEVICE_MASTER_WINS", Since: corosync.Version2_4},
-	10:                   {Name: "QDEVICE_SET_EXTRA_INFO", Since: wire.Unreleased},
-	11:                   {Name: "QDEVICE_GET_EXTRA_INFO", Since: wire.Unreleased},
+	ReqGetInfo:             {Name: "GETINFO", Since: corosync.Version2_4},
+	ReqSetExpected:         {Name: "SETEXPECTED", Since: corosync.Version2_4},
+	ReqSetVotes:            {Name: "SETVOTES", Since: corosync.Version2_4},
+	ReqTrackStart:          {Name: "TRACKSTART", Since: corosync.Version2_4},
+	ReqTrackStop:           {Name: "TRACKSTOP", Since: corosync.Version2_4},
+	ReqQdeviceRegister:     {Name: "QDEVICE_REGISTER", Since: corosync.Version2_4},
+	ReqQdeviceUnregister:   {Name: "QDEVICE_UNREGISTER", Since: corosync.Version2_4},
+	ReqQdeviceUpdate:       {Name: "QDEVICE_UPDATE", Since: corosync.Version2_4},
+	ReqQdevicePoll:         {Name: "QDEVICE_POLL", Since: corosync.Version2_4},
+	ReqQdeviceMasterWins:   {Name: "QDEVICE_MASTER_WINS", Since: corosync.Version2_4},
+	ReqQdeviceSetExtraInfo: {Name: "QDEVICE_SET_EXTRA_INFO", Since: wire.Unreleased},
+	ReqQdeviceGetExtraInfo: {Name: "QDEVICE_GET_EXTRA_INFO", Since: wire.Unreleased},
 }}

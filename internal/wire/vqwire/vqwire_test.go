@@ -212,9 +212,9 @@ func TestAbsurdListLengths(t *testing.T) {
 
 func TestUnknownEvent(t *testing.T) {
 	b := AppendReject(nil, corosync.OK)
-	le.PutUint32(b[0:], 7) // main's qdevice extra info notification
+	le.PutUint32(b[0:], 8) // no daemon has it
 	e, err := DecodeEvent(b)
-	if err != nil || e.Known() || e.ID != 7 {
+	if err != nil || e.Known() || e.ID != 8 {
 		t.Fatalf("unknown event: %+v %v", e, err)
 	}
 	if _, err := AppendEvent(nil, e); err == nil {
@@ -228,7 +228,8 @@ func TestUnknownEvent(t *testing.T) {
 
 func sample(id int32) Request {
 	return Request{ID: id, NodeID: 2, Votes: 3, ExpectedVotes: 4, Context: 0x1122334455667788, TrackFlags: TrackChanges,
-		Name: "dev", NewName: "dev2", CastVote: true, Ring: RingID{NodeID: 1, Seq: 0xabcdef0123}, Allow: true}
+		Name: "dev", NewName: "dev2", CastVote: true, Ring: RingID{NodeID: 1, Seq: 0xabcdef0123}, Allow: true,
+		ExtraInfo: []byte("extra")}
 }
 
 // The layouts of SPEC.md, byte by byte.
@@ -240,13 +241,17 @@ func TestRequestLayouts(t *testing.T) {
 		}
 		return v
 	}
-	for id := ReqGetInfo; id <= ReqQdeviceMasterWins; id++ {
+	for id := ReqGetInfo; id <= ReqQdeviceGetExtraInfo; id++ {
 		r := sample(id)
 		b, err := AppendRequest(nil, r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(b) != RequestSize(id) || hex(b, 0, 4) != uint64(id) || hex(b, 8, 4) != uint64(len(b)) {
+		size := RequestSize(id)
+		if id == ReqQdeviceSetExtraInfo {
+			size += len(r.ExtraInfo)
+		}
+		if len(b) != size || hex(b, 0, 4) != uint64(id) || hex(b, 8, 4) != uint64(len(b)) {
 			t.Fatalf("%s: header %x", RequestName(id), b[:16])
 		}
 		got, err := DecodeRequest(b)
@@ -290,6 +295,18 @@ func TestRequestLayouts(t *testing.T) {
 			if hex(b, 272, 4) != 1 {
 				t.Error("master_wins: allow@272")
 			}
+		case ReqQdeviceSetExtraInfo:
+			// main's libvotequorum: size 24 plus the data, ei_size@16,
+			// the data@20, 4 bytes after it.
+			want.ExtraInfo = []byte("extra")
+			if hex(b, 16, 4) != 5 || string(b[20:25]) != "extra" || len(b) != 24+5 {
+				t.Errorf("set_extra_info: ei_size@16, data@20, size 29: %x", b)
+			}
+		case ReqQdeviceGetExtraInfo:
+			want.NodeID = 2
+			if hex(b, 16, 4) != 2 || len(b) != 24 {
+				t.Error("get_extra_info: nodeid@16, size 24")
+			}
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: decoded %+v, want %+v", RequestName(id), got, want)
@@ -324,7 +341,8 @@ func TestEncoderRefusals(t *testing.T) {
 		{Request{ID: ReqSetExpected, ExpectedVotes: 0}, corosync.ErrInvalidParam, "field expected_votes"},
 		{Request{ID: ReqSetExpected, ExpectedVotes: MaxVotes + 1}, corosync.ErrInvalidParam, "field expected_votes"},
 		{Request{ID: ReqSetVotes, Votes: MaxVotes + 1}, corosync.ErrInvalidParam, "field votes"},
-		{Request{ID: 10}, corosync.ErrInvalidParam, "unknown request id"},
+		{Request{ID: ReqQdeviceSetExtraInfo, ExtraInfo: make([]byte, MaxExtraInfo+1)}, corosync.ErrInvalidParam, "field extra_info: 4097 bytes"},
+		{Request{ID: 12}, corosync.ErrInvalidParam, "unknown request id"},
 	}
 	for _, c := range cases {
 		b, err := AppendRequest([]byte{1}, c.r)
@@ -370,8 +388,9 @@ func TestFlagsString(t *testing.T) {
 		FlagTwoNode | FlagQuorate:       "2Node Quorate",
 		FlagQuorate | FlagQdeviceAlive:  "Quorate QdeviceAlive",
 		0x3ff:                           "2Node Quorate WaitForAll LastManStanding AutoTieBreaker AllowDownscale Qdevice QdeviceAlive QdeviceCastVote QdeviceMasterWins",
-		FlagQuorate | 0x400 | 0x8000000: "Quorate 0x8000400",
-		0x400:                           "0x400",
+		FlagQuorate | 0x800 | 0x8000000: "Quorate 0x8000800",
+		0x800:                           "0x800",
+		FlagQdeviceHasExtraInfo:         "QdeviceHasExtraInfo",
 	}
 	for f, want := range cases {
 		if got := f.String(); got != want {
@@ -386,6 +405,10 @@ func TestFlagsString(t *testing.T) {
 func FuzzDecodeEvent(f *testing.F) {
 	evs, _ := seeds(f, "FuzzDecodeEvent")
 	for _, b := range evs {
+		f.Add(b)
+	}
+	for _, data := range []string{"", "x", strings.Repeat("e", MaxExtraInfo)} {
+		b, _ := AppendEvent(nil, Event{ID: EvExtraInfo, Context: 7, NodeID: 2, ExtraInfo: []byte(data)})
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -418,6 +441,12 @@ func FuzzDecodeResponse(f *testing.F) {
 	for name, b := range resp {
 		f.Add(b, reqs[name])
 	}
+	for _, data := range []string{"", "x", strings.Repeat("e", MaxExtraInfo)} {
+		b, _ := AppendExtraInfoResponse(nil, corosync.OK, []byte(data))
+		f.Add(b, ReqQdeviceGetExtraInfo)
+	}
+	b, _ := AppendExtraInfoResponse(nil, corosync.ErrAccess, nil)
+	f.Add(b, ReqQdeviceGetExtraInfo)
 	f.Fuzz(func(t *testing.T, b []byte, req int32) {
 		r, err := DecodeResponse(b, req)
 		if err != nil {
@@ -425,6 +454,16 @@ func FuzzDecodeResponse(f *testing.F) {
 				t.Fatalf("error %v is not ErrMessageError", err)
 			}
 			return
+		}
+		if r.ID == ResGetExtraInfo && r.Error == corosync.OK {
+			enc, err := AppendExtraInfoResponse(nil, r.Error, r.ExtraInfo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := DecodeResponse(enc, req)
+			if err != nil || !reflect.DeepEqual(again, r) {
+				t.Fatalf("round trip: %+v vs %+v (%v)", again, r, err)
+			}
 		}
 		if r.ID == ResGetInfo && r.Error == corosync.OK {
 			enc, err := AppendResponse(nil, req, r.Error, r.Info)
@@ -440,7 +479,7 @@ func FuzzDecodeResponse(f *testing.F) {
 }
 
 func FuzzDecodeRequest(f *testing.F) {
-	for id := ReqGetInfo; id <= ReqQdeviceMasterWins+1; id++ {
+	for id := ReqGetInfo; id <= ReqQdeviceGetExtraInfo+1; id++ {
 		b, err := AppendRequest(nil, sample(id))
 		if err != nil {
 			b = mustHeader(id, 16)
@@ -470,4 +509,62 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Fatalf("round trip: %+v vs %+v (%v)", again, r, err)
 		}
 	})
+}
+
+// main's extra info messages, as its headers lay them out (measured with
+// offsetof against corosync main's ipc_votequorum.h), and the decoders'
+// refusals of sizes the daemon never sends.
+func TestExtraInfoLayouts(t *testing.T) {
+	b, err := AppendExtraInfoResponse(nil, corosync.OK, []byte("abc"))
+	if err != nil || len(b) != 35 || le.Uint32(b[0:]) != 6 || le.Uint32(b[24:]) != 3 || string(b[28:31]) != "abc" {
+		t.Fatalf("get_extra_info response %x %v", b, err)
+	}
+	r, err := DecodeResponse(b, ReqQdeviceGetExtraInfo)
+	if err != nil || string(r.ExtraInfo) != "abc" || r.ID != ResGetExtraInfo {
+		t.Fatalf("decoded %+v %v", r, err)
+	}
+	// An error answer's ei_size is garbage: ignored.
+	b, _ = AppendExtraInfoResponse(nil, corosync.ErrNotExist, nil)
+	le.PutUint32(b[24:], 0xdeadbeef)
+	if r, err := DecodeResponse(b, ReqQdeviceGetExtraInfo); err != nil || r.Error != corosync.ErrNotExist || r.ExtraInfo != nil {
+		t.Fatalf("error answer: %+v %v", r, err)
+	}
+	// ei_size must account for the message exactly.
+	b, _ = AppendExtraInfoResponse(nil, corosync.OK, []byte("abc"))
+	le.PutUint32(b[24:], 4)
+	if _, err := DecodeResponse(b, ReqQdeviceGetExtraInfo); err == nil || !strings.Contains(err.Error(), "ei_size") {
+		t.Fatalf("ei_size past the data: %v", err)
+	}
+	// The generic reject of a daemon without the request decodes as one.
+	if r, err := DecodeResponse(AppendReject(nil, corosync.ErrInvalidParam), ReqQdeviceGetExtraInfo); err != nil || r.Error != corosync.ErrInvalidParam {
+		t.Fatalf("generic reject: %+v %v", r, err)
+	}
+
+	ev, err := AppendEvent(nil, Event{ID: EvExtraInfo, Context: 9, NodeID: 3, ExtraInfo: []byte("hi")})
+	if err != nil || len(ev) != 50 || le.Uint64(ev[24:]) != 9 || le.Uint32(ev[32:]) != 3 || le.Uint32(ev[40:]) != 2 || string(ev[48:]) != "hi" {
+		t.Fatalf("extra info notification %x %v", ev, err)
+	}
+	e, err := DecodeEvent(ev)
+	if err != nil || !e.Known() || e.NodeID != 3 || string(e.ExtraInfo) != "hi" || e.Context != 9 {
+		t.Fatalf("decoded %+v %v", e, err)
+	}
+	for _, n := range []uint32{3, MaxExtraInfo + 1, 0xffffffff} {
+		bad := append([]byte(nil), ev...)
+		le.PutUint32(bad[40:], n)
+		if _, err := DecodeEvent(bad); err == nil || !strings.Contains(err.Error(), "ei_size") {
+			t.Errorf("notification with ei_size %d: %v", n, err)
+		}
+	}
+
+	req, _ := AppendRequest(nil, Request{ID: ReqQdeviceSetExtraInfo, ExtraInfo: []byte("abc")})
+	for _, n := range []uint32{8, MaxExtraInfo + 1} {
+		bad := append([]byte(nil), req...)
+		le.PutUint32(bad[16:], n)
+		if _, err := DecodeRequest(bad); err == nil || !strings.Contains(err.Error(), "ei_size") {
+			t.Errorf("set_extra_info with ei_size %d: %v", n, err)
+		}
+	}
+	if _, err := AppendEvent(nil, Event{ID: EvExtraInfo, ExtraInfo: make([]byte, MaxExtraInfo+1)}); err == nil {
+		t.Error("notification with 4097 bytes")
+	}
 }
