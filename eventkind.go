@@ -67,6 +67,10 @@ const (
 	// EventTotem (cpg) is a change of the cluster membership
 	// (cpg_totem_confchg_fn).
 	EventTotem
+	// EventQdeviceExtraInfo (votequorum, corosync main only) is a quorum
+	// device extra info notification: a node's device set or cleared its
+	// extra info (votequorum_qdevice_extra_info_fn).
+	EventQdeviceExtraInfo
 
 	// numKinds is one past the last kind.
 	numKinds
@@ -87,6 +91,7 @@ var kindNames = [numKinds]string{
 	EventMessage:          "message",
 	EventConfchg:          "confchg",
 	EventTotem:            "totem",
+	EventQdeviceExtraInfo: "qdevice-extra-info",
 }
 
 // String returns the kind's name, e.g. "quorum", or "EventKind(n)" for a

@@ -30,6 +30,7 @@ var allKinds = []struct {
 	{corosync.EventMessage, "message"},
 	{corosync.EventConfchg, "confchg"},
 	{corosync.EventTotem, "totem"},
+	{corosync.EventQdeviceExtraInfo, "qdevice-extra-info"},
 }
 
 func TestEventKindNames(t *testing.T) {
@@ -57,7 +58,7 @@ func TestEventKindNames(t *testing.T) {
 }
 
 func TestEventKindText(t *testing.T) {
-	kinds := []corosync.EventKind{0, 15, 200, 255}
+	kinds := []corosync.EventKind{0, 16, 200, 255}
 	for _, c := range allKinds {
 		kinds = append(kinds, c.k)
 	}

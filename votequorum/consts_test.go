@@ -16,6 +16,8 @@ func TestConstantsMatchWire(t *testing.T) {
 	}{
 		{"MaxVotes", votequorum.MaxVotes, vqwire.MaxVotes},
 		{"MaxQdeviceNameLen", votequorum.MaxQdeviceNameLen, vqwire.MaxNameLen},
+		{"MaxQdeviceExtraInfo", votequorum.MaxQdeviceExtraInfo, vqwire.MaxExtraInfo},
+		{"FlagQdeviceHasExtraInfo", int(votequorum.FlagQdeviceHasExtraInfo), int(vqwire.FlagQdeviceHasExtraInfo)},
 	} {
 		if c.pub != c.wire {
 			t.Errorf("votequorum.%s = %d, the codec's is %d", c.name, c.pub, c.wire)

@@ -23,6 +23,11 @@ type State struct {
 	// ExpectedVotes is the local node's expected votes (getinfo at
 	// connect, then expected-votes notifications).
 	ExpectedVotes uint32
+	// QdeviceExtraInfo is the extra info each node's quorum device set, by
+	// node id (corosync main only: nil on every release). The daemon sends
+	// it with the snapshot and on every change; a node whose device
+	// cleared it, or unregistered, has no entry.
+	QdeviceExtraInfo map[uint32][]byte
 }
 
 // Event is what a subscription delivers. Every event carries the complete
@@ -40,6 +45,9 @@ type State struct {
 //   - corosync.EventNodelist: a nodelist notification: a new ring formed, with
 //     its members. The corosync.EventQuorum for it follows. A quorum device
 //     polls with this ring id.
+//   - corosync.EventQdeviceExtraInfo (corosync main only): node NodeID's
+//     quorum device set or cleared its extra info; State.QdeviceExtraInfo
+//     has the new value.
 //   - corosync.EventDisconnected: the connection was lost. The state is the
 //     zero value, so Quorate is false (fail-safe): a node that cannot reach
 //     its daemon must not act as quorate. Err says why.
@@ -52,6 +60,9 @@ type Event struct {
 	// State is the state after this event; the zero value (not quorate) on
 	// corosync.EventDisconnected.
 	State
+	// NodeID is the node whose device's extra info changed
+	// (corosync.EventQdeviceExtraInfo only).
+	NodeID uint32
 	// Skipped is how many events this subscription missed just before this
 	// one because it was slower than the daemon (latest-wins policy).
 	Skipped uint64
@@ -71,6 +82,12 @@ func (e Event) String() string {
 		body = fmt.Sprintf("expected %d", e.ExpectedVotes)
 	case corosync.EventNodelist:
 		body = fmt.Sprintf("ring %s members %v", e.Ring, e.Members)
+	case corosync.EventQdeviceExtraInfo:
+		if info, ok := e.QdeviceExtraInfo[e.NodeID]; ok {
+			body = fmt.Sprintf("node %d set %d bytes", e.NodeID, len(info))
+		} else {
+			body = fmt.Sprintf("node %d cleared", e.NodeID)
+		}
 	default:
 		body = fmt.Sprintf("%s nodes %v expected %d", session.QuorumLine(e.Quorate, e.Ring, e.Members), e.Nodes, e.ExpectedVotes)
 	}

@@ -60,6 +60,22 @@ func (t *tracker) Setup(ctx context.Context, conn *session.Conn) (Event, error) 
 			break
 		}
 	}
+	// corosync main follows it with an extra info notification per node
+	// whose device set some, all queued before the trackstart answer: they
+	// belong in the snapshot. (A notification of a change made after
+	// trackstart may be folded in with them: the snapshot is the state
+	// after it.)
+	if conn.Version() == corosync.VersionMain {
+		for conn.EventPending() {
+			msg, err := conn.ReadEvent(ctx, "votequorum snapshot")
+			if err != nil {
+				return Event{}, err
+			}
+			if _, _, err := t.Event(msg); err != nil {
+				return Event{}, err
+			}
+		}
+	}
 	// Expected votes are not in the snapshot. A change after trackstart
 	// arrives as a notification after this answer, so the state converges.
 	r, err := call(ctx, conn, vqwire.Request{ID: vqwire.ReqGetInfo})
@@ -89,12 +105,38 @@ func (t *tracker) reregister(ctx context.Context, conn *session.Conn, name strin
 		if t.log != nil {
 			t.log.Info("quorum device registered again", slog.String("name", name))
 		}
-		return nil
+		return t.restoreExtraInfo(rctx, conn)
 	case corosync.ErrExist, corosync.ErrAccess, corosync.ErrInvalidParam, corosync.ErrNameTooLong:
 		t.c.forgetQdevice(name)
 		t.regErr = err
 		if t.log != nil {
 			t.log.Warn("quorum device not registered again", slog.String("name", name), slog.String("error", err.Error()))
+		}
+		return nil
+	}
+	return err
+}
+
+// restoreExtraInfo sets again the extra info set through this client,
+// after its device registered again. A refusal is reported like the
+// registration's, and the client forgets the info.
+func (t *tracker) restoreExtraInfo(ctx context.Context, conn *session.Conn) error {
+	info := t.c.qdeviceExtraInfo()
+	if len(info) == 0 {
+		return nil
+	}
+	_, err := call(ctx, conn, vqwire.Request{ID: vqwire.ReqQdeviceSetExtraInfo, ExtraInfo: info})
+	switch corosync.Code(err) {
+	case corosync.OK:
+		return nil
+	case corosync.ErrNotSupported, corosync.ErrNotExist, corosync.ErrAccess, corosync.ErrInvalidParam:
+		// ErrNotSupported: the daemon came back as a release.
+		t.c.mu.Lock()
+		t.c.extraInfo = nil
+		t.c.mu.Unlock()
+		t.regErr = err
+		if t.log != nil {
+			t.log.Warn("quorum device extra info not set again", slog.String("error", err.Error()))
 		}
 		return nil
 	}
@@ -125,6 +167,22 @@ func (t *tracker) Event(msg []byte) (Event, bool, error) {
 		kind = corosync.EventNodelist
 		t.state.Ring = corosync.RingID{NodeID: n.Ring.NodeID, Seq: n.Ring.Seq}
 		t.state.Members = n.Members
+	case vqwire.EvExtraInfo:
+		// Copy on write: earlier events share the old map.
+		m := make(map[uint32][]byte, len(t.state.QdeviceExtraInfo)+1)
+		for id, info := range t.state.QdeviceExtraInfo {
+			m[id] = info
+		}
+		if len(n.ExtraInfo) == 0 {
+			delete(m, n.NodeID)
+		} else {
+			m[n.NodeID] = n.ExtraInfo
+		}
+		if len(m) == 0 {
+			m = nil
+		}
+		t.state.QdeviceExtraInfo = m
+		return Event{Kind: corosync.EventQdeviceExtraInfo, State: t.state, NodeID: n.NodeID}, true, nil
 	default:
 		return Event{}, false, nil
 	}
@@ -149,7 +207,7 @@ func (t *tracker) Reconnected(snap Event) Event {
 // corosync.EventSnapshot (or corosync.EventDisconnected during an outage). New
 // subscriptions start with it; Latest returns it.
 func (*tracker) Snapshot(ev Event) Event {
-	ev.Skipped = 0
+	ev.Skipped, ev.NodeID = 0, 0
 	if ev.Kind == corosync.EventDisconnected {
 		return ev
 	}

@@ -23,6 +23,9 @@ const (
 	FlagQdeviceAlive      Flags = 128 // VOTEQUORUM_INFO_QDEVICE_ALIVE
 	FlagQdeviceCastVote   Flags = 256 // VOTEQUORUM_INFO_QDEVICE_CAST_VOTE
 	FlagQdeviceMasterWins Flags = 512 // VOTEQUORUM_INFO_QDEVICE_MASTER_WINS
+	// FlagQdeviceHasExtraInfo (corosync main only): the queried node's
+	// device set extra info (see Client.QdeviceExtraInfo).
+	FlagQdeviceHasExtraInfo Flags = 1024 // VOTEQUORUM_INFO_QDEVICE_HAS_EXTRA_INFO
 )
 
 // Has reports whether every bit of g is set in f.
@@ -31,7 +34,8 @@ func (f Flags) Has(g Flags) bool { return f&g == g }
 // String lists the set flags in bit order, separated by spaces, with the
 // names corosync-quorumtool prints on its "Flags:" line ("2Node Quorate
 // WaitForAll LastManStanding AutoTieBreaker AllowDownscale Qdevice"),
-// followed by QdeviceAlive, QdeviceCastVote and QdeviceMasterWins. Unknown
+// followed by QdeviceAlive, QdeviceCastVote, QdeviceMasterWins and
+// QdeviceHasExtraInfo. Unknown
 // bits are printed in hex; no flag at all prints as "".
 func (f Flags) String() string { return vqwire.Flags(f).String() }
 

@@ -26,6 +26,10 @@ const ServiceName = "votequorum"
 // quorum, (expected+2)/2, still fits.
 const MaxVotes = 509
 
+// MaxQdeviceExtraInfo is the most extra info, in bytes, a quorum device may
+// set (VOTEQUORUM_QDEVICE_EXTRA_NODEINFO_MAXSIZE, corosync main).
+const MaxQdeviceExtraInfo = 4096
+
 // MaxQdeviceNameLen is the longest quorum device name, in bytes. A name must
 // be 1..MaxQdeviceNameLen bytes without a NUL byte: corosync's
 // VOTEQUORUM_QDEVICE_MAX_NAME_LEN (255) less the NUL that ends it on the
@@ -54,8 +58,9 @@ const registerWait = 30 * time.Second
 type Client struct {
 	s *session.Session[Event]
 
-	mu      sync.Mutex
-	qdevice string // the device registered through this client, restored after reconnect
+	mu        sync.Mutex
+	qdevice   string // the device registered through this client, restored after reconnect
+	extraInfo []byte // the extra info set through this client, restored with the device
 
 	registered atomic.Bool // QdeviceRegister was called: Close waits for its answer
 }
@@ -221,11 +226,7 @@ func (c *Client) QdeviceRegister(ctx context.Context, name string) error {
 func (c *Client) QdeviceUnregister(ctx context.Context, name string) error {
 	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqQdeviceUnregister, Name: name})
 	if err == nil || corosync.Code(err) == corosync.ErrNotExist {
-		c.mu.Lock()
-		if c.qdevice == name {
-			c.qdevice = ""
-		}
-		c.mu.Unlock()
+		c.forgetQdevice(name)
 	}
 	return err
 }
@@ -266,10 +267,59 @@ func (c *Client) QdeviceMasterWins(ctx context.Context, name string, allow bool)
 	return err
 }
 
+// SetQdeviceExtraInfo sets the extra info of this node's quorum device
+// (votequorum_set_qdevice_extra_info): up to MaxQdeviceExtraInfo bytes the
+// daemon copies verbatim to every node, where QdeviceExtraInfo returns them
+// and trackers get a corosync.EventQdeviceExtraInfo. Empty info clears it;
+// unregistering the device clears it too. corosync-quorumtool -X sets a
+// string with its NUL, and -s prints a string that ends in one.
+//
+// Only corosync's main branch has it: on every release it fails with
+// corosync.ErrNotSupported and nothing is sent (see DaemonVersion). The
+// daemon answers corosync.ErrNotExist when no device is registered on this
+// node and corosync.ErrAccess when its configuration allows no device;
+// more than MaxQdeviceExtraInfo bytes is corosync.ErrInvalidParam, before
+// anything is sent. The info is remembered: after a reconnect the client
+// sets it again once it has registered the device again.
+func (c *Client) SetQdeviceExtraInfo(ctx context.Context, info []byte) error {
+	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqQdeviceSetExtraInfo, ExtraInfo: info})
+	if err == nil {
+		c.mu.Lock()
+		if len(info) == 0 {
+			c.extraInfo = nil
+		} else {
+			c.extraInfo = append([]byte{}, info...)
+		}
+		c.mu.Unlock()
+	}
+	return err
+}
+
+// QdeviceExtraInfo returns the extra info node nodeID's quorum device set
+// (votequorum_get_qdevice_extra_info); empty if it set none. An unknown
+// node is corosync.ErrNotExist; nodeID 0 is the quorum device's own entry
+// (votequorum's node id of the device), which never has any.
+//
+// Only corosync's main branch has it: on every release it fails with
+// corosync.ErrNotSupported and nothing is sent. The daemon answers
+// corosync.ErrAccess when its configuration allows no quorum device.
+func (c *Client) QdeviceExtraInfo(ctx context.Context, nodeID uint32) ([]byte, error) {
+	r, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqQdeviceGetExtraInfo, NodeID: nodeID})
+	if err != nil {
+		return nil, err
+	}
+	return r.ExtraInfo, nil
+}
+
 // DaemonVersion returns what the client learnt of the daemon's release
 // when it last connected: a lower bound (see corosync.Version). Requests
 // the daemon may not define fail with corosync.ErrNotSupported before
-// anything is sent.
+// anything is sent. Unlike the other services' clients, a votequorum
+// client tells corosync's main branch (corosync.VersionMain) from 3.1.6,
+// because main defines requests no release has (the quorum device's extra
+// info): on a 3.1.6 daemon it asks cpg one question every release answers
+// without doing anything (its cpg ZC_FREE of address 0), on a connection
+// of its own that it closes at once.
 func (c *Client) DaemonVersion() corosync.Version { return c.s.DaemonVersion() }
 
 // Close ends every subscription, stops tracking (so that the daemon sends
@@ -299,13 +349,19 @@ func (c *Client) qdeviceName() string {
 	return c.qdevice
 }
 
-// forgetQdevice stops restoring name after reconnects.
+// forgetQdevice stops restoring name (and its extra info) after reconnects.
 func (c *Client) forgetQdevice(name string) {
 	c.mu.Lock()
 	if c.qdevice == name {
-		c.qdevice = ""
+		c.qdevice, c.extraInfo = "", nil
 	}
 	c.mu.Unlock()
+}
+
+func (c *Client) qdeviceExtraInfo() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.extraInfo
 }
 
 // call sends one request on the current connection.
@@ -319,16 +375,18 @@ func (c *Client) call(ctx context.Context, r vqwire.Request) (vqwire.Response, e
 
 // ops are the operation names of errors, by request id.
 var ops = [...]string{
-	vqwire.ReqGetInfo:           "votequorum getinfo",
-	vqwire.ReqSetExpected:       "votequorum setexpected",
-	vqwire.ReqSetVotes:          "votequorum setvotes",
-	vqwire.ReqTrackStart:        "votequorum trackstart",
-	vqwire.ReqTrackStop:         "votequorum trackstop",
-	vqwire.ReqQdeviceRegister:   "votequorum qdevice_register",
-	vqwire.ReqQdeviceUnregister: "votequorum qdevice_unregister",
-	vqwire.ReqQdeviceUpdate:     "votequorum qdevice_update",
-	vqwire.ReqQdevicePoll:       "votequorum qdevice_poll",
-	vqwire.ReqQdeviceMasterWins: "votequorum qdevice_master_wins",
+	vqwire.ReqGetInfo:             "votequorum getinfo",
+	vqwire.ReqSetExpected:         "votequorum setexpected",
+	vqwire.ReqSetVotes:            "votequorum setvotes",
+	vqwire.ReqTrackStart:          "votequorum trackstart",
+	vqwire.ReqTrackStop:           "votequorum trackstop",
+	vqwire.ReqQdeviceRegister:     "votequorum qdevice_register",
+	vqwire.ReqQdeviceUnregister:   "votequorum qdevice_unregister",
+	vqwire.ReqQdeviceUpdate:       "votequorum qdevice_update",
+	vqwire.ReqQdevicePoll:         "votequorum qdevice_poll",
+	vqwire.ReqQdeviceMasterWins:   "votequorum qdevice_master_wins",
+	vqwire.ReqQdeviceSetExtraInfo: "votequorum qdevice_set_extra_info",
+	vqwire.ReqQdeviceGetExtraInfo: "votequorum qdevice_get_extra_info",
 }
 
 // call encodes r, sends it on conn and decodes the response. An answer
@@ -344,7 +402,7 @@ func call(ctx context.Context, conn *session.Conn, r vqwire.Request) (vqwire.Res
 	out, err := conn.Call(ctx, op, req, vqwire.ResponseFor(r.ID), bufs.resp[:0])
 	if err != nil {
 		switch r.ID {
-		case vqwire.ReqGetInfo, vqwire.ReqSetVotes:
+		case vqwire.ReqGetInfo, vqwire.ReqSetVotes, vqwire.ReqQdeviceGetExtraInfo:
 			err = session.Annotate(err, "node "+strconv.FormatUint(uint64(r.NodeID), 10))
 		case vqwire.ReqQdeviceRegister, vqwire.ReqQdeviceUnregister, vqwire.ReqQdeviceUpdate, vqwire.ReqQdevicePoll, vqwire.ReqQdeviceMasterWins:
 			err = session.Annotate(err, "qdevice "+strconv.Quote(r.Name))
@@ -363,7 +421,7 @@ func call(ctx context.Context, conn *session.Conn, r vqwire.Request) (vqwire.Res
 // allocates little.
 type callBufs struct {
 	req  [vqwire.UpdateRequestSize]byte
-	resp [vqwire.GetInfoResponseSize + 64]byte
+	resp [vqwire.GetInfoResponseSize + 64]byte // an extra info answer may grow it
 }
 
 var bufPool = sync.Pool{New: func() any { return new(callBufs) }}
