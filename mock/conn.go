@@ -45,6 +45,14 @@ func (cn *conn) push(b []byte) {
 	}
 }
 
+// EventPending reports whether an event is queued, as the real
+// transport's does (transport.IPCConn.EventPending).
+func (cn *conn) EventPending() bool {
+	cn.qmu.Lock()
+	defer cn.qmu.Unlock()
+	return len(cn.queue) > 0
+}
+
 func (cn *conn) kill(why string) {
 	cn.qmu.Lock()
 	if cn.dead == nil {

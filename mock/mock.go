@@ -28,6 +28,8 @@ type Cluster struct {
 
 	shutdownTimeout time.Duration    // cfg.shutdown_timeout
 	version         corosync.Version // what the release probe finds (WithDaemonVersion)
+
+	extraInfo map[uint32][]byte // corosync main: each node's quorum device extra info
 }
 
 // Option configures NewCluster.
@@ -43,14 +45,16 @@ func WithoutProvider() Option { return func(c *Cluster) { c.free = true } }
 func WithShutdownTimeout(d time.Duration) Option { return func(c *Cluster) { c.shutdownTimeout = d } }
 
 // WithDaemonVersion makes every node look like a daemon of release line v
-// (corosync.Version2_4, Version3_0 or Version3_1_6, the default) to the
-// release probe that clients run at connect: the cmap keys the probe reads
-// are those of that line. Clients then refuse, with
+// (corosync.Version2_4, Version3_0, Version3_1_6, the default, or
+// VersionMain) to the release probe that clients run at connect: the cmap
+// keys the probe reads are those of that line, and cpg answers the probe's
+// question as main or as a release. Clients then refuse, with
 // corosync.ErrNotSupported and before sending, what that release lacks,
 // exactly as against a real daemon of it (quorum falls back to ModelV0,
 // cfg's NodeStatus and shutdown tracking fail, and on 2.4 so do the stats
-// map and ReopenLog), so code can be tested against older clusters. The
-// rest of the mock's answers stay corosync 3.1.7's.
+// map and ReopenLog), so code can be tested against older clusters. With
+// VersionMain, votequorum has main's quorum device extra info. The rest of
+// the mock's answers stay corosync 3.1.7's.
 func WithDaemonVersion(v corosync.Version) Option { return func(c *Cluster) { c.version = v } }
 
 // NewCluster returns a cluster of nodes 1..n, all running, in one partition.
@@ -119,6 +123,7 @@ func (c *Cluster) downLocked(id uint32, why string, graceful bool) {
 	clear(n.conns)
 	n.members, n.ring, n.quorate = nil, quorumwire.RingID{}, false
 	n.order, n.qdName = nil, ""
+	delete(c.extraInfo, id) // a restarted daemon starts without it
 	c.recompute()
 }
 

@@ -3,6 +3,7 @@ package mock
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -326,6 +327,23 @@ func (n *Node) qdevicePoll(name string, cast bool, ring vqwire.RingID) corosync.
 	return vqCode(err, corosync.ErrNotExist)
 }
 
+// setExtraInfo is main's qdevice_set_extra_info: the info goes round the
+// partition, every node keeps it and tells its trackers (empty: cleared).
+func (n *Node) setExtraInfo(info []byte) {
+	c := n.c
+	if len(info) == 0 {
+		delete(c.extraInfo, n.id)
+	} else {
+		if c.extraInfo == nil {
+			c.extraInfo = map[uint32][]byte{}
+		}
+		c.extraInfo[n.id] = append([]byte{}, info...)
+	}
+	for _, m := range n.partition() {
+		m.vqNotify(vqwire.Event{ID: vqwire.EvExtraInfo, NodeID: n.id, ExtraInfo: info})
+	}
+}
+
 // handle answers a votequorum request as exec/votequorum.c does.
 func (v *vqConn) handle(req, out []byte) []byte {
 	n := v.n
@@ -355,10 +373,14 @@ func (v *vqConn) handle(req, out []byte) []byte {
 		if err != nil {
 			return status(corosync.ErrNotExist)
 		}
+		flags := vqwire.Flags(i.Flags)
+		if _, ok := c.extraInfo[i.NodeID]; ok {
+			flags |= vqwire.FlagQdeviceHasExtraInfo
+		}
 		b, err := vqwire.AppendResponse(out, r.ID, corosync.OK, vqwire.Info{
 			NodeID: i.NodeID, State: vqwire.NodeState(i.State), NodeVotes: i.Votes,
 			NodeExpectedVotes: i.Expected, HighestExpected: i.HighestExpected,
-			TotalVotes: i.TotalVotes, Quorum: i.Quorum, Flags: vqwire.Flags(i.Flags),
+			TotalVotes: i.TotalVotes, Quorum: i.Quorum, Flags: flags,
 			QdeviceVotes: i.QdeviceVotes, QdeviceName: n.qdName,
 		})
 		if err != nil {
@@ -377,6 +399,10 @@ func (v *vqConn) handle(req, out []byte) []byte {
 			nl.Context, q.Context = r.Context, r.Context
 			v.push(vqEvent(nl))
 			v.push(vqEvent(q))
+			// main follows it with each node's extra info, in node order.
+			for _, id := range slices.Sorted(maps.Keys(c.extraInfo)) {
+				v.push(vqEvent(vqwire.Event{ID: vqwire.EvExtraInfo, Context: r.Context, NodeID: id, ExtraInfo: c.extraInfo[id]}))
+			}
 		}
 		if v.tracking {
 			return status(corosync.ErrExist)
@@ -394,7 +420,28 @@ func (v *vqConn) handle(req, out []byte) []byte {
 	case vqwire.ReqQdeviceRegister:
 		return status(n.qdeviceRegister(r.Name))
 	case vqwire.ReqQdeviceUnregister:
-		return status(n.qdeviceUnregister(r.Name))
+		code := n.qdeviceUnregister(r.Name)
+		if code == corosync.OK && c.version == corosync.VersionMain {
+			n.setExtraInfo(nil) // main clears it, and says so
+		}
+		return status(code)
+	case vqwire.ReqQdeviceSetExtraInfo, vqwire.ReqQdeviceGetExtraInfo:
+		if c.version != corosync.VersionMain {
+			break // a release's generic reject
+		}
+		if r.ID == vqwire.ReqQdeviceGetExtraInfo {
+			if _, err := c.sim.Info(n.id, r.NodeID); err != nil && r.NodeID != vqwire.QdeviceNodeID {
+				b, _ := vqwire.AppendExtraInfoResponse(out, corosync.ErrNotExist, nil)
+				return b
+			}
+			b, _ := vqwire.AppendExtraInfoResponse(out, corosync.OK, c.extraInfo[r.NodeID])
+			return b
+		}
+		if !n.qdeviceRegistered() {
+			return status(corosync.ErrNotExist)
+		}
+		n.setExtraInfo(r.ExtraInfo)
+		return status(corosync.OK)
 	case vqwire.ReqQdeviceUpdate:
 		switch {
 		case !n.qdeviceRegistered():

@@ -307,3 +307,74 @@ func TestQuorumFollowsVotequorum(t *testing.T) {
 		t.Errorf("votequorum without a provider: %v", err)
 	}
 }
+
+// WithDaemonVersion(corosync.VersionMain): votequorum has main's quorum
+// device extra info, as TestQdeviceExtraInfo measures it on corosync main;
+// on a release line the client refuses it without sending.
+func TestVotequorumExtraInfo(t *testing.T) {
+	cl := mock.NewCluster(3, mock.WithDaemonVersion(corosync.VersionMain), mock.WithQdevice(1, 10*time.Second))
+	c1, c2 := vqDial(t, cl.Node(1)), vqDial(t, cl.Node(2))
+	if v := c1.DaemonVersion(); v != corosync.VersionMain {
+		t.Fatalf("DaemonVersion = %v", v)
+	}
+	ctx := t.Context()
+	sub, err := c2.Subscribe(ctx, dispatch.Queue(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	next := func(kind corosync.EventKind) votequorum.Event {
+		t.Helper()
+		for {
+			ev, err := sub.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Kind == kind {
+				return ev
+			}
+		}
+	}
+	next(corosync.EventSnapshot)
+	if err := c1.SetQdeviceExtraInfo(ctx, []byte("x")); !errors.Is(err, corosync.ErrNotExist) {
+		t.Fatalf("set without a device: %v", err)
+	}
+	if info, err := c2.QdeviceExtraInfo(ctx, 0); err != nil || len(info) != 0 {
+		t.Fatalf("node 0: %q %v", info, err)
+	}
+	if _, err := c2.QdeviceExtraInfo(ctx, 99); !errors.Is(err, corosync.ErrNotExist) {
+		t.Fatalf("node 99: %v", err)
+	}
+	if err := c1.QdeviceRegister(ctx, "dev"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c1.SetQdeviceExtraInfo(ctx, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(corosync.EventQdeviceExtraInfo); ev.NodeID != 1 || string(ev.QdeviceExtraInfo[1]) != "hello" {
+		t.Fatalf("event %v", ev)
+	}
+	if info, err := c2.QdeviceExtraInfo(ctx, 1); err != nil || string(info) != "hello" {
+		t.Fatalf("get: %q %v", info, err)
+	}
+	if i := vqInfo(t, c1, 1); !i.Flags.Has(votequorum.FlagQdeviceHasExtraInfo) {
+		t.Fatalf("getinfo flags %v", i.Flags)
+	}
+	if got := vqDial(t, cl.Node(3)).Latest().QdeviceExtraInfo; string(got[1]) != "hello" {
+		t.Fatalf("node 3's snapshot: %v", got)
+	}
+	if err := c1.QdeviceUnregister(ctx, "dev"); err != nil {
+		t.Fatal(err)
+	}
+	if ev := next(corosync.EventQdeviceExtraInfo); ev.NodeID != 1 || ev.QdeviceExtraInfo != nil {
+		t.Fatalf("after unregister: %v", ev)
+	}
+
+	rel := vqDial(t, mock.NewCluster(1).Node(1))
+	if err := rel.SetQdeviceExtraInfo(ctx, []byte("x")); !errors.Is(err, corosync.ErrNotSupported) {
+		t.Fatalf("on a release: %v", err)
+	}
+	if rel.DaemonVersion() != corosync.Version3_1_6 {
+		t.Fatalf("release DaemonVersion %v", rel.DaemonVersion())
+	}
+}

@@ -355,7 +355,7 @@ func need(b []byte, n int, msg, field string) error {
 // daemon), and ZC_FREE only as the main-branch probe (AppendMainProbe),
 // which every daemon answers without doing anything.
 var Requests = &wire.Requests{Service: "cpg", ByID: []wire.RequestInfo{
-	ReqZCFree:         {Name: "ZC_FREE (address 0: the main-branch probe only)", Since: corosync.Version2_4},
+	ReqZCFree:         {Name: "ZC_FREE", Since: corosync.Version2_4}, // address 0 only: AppendMainProbe
 	ReqJoin:           {Name: "JOIN", Since: corosync.Version2_4},
 	ReqLeave:          {Name: "LEAVE", Since: corosync.Version2_4},
 	ReqMcast:          {Name: "MCAST", Since: corosync.Version2_4},
