@@ -24,6 +24,7 @@ import (
 	"github.com/corosync-go/corosync/cmap"
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/dispatch"
+	"github.com/corosync-go/corosync/internal/session"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -67,6 +68,7 @@ func TestSafetyEveryDaemon(t *testing.T) {
 			r.step("cmap", r.cmap)
 			r.step("cpg", r.cpg)
 			r.step("cfg", r.cfg)
+			r.step("main probe", r.mainProbe)
 			r.step("shutdown", r.shutdownNode3)
 			t.Run("SetVotesTotalWrap", func(t *testing.T) { votesTotalWrap(t, d) })
 		})
@@ -416,7 +418,13 @@ func (r *run) votequorum(ctx context.Context) {
 		r.t.Fatalf("%s: votequorum.Dial failed", r.d.Name)
 	}
 	defer c.Close()
-	r.check(c.DaemonVersion() == r.want, "votequorum DaemonVersion %v, want %v", c.DaemonVersion(), r.want)
+	// Only votequorum, which has requests only main defines, tells main
+	// from 3.1.6.
+	wantVQ := r.want
+	if r.d.Name == "main" {
+		wantVQ = corosync.VersionMain
+	}
+	r.check(c.DaemonVersion() == wantVQ, "votequorum DaemonVersion %v, want %v", c.DaemonVersion(), wantVQ)
 	sub, err := c.Subscribe(ctx, dispatch.Queue(64))
 	if !r.ok("votequorum Subscribe(Queue(64))", err) {
 		return
@@ -576,6 +584,7 @@ func (r *run) qdevice(ctx context.Context, c *votequorum.Client, sub *dispatch.S
 	r.is("votequorum QdeviceUpdate(wrong old name)", c.QdeviceUpdate(ctx, "wrong", name), corosync.ErrInvalidParam)
 	r.ok("votequorum QdeviceUpdate(254-byte name -> go-safety)", c.QdeviceUpdate(ctx, long, name))
 	r.waitInfo(ctx, c, 0, "device renamed", func(i votequorum.Info) bool { return i.QdeviceName == name })
+	r.extraInfo(ctx, c)
 
 	r.is("votequorum QdevicePoll(stale ring)", c.QdevicePoll(ctx, name, true, corosync.RingID{NodeID: 1, Seq: 1}), corosync.ErrMessageError)
 	r.is("votequorum QdevicePoll(zero ring)", c.QdevicePoll(ctx, name, true, corosync.RingID{}), corosync.ErrMessageError)
@@ -608,6 +617,50 @@ func (r *run) qdevice(ctx context.Context, c *votequorum.Client, sub *dispatch.S
 	r.ok("votequorum Info(0) after the device", err)
 	r.check(i.Quorate() && i.TotalVotes == 3 && i.Quorum == 2, "after the device: %v", i)
 	sub.Drain()
+}
+
+// extraInfo makes main's quorum device extra info calls, with their
+// boundary arguments, while a device is registered on node 1: refused
+// before sending on every release, answered by main.
+func (r *run) extraInfo(ctx context.Context, c *votequorum.Client) {
+	refused := r.d.Name != "main"
+	for _, n := range []int{0, 1, votequorum.MaxQdeviceExtraInfo} {
+		if r.gated(fmt.Sprintf("votequorum SetQdeviceExtraInfo(%d bytes)", n), c.SetQdeviceExtraInfo(ctx, bytes.Repeat([]byte{0x5a}, n)), refused) {
+			r.waitInfo(ctx, c, 0, "extra info", func(i votequorum.Info) bool { return i.Flags.Has(votequorum.FlagQdeviceHasExtraInfo) == (n > 0) })
+			info, err := c.QdeviceExtraInfo(ctx, 1)
+			r.ok("votequorum QdeviceExtraInfo(1)", err)
+			r.check(len(info) == n, "QdeviceExtraInfo(1): %d bytes, want %d", len(info), n)
+		}
+	}
+	err := c.SetQdeviceExtraInfo(ctx, make([]byte, votequorum.MaxQdeviceExtraInfo+1))
+	r.is("votequorum SetQdeviceExtraInfo(4097 bytes)", err, corosync.ErrInvalidParam, corosync.ErrNotSupported)
+	for _, id := range []uint32{0, 2, 3} {
+		_, err := c.QdeviceExtraInfo(ctx, id)
+		r.gated(fmt.Sprintf("votequorum QdeviceExtraInfo(%d)", id), err, refused)
+	}
+	for _, id := range []uint32{99, math.MaxUint32} {
+		_, err := c.QdeviceExtraInfo(ctx, id)
+		if refused {
+			r.is(fmt.Sprintf("votequorum QdeviceExtraInfo(%d)", id), err, corosync.ErrNotSupported)
+		} else {
+			r.is(fmt.Sprintf("votequorum QdeviceExtraInfo(%d)", id), err, corosync.ErrNotExist)
+		}
+	}
+	if !refused {
+		r.ok("votequorum SetQdeviceExtraInfo(left set for unregister)", c.SetQdeviceExtraInfo(ctx, []byte("bye")))
+	}
+}
+
+// mainProbe asks every daemon cpg's ZC_FREE of address 0, the question
+// that tells corosync main from a release, 50 times on fresh connections:
+// only main may answer as main, and every daemon must stay up and
+// answering (alive, after the step).
+func (r *run) mainProbe(ctx context.Context) {
+	for range 50 {
+		main, err := session.ProbeMain(ctx, r.dial, fastBackoff)
+		r.ok("cpg ZC_FREE(0) (the main probe)", err)
+		r.check(main == (r.d.Name == "main"), "the probe says main=%v", main)
+	}
 }
 
 // waitVQ reads sub until ok holds.
