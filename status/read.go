@@ -275,6 +275,19 @@ func (r *reader) votes(vqOK bool) {
 		}
 		n := r.node(id)
 		n.State, n.Votes, n.ExpectedVotes, n.Flags = info.State, info.NodeVotes, info.NodeExpectedVotes, info.Flags
+		if info.Flags.Has(votequorum.FlagQdevice | votequorum.FlagQdeviceHasExtraInfo) {
+			// corosync main. ACCESS: the configuration allows no device
+			// (quorumtool then prints none either); NOT_EXIST: the node
+			// left meanwhile.
+			ei, err := cl.vq.QdeviceExtraInfo(r.ctx, id)
+			switch {
+			case err == nil:
+				n.QdeviceExtraInfo = ei
+			case !errors.Is(err, corosync.ErrAccess) && !errors.Is(err, corosync.ErrNotExist):
+				r.miss(PartVotequorum, err)
+				return
+			}
+		}
 	}
 }
 

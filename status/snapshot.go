@@ -226,6 +226,10 @@ type Node struct {
 	Votes         uint32
 	ExpectedVotes uint32
 	Flags         votequorum.Flags
+	// QdeviceExtraInfo is what the node's quorum device set as its extra
+	// info (corosync main only; read when Flags has
+	// votequorum.FlagQdeviceHasExtraInfo, as corosync-quorumtool -s does).
+	QdeviceExtraInfo []byte
 
 	// HasLinks says the link status part has this node (knet); Reachable
 	// is knet's view of it (always true for this node; false when the

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corosync-go/corosync/client"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
+	"github.com/corosync-go/corosync/votequorum"
 )
 
 // TestRealDaemon checks -once's exit codes against every daemon of the
@@ -187,4 +189,40 @@ func TestStatusQdevice(t *testing.T) {
 	}
 	waitTool("(votes 1)")
 	compareStatus(t, cl, "qnetd killed", 1, 2)
+}
+
+// TestStatusExtraInfo compares -status with corosync main's own
+// corosync-quorumtool -s while quorum devices on two nodes have set extra
+// info, which main's tool prints after the node's name: a NUL-terminated
+// printable string as is, anything else in hex.
+func TestStatusExtraInfo(t *testing.T) {
+	d, _ := corotest.LookupDaemon("main")
+	cl := corotest.Start(t, 3, corotest.Options{Daemon: &d})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for id, info := range map[uint32][]byte{1: []byte("hello world\x00"), 2: {0x01, 0xfe, 'a', 0}} {
+		c, err := votequorum.Dial(ctx, client.WithDialer(cl.Node(id).Dialer()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.QdeviceRegister(ctx, "go-qdevice"); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetQdeviceExtraInfo(ctx, info); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		if _, out, _ := cl.Node(3).QuorumTool(ctx); strings.Contains(out, "[hello world]") && strings.Contains(out, "[4 bytes: 01 FE 61 00 ]") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	compareStatus(t, cl, "two devices with extra info", 1, 2, 3)
+	_, out, _ := runQW(t, ctx, "-status", "-netns", cl.Node(3).NetNSPath())
+	t.Logf("-status on node 3:\n%s", out)
+	if !strings.Contains(out, "[4 bytes: 01 FE 61 00 ]") {
+		t.Fatalf("-status:\n%s", out)
+	}
 }

@@ -41,8 +41,11 @@ type memberStatus struct {
 	// Qdevice is quorumtool's column: "NR" (no device registered on that
 	// node) or "A|NA,V|NV,MW|NMW"; "" when no node has a device.
 	Qdevice string `json:"qdevice,omitempty"`
-	Name    string `json:"name"`
-	Local   bool   `json:"local"`
+	// QdeviceExtraInfo is the extra info the node's device set (corosync
+	// main), as corosync-quorumtool -s prints it after the name.
+	QdeviceExtraInfo string `json:"qdevice_extra_info,omitempty"`
+	Name             string `json:"name"`
+	Local            bool   `json:"local"`
 }
 
 type qdevStatus struct {
@@ -101,6 +104,9 @@ func report(s cstatus.Snapshot) status {
 		m := memberStatus{NodeID: id, Votes: n.Votes, Name: n.Name, Local: id == s.LocalNodeID}
 		if device {
 			m.Qdevice = n.QdeviceState()
+			if n.Flags.Has(votequorum.FlagQdevice|votequorum.FlagQdeviceHasExtraInfo) && n.QdeviceExtraInfo != nil {
+				m.QdeviceExtraInfo = extraInfoText(n.QdeviceExtraInfo)
+			}
 		}
 		st.Membership = append(st.Membership, m)
 	}
@@ -112,6 +118,31 @@ func report(s cstatus.Snapshot) status {
 		st.Qdevice = q
 	}
 	return st
+}
+
+// extraInfoText renders a quorum device's extra info as corosync main's
+// corosync-quorumtool does: a string ending in its NUL with nothing but
+// printable ASCII before it as that string, anything else as "N bytes: "
+// and each byte in hex followed by a space; nothing as "<unset>".
+func extraInfoText(ei []byte) string {
+	if len(ei) == 0 {
+		return "<unset>"
+	}
+	printable := ei[len(ei)-1] == 0
+	for _, c := range ei[:len(ei)-1] {
+		if c < 0x20 || c > 0x7e {
+			printable = false
+		}
+	}
+	if printable {
+		return string(ei[:len(ei)-1])
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d bytes: ", len(ei))
+	for _, c := range ei {
+		fmt.Fprintf(&b, "%02X ", c)
+	}
+	return b.String()
 }
 
 func pick(b bool, yes, no string) string {
@@ -177,6 +208,9 @@ func (st status) text() string {
 			pad(&b, m.Qdevice)
 		}
 		b.WriteString(m.Name)
+		if m.QdeviceExtraInfo != "" {
+			b.WriteString(" [" + m.QdeviceExtraInfo + "]")
+		}
 		if m.Local {
 			b.WriteString(" (local)")
 		}
