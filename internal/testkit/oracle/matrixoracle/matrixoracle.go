@@ -13,7 +13,8 @@
 package matrixoracle
 
 /*
-#cgo LDFLAGS: -lquorum -lvotequorum -lcfg -lcmap
+#cgo LDFLAGS: -lquorum -lvotequorum -lcfg -lcmap -ldl
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,26 @@ static cs_error_t vq_open(votequorum_handle_t *h) {
 	votequorum_callbacks_t cb;
 	memset(&cb, 0, sizeof(cb));
 	return votequorum_initialize(h, &cb);
+}
+
+// corosync main's libvotequorum has the quorum device extra info calls;
+// the releases' libraries do not, so they are looked up at run time.
+typedef cs_error_t (*vq_get_ei_fn)(votequorum_handle_t, unsigned int, uint32_t *, void *);
+typedef cs_error_t (*vq_set_ei_fn)(votequorum_handle_t, uint32_t, const void *);
+
+static int vq_has_ei(void) {
+	return dlsym(RTLD_DEFAULT, "votequorum_get_qdevice_extra_info") != NULL &&
+		dlsym(RTLD_DEFAULT, "votequorum_set_qdevice_extra_info") != NULL;
+}
+
+static cs_error_t vq_get_ei(votequorum_handle_t h, unsigned int node, uint32_t *size, void *buf) {
+	vq_get_ei_fn f = (vq_get_ei_fn)dlsym(RTLD_DEFAULT, "votequorum_get_qdevice_extra_info");
+	return f(h, node, size, buf);
+}
+
+static cs_error_t vq_set_ei(votequorum_handle_t h, uint32_t size, const void *buf) {
+	vq_set_ei_fn f = (vq_set_ei_fn)dlsym(RTLD_DEFAULT, "votequorum_set_qdevice_extra_info");
+	return f(h, size, buf);
 }
 
 static cs_error_t cfg_open(corosync_cfg_handle_t *h) {
@@ -191,6 +212,30 @@ func (v *Votequorum) Info(nodeID uint32) (Info, error) {
 	return Info{uint32(i.node_id), uint32(i.node_state), uint32(i.node_votes), uint32(i.node_expected_votes),
 		uint32(i.highest_expected), uint32(i.total_votes), uint32(i.quorum), uint32(i.flags), uint32(i.qdevice_votes),
 		C.GoString(&i.qdevice_name[0])}, nil
+}
+
+// HasExtraInfo reports whether the libvotequorum loaded has corosync
+// main's quorum device extra info calls.
+func HasExtraInfo() bool { return C.vq_has_ei() != 0 }
+
+// ExtraInfo calls votequorum_get_qdevice_extra_info (HasExtraInfo must
+// hold). Only for a call the daemon answers with CS_OK: on an error the
+// library copies as many bytes as the answer's unset ei_size says.
+func (v *Votequorum) ExtraInfo(nodeID uint32) ([]byte, error) {
+	buf := make([]byte, 4096+1)
+	var size C.uint32_t
+	if err := code(C.vq_get_ei(v.h, C.uint(nodeID), &size, unsafe.Pointer(&buf[0]))); err != nil {
+		return nil, err
+	}
+	return buf[:size], nil
+}
+
+// SetExtraInfo calls votequorum_set_qdevice_extra_info (HasExtraInfo must
+// hold).
+func (v *Votequorum) SetExtraInfo(info []byte) error {
+	p := C.CBytes(info) // malloc(0) may be NULL: the library's "none"
+	defer C.free(p)
+	return code(C.vq_set_ei(v.h, C.uint32_t(len(info)), p))
 }
 
 // Close calls votequorum_finalize.

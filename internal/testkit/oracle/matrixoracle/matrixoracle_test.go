@@ -3,7 +3,9 @@
 package matrixoracle
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -177,6 +179,7 @@ func TestSameAsCLibraries(t *testing.T) {
 		}
 	}
 	compare("healthy", []uint32{1, 2, 3})
+	extraInfo(t, ctx, d, vq, cvq)
 
 	if err := c.Node(3).Kill(); err != nil {
 		t.Fatal(err)
@@ -197,4 +200,59 @@ func TestSameAsCLibraries(t *testing.T) {
 		}
 	}
 	compare("node 3 killed", []uint32{1, 2, 3})
+}
+
+// extraInfo compares corosync main's quorum device extra info with main's
+// own libvotequorum: what one sets, the other reads, and both read the
+// same for every node. On a release, the library has no such calls and the
+// client refuses them without sending.
+func extraInfo(t *testing.T, ctx context.Context, d corotest.Daemon, vq *votequorum.Client, cvq *Votequorum) {
+	if d.Name != "main" {
+		if HasExtraInfo() {
+			t.Errorf("%s's libvotequorum has the extra info calls", d)
+		}
+		if _, err := vq.QdeviceExtraInfo(ctx, 1); !errors.Is(err, corosync.ErrNotSupported) {
+			t.Errorf("%s: QdeviceExtraInfo: %v, want ErrNotSupported", d, err)
+		}
+		return
+	}
+	if !HasExtraInfo() {
+		t.Fatalf("%s's libvotequorum lacks the extra info calls", d)
+	}
+	if err := vq.QdeviceRegister(ctx, "go-oracle"); err != nil {
+		t.Fatal(err)
+	}
+	defer vq.QdeviceUnregister(ctx, "go-oracle")
+	same := func(step string, want []byte) {
+		t.Helper()
+		for _, id := range []uint32{0, 1, 2, 3} {
+			g, gerr := vq.QdeviceExtraInfo(ctx, id)
+			l, lerr := cvq.ExtraInfo(id)
+			if gerr != nil || lerr != nil || !bytes.Equal(g, l) {
+				t.Errorf("%s: node %d: go %q (%v), libvotequorum %q (%v)", step, id, g, gerr, l, lerr)
+			}
+			if id == 1 && !bytes.Equal(g, want) {
+				t.Errorf("%s: node 1 has %q, want %q", step, g, want)
+			}
+		}
+	}
+	same("none set", nil)
+	if err := vq.SetQdeviceExtraInfo(ctx, []byte("set by go\x00")); err != nil {
+		t.Fatal(err)
+	}
+	same("set by go", []byte("set by go\x00"))
+	if err := cvq.SetExtraInfo([]byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	same("set by libvotequorum", []byte{1, 2, 3})
+	big := bytes.Repeat([]byte("x"), 4096)
+	gerr := vq.SetQdeviceExtraInfo(ctx, append(big, 'y'))
+	lerr := cvq.SetExtraInfo(append(big, 'y'))
+	if !errors.Is(gerr, corosync.ErrInvalidParam) || corosync.Code(gerr) != corosync.Code(lerr) {
+		t.Errorf("4097 bytes: go %v, libvotequorum %v", gerr, lerr)
+	}
+	if err := cvq.SetExtraInfo(nil); err != nil {
+		t.Fatal(err)
+	}
+	same("cleared by libvotequorum", nil)
 }
