@@ -74,10 +74,15 @@ func (v Version) AtLeast(o Version) bool {
 // MarshalText renders v as String does, for JSON and logs.
 func (v Version) MarshalText() ([]byte, error) { return []byte(v.String()), nil }
 
-// UnmarshalText parses "major.minor", "major.minor.patch" or "main".
+// UnmarshalText parses what MarshalText produces: "major.minor",
+// "major.minor.patch", "main" or "unknown" (the zero Version).
 func (v *Version) UnmarshalText(b []byte) error {
-	if string(b) == "main" {
+	switch string(b) {
+	case "main":
 		*v = VersionMain
+		return nil
+	case "unknown":
+		*v = Version{}
 		return nil
 	}
 	var n [3]uint64

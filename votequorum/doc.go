@@ -49,6 +49,15 @@
 // polling is marked not alive and its votes are withdrawn; it stays registered
 // until QdeviceUnregister.
 //
+// On corosync's main branch (not in any release yet), a device may also
+// publish up to MaxQdeviceExtraInfo bytes of extra info that every node
+// keeps: SetQdeviceExtraInfo sets or clears it, QdeviceExtraInfo reads any
+// node's, and trackers get corosync.EventQdeviceExtraInfo, with every
+// node's in State.QdeviceExtraInfo. main's corosync-quorumtool -s prints it
+// after the node's name. On every release these calls fail with
+// corosync.ErrNotSupported and nothing is sent: the client tells main from
+// a release when it connects (DaemonVersion is corosync.VersionMain).
+//
 // # What if
 //
 // Client.WhatIf predicts this node's quorum after nodes stop or fail or the
@@ -88,6 +97,9 @@
 //	votequorum_qdevice_update                   Client.QdeviceUpdate(ctx, oldName, newName)
 //	votequorum_qdevice_poll                     Client.QdevicePoll(ctx, name, castVote, ring)
 //	votequorum_qdevice_master_wins              Client.QdeviceMasterWins(ctx, name, allow)
+//	votequorum_set_qdevice_extra_info (main)    Client.SetQdeviceExtraInfo(ctx, info)
+//	votequorum_get_qdevice_extra_info (main)    Client.QdeviceExtraInfo(ctx, nodeid) -> []byte
+//	votequorum_qdevice_extra_info_fn (main)     corosync.EventQdeviceExtraInfo: Event.NodeID, State.QdeviceExtraInfo
 //	cs_error_t                                  corosync.Error in every error (errors.Is)
 //
 // Differences from the C library: node id 0 is explicit in SetVotes (Target);
@@ -95,7 +107,8 @@
 // daemon's 8-bit quorum; qdevice names are checked as the C library checks
 // them (1..254 bytes), and a name with a NUL byte is refused too; Info
 // returns nothing from an error answer (the C library copies its
-// uninitialised body).
+// uninitialised body), and QdeviceExtraInfo neither (main's C library
+// copies as many bytes as the error answer's unset size says).
 //
 // Every call takes a context and every error carries a corosync.Error code.
 package votequorum

@@ -175,3 +175,51 @@ func ExampleClient_QdevicePoll() {
 		}
 	}
 }
+
+// A quorum device publishes extra info that every node keeps (corosync's
+// main branch only). Here a mock cluster that answers as main stands in
+// for the daemon; on a release the calls fail with corosync.ErrNotSupported
+// and nothing is sent.
+func ExampleClient_SetQdeviceExtraInfo() {
+	ctx := context.Background()
+	cluster := mock.NewCluster(2, mock.WithDaemonVersion(corosync.VersionMain))
+	dev, err := votequorum.Dial(ctx, client.WithDialer(cluster.Node(1)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer dev.Close()
+	fmt.Println("daemon:", dev.DaemonVersion())
+	if err := dev.QdeviceRegister(ctx, "mydevice"); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := dev.SetQdeviceExtraInfo(ctx, []byte("site=a\x00")); err != nil {
+		fmt.Println(err)
+		return
+	}
+	other, err := votequorum.Dial(ctx, client.WithDialer(cluster.Node(2)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer other.Close()
+	info, err := other.QdeviceExtraInfo(ctx, 1)
+	fmt.Printf("node 1's device: %q %v\n", info, err)
+	fmt.Printf("in node 2's state: %q\n", other.Latest().QdeviceExtraInfo[1])
+
+	release := mock.NewCluster(1)
+	old, err := votequorum.Dial(ctx, client.WithDialer(release.Node(1)))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer old.Close()
+	_, err = old.QdeviceExtraInfo(ctx, 1)
+	fmt.Println(old.DaemonVersion(), errors.Is(err, corosync.ErrNotSupported))
+	// Output:
+	// daemon: main
+	// node 1's device: "site=a\x00" <nil>
+	// in node 2's state: "site=a\x00"
+	// 3.1.6 true
+}
