@@ -27,11 +27,7 @@ func TestQdeviceExtraInfo(t *testing.T) {
 	c1, c2 := dial(t, n1), dial(t, n2)
 	ctx := ctxT(t, 120*time.Second)
 	main := cl.Daemon().Name == "main"
-	want := cl.Daemon().ReleaseLine()
-	if main {
-		want = corosync.VersionMain
-	}
-	if v := c1.DaemonVersion(); v != want {
+	if v, want := c1.DaemonVersion(), cl.Daemon().VotequorumLine(); v != want {
 		t.Fatalf("DaemonVersion = %v, want %v", v, want)
 	}
 	if !main {

@@ -209,7 +209,7 @@ func TestReal(t *testing.T) {
 	t.Run("InfoMatchesQuorumtool", func(t *testing.T) {
 		ctx := ctxT(t, 10*time.Second)
 		for _, id := range cl.IDs() {
-			if v, want := clients[id].DaemonVersion(), cl.Daemon().ReleaseLine(); v != want {
+			if v, want := clients[id].DaemonVersion(), cl.Daemon().VotequorumLine(); v != want {
 				t.Errorf("node %d: DaemonVersion %v on %s, want %v", id, v, cl.Daemon(), want)
 			}
 			info := checkInfo(t, clients[id], cl.Node(id))

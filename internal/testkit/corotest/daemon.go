@@ -286,6 +286,16 @@ func (d Daemon) ReleaseLine() corosync.Version {
 	return corosync.Version3_1_6
 }
 
+// VotequorumLine is what a votequorum client must take d for: its
+// ReleaseLine, but corosync.VersionMain on the main build (votequorum has
+// requests only main defines, so its probe tells main apart).
+func (d Daemon) VotequorumLine() corosync.Version {
+	if d.Name == "main" {
+		return corosync.VersionMain
+	}
+	return d.ReleaseLine()
+}
+
 // Matrix runs fn once per corosync daemon: the one COROSYNC_GO_DAEMON names
 // when it is set, else every daemon of the version matrix (MatrixDaemons),
 // each as a subtest named after it. A daemon that is not built fails its

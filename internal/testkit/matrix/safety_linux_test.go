@@ -420,10 +420,7 @@ func (r *run) votequorum(ctx context.Context) {
 	defer c.Close()
 	// Only votequorum, which has requests only main defines, tells main
 	// from 3.1.6.
-	wantVQ := r.want
-	if r.d.Name == "main" {
-		wantVQ = corosync.VersionMain
-	}
+	wantVQ := r.d.VotequorumLine()
 	r.check(c.DaemonVersion() == wantVQ, "votequorum DaemonVersion %v, want %v", c.DaemonVersion(), wantVQ)
 	sub, err := c.Subscribe(ctx, dispatch.Queue(64))
 	if !r.ok("votequorum Subscribe(Queue(64))", err) {
