@@ -65,11 +65,12 @@ func BenchmarkCalls(b *testing.B) {
 	}
 	defer ccm.Close()
 
-	for _, bc := range []struct {
+	type call struct {
 		name string
 		goFn func() error
 		cFn  func() error
-	}{
+	}
+	calls := []call{
 		{"quorum_getquorate", func() error { _, err := q.Quorate(ctx); return err }, func() error { _, err := cq.Quorate(); return err }},
 		{"votequorum_getinfo", func() error { _, err := vq.Info(ctx, 0); return err }, func() error { _, err := cvq.Info(0); return err }},
 		{"cfg_local_get", func() error { _, err := cf.LocalNodeID(ctx); return err }, func() error { _, err := ccf.LocalNodeID(); return err }},
@@ -79,7 +80,13 @@ func BenchmarkCalls(b *testing.B) {
 		// the Go client walks around that subtree, libcmap does not).
 		{"cmap_itervalues_totem", func() error { return iterValues(ctx, cm, "totem.") }, func() error { _, err := ccm.IterGet("totem."); return err }},
 		{"cmap_itervalues_runtime.totem", func() error { return iterValues(ctx, cm, "runtime.totem.") }, func() error { _, err := ccm.IterGet("runtime.totem."); return err }},
-	} {
+	}
+	if HasExtraInfo() { // corosync main
+		calls = append(calls, call{"votequorum_get_qdevice_extra_info",
+			func() error { _, err := vq.QdeviceExtraInfo(ctx, 1); return err },
+			func() error { _, err := cvq.ExtraInfo(1); return err }})
+	}
+	for _, bc := range calls {
 		// paired: Go and C alternate in blocks of 16 calls, so both see the
 		// machine in the same moments; the ratio is the figure to trust.
 		b.Run(bc.name+"/paired", func(b *testing.B) {
