@@ -8,7 +8,7 @@ import (
 )
 
 // State is the votequorum state as the notifications describe it. Its
-// slices are shared between subscribers: do not modify them.
+// slices and map are shared between subscribers: do not modify them.
 type State struct {
 	// Quorate is whether the local node is quorate (quorum notification).
 	Quorate bool

@@ -279,8 +279,9 @@ func (c *Client) QdeviceMasterWins(ctx context.Context, name string, allow bool)
 // daemon answers corosync.ErrNotExist when no device is registered on this
 // node and corosync.ErrAccess when its configuration allows no device;
 // more than MaxQdeviceExtraInfo bytes is corosync.ErrInvalidParam, before
-// anything is sent. The info is remembered: after a reconnect the client
-// sets it again once it has registered the device again.
+// anything is sent. When the device was registered through this client,
+// the info is remembered with it: after a reconnect the client sets it
+// again once it has registered the device again.
 func (c *Client) SetQdeviceExtraInfo(ctx context.Context, info []byte) error {
 	_, err := c.call(ctx, vqwire.Request{ID: vqwire.ReqQdeviceSetExtraInfo, ExtraInfo: info})
 	if err == nil {
