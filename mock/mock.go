@@ -254,6 +254,15 @@ func (c *Cluster) deliver() {
 				n.vqNotify(vqwire.Event{ID: vqwire.EvExpectedVotes, ExpectedVotes: nt.ExpectedVotes})
 			case vqrules.NotifyNodelist:
 				n.vqNotify(vqwire.Event{ID: vqwire.EvNodelist, Ring: vqwire.RingID(n.ring), Members: n.members})
+				// corosync main: in the sync that follows, every member
+				// whose device set extra info sends it round again, and
+				// every node tells its trackers (before the quorum
+				// notification; measured, TestVotequorumMockEqualsReal).
+				for _, m := range n.members {
+					if info, ok := c.extraInfo[m]; ok {
+						n.vqNotify(vqwire.Event{ID: vqwire.EvExtraInfo, NodeID: m, ExtraInfo: info})
+					}
+				}
 			case vqrules.NotifyQuorum:
 				n.quorate = nt.Quorate
 				n.vqNotify(n.vqQuorumEvent(nt))

@@ -1,6 +1,7 @@
 package mock_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
@@ -49,6 +50,9 @@ func mockOptions(o corotest.Options) []mock.Option {
 	for id, votes := range v.Votes {
 		opts = append(opts, mock.WithVotes(id, uint32(votes)))
 	}
+	if o.Daemon != nil && o.Daemon.Name == "main" {
+		opts = append(opts, mock.WithDaemonVersion(corosync.VersionMain))
+	}
 	return opts
 }
 
@@ -94,6 +98,13 @@ func (o *observer) events() (vq, q []string) {
 	for _, ev := range o.vqs.Drain() {
 		s := fmt.Sprintf("quorate=%v nodes=%v members=%v ring=%d expected=%d",
 			ev.Quorate, ev.Nodes, ev.Members, ev.Ring.NodeID, ev.ExpectedVotes)
+		if ev.QdeviceExtraInfo != nil || ev.Kind == corosync.EventQdeviceExtraInfo {
+			s += " extra_info="
+			for _, id := range slices.Sorted(maps.Keys(ev.QdeviceExtraInfo)) {
+				s += fmt.Sprintf("%d:%q ", id, ev.QdeviceExtraInfo[id])
+			}
+			s += fmt.Sprintf("(node %d)", ev.NodeID)
+		}
 		vq = o.vqLast.add(vq, ev.Kind == corosync.EventNodelist || ev.Kind == corosync.EventQuorum, ev.Kind.String(), s)
 	}
 	for _, ev := range o.qs.Drain() {
@@ -135,6 +146,10 @@ func infos(ctx context.Context, d transport.Dialer, n int) (map[uint32]string, e
 			continue
 		}
 		m[id] = i.String()
+		if c.DaemonVersion() == corosync.VersionMain {
+			ei, err := c.QdeviceExtraInfo(ctx, id)
+			m[id] += fmt.Sprintf(" extra_info %q %v", ei, corosync.Code(err))
+		}
 	}
 	return m, nil
 }
@@ -297,6 +312,22 @@ func (p *vqPair) sameAnswer(what string, f func(c *votequorum.Client) error) {
 
 func TestVotequorumMockEqualsReal(t *testing.T) {
 	corotest.Require(t)
+	t.Run("main: quorum device extra info", func(t *testing.T) {
+		t.Parallel()
+		d, _ := corotest.LookupDaemon("main")
+		p := newVQPair(t, 3, corotest.Options{Daemon: &d})
+		p.sameAnswer("set extra info without a device", func(c *votequorum.Client) error { return c.SetQdeviceExtraInfo(t.Context(), []byte("x")) })
+		p.sameAnswer("register", func(c *votequorum.Client) error { return c.QdeviceRegister(t.Context(), "dev") })
+		for _, info := range [][]byte{[]byte("abc\x00"), nil, bytes.Repeat([]byte{7}, votequorum.MaxQdeviceExtraInfo), []byte("again")} {
+			p.sameAnswer(fmt.Sprintf("set %d bytes", len(info)), func(c *votequorum.Client) error { return c.SetQdeviceExtraInfo(t.Context(), info) })
+		}
+		for _, id := range []uint32{0, 1, 2, 99} {
+			p.sameAnswer(fmt.Sprintf("get node %d", id), func(c *votequorum.Client) error { _, err := c.QdeviceExtraInfo(t.Context(), id); return err })
+		}
+		p.kill(3)
+		p.start(3)
+		p.sameAnswer("unregister", func(c *votequorum.Client) error { return c.QdeviceUnregister(t.Context(), "dev") })
+	})
 	t.Run("3 nodes", func(t *testing.T) {
 		t.Parallel()
 		p := newVQPair(t, 3, corotest.Options{})
