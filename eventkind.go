@@ -69,7 +69,8 @@ const (
 	EventTotem
 	// EventQdeviceExtraInfo (votequorum, corosync main only) is a quorum
 	// device extra info notification: a node's device set or cleared its
-	// extra info (votequorum_qdevice_extra_info_fn).
+	// extra info, or the daemon sent it again after a membership change
+	// (votequorum_qdevice_extra_info_fn).
 	EventQdeviceExtraInfo
 
 	// numKinds is one past the last kind.

@@ -47,7 +47,9 @@ type State struct {
 //     polls with this ring id.
 //   - corosync.EventQdeviceExtraInfo (corosync main only): node NodeID's
 //     quorum device set or cleared its extra info; State.QdeviceExtraInfo
-//     has the new value.
+//     has the new value. The daemon also sends one per node that has some
+//     after every membership change (between the corosync.EventNodelist and
+//     the corosync.EventQuorum), usually unchanged.
 //   - corosync.EventDisconnected: the connection was lost. The state is the
 //     zero value, so Quorate is false (fail-safe): a node that cannot reach
 //     its daemon must not act as quorate. Err says why.
