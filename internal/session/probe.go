@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"time"
 
 	corosync "github.com/corosync-go/corosync"
 	"github.com/corosync-go/corosync/internal/wire"
@@ -53,8 +54,15 @@ func ProbeCmap(ctx context.Context, d transport.Dialer, reqs *wire.Requests, t t
 		return v, err
 	}
 	main, err := ProbeMain(ctx, d, b)
-	if err != nil || !main {
+	switch {
+	case err != nil && ctx.Err() != nil:
 		return v, err
+	case err != nil || !main:
+		// A daemon the question could not be put to (cpg refused, or
+		// still in sync after probeMainWait) is taken for a release: the
+		// safe reading, which only holds back main-only requests until
+		// the next connect.
+		return v, nil
 	}
 	return corosync.VersionMain, nil
 }
@@ -102,11 +110,14 @@ func probeRelease(ctx context.Context, d transport.Dialer, service string, t tra
 	return corosync.Version3_0, nil
 }
 
-// probeMainAttempts bounds how often ProbeMain asks again after a TRY_AGAIN
-// answer (totem's send queue full). A release answers ZC_FREE with an
-// uninitialised error code that may read as TRY_AGAIN every time; after
-// the last attempt the daemon is taken for a release, the safe reading.
-const probeMainAttempts = 5
+// probeMainWait bounds how long ProbeMain asks again after TRY_AGAIN
+// answers. ZC_FREE is flow-controlled: the daemon answers TRY_AGAIN while
+// totem's queue is full or a membership sync runs (which waits up to
+// quorum.device.sync_timeout for a quorum device's poll). A release's own
+// answer leaves its error field unset, which could read as TRY_AGAIN every
+// time (no build of the matrix does: TestSafetyEveryDaemon measures it);
+// after probeMainWait the daemon is taken for a release, the safe reading.
+var probeMainWait = 5 * time.Second
 
 // ProbeMain tells corosync's main branch from every release: it sends
 // cpg's ZC_FREE (request 10, defined by every corosync since 2.x) for
@@ -131,6 +142,7 @@ func ProbeMain(ctx context.Context, d transport.Dialer, b corosync.Backoff) (boo
 		return false, err
 	}
 	var buf []byte
+	deadline := time.Now().Add(probeMainWait)
 	for attempt := 0; ; attempt++ {
 		out, err := t.Request(ctx, req, buf[:0])
 		if err != nil {
@@ -140,7 +152,7 @@ func ProbeMain(ctx context.Context, d transport.Dialer, b corosync.Backoff) (boo
 		if err != nil {
 			return false, corosync.NewError(op, corosync.ErrMessageError, err)
 		}
-		if !tryAgain || attempt+1 == probeMainAttempts {
+		if !tryAgain || time.Now().Add(b.Delay(attempt)).After(deadline) {
 			return main, nil
 		}
 		if err := sleepCtx(ctx, b.Delay(attempt)); err != nil {

@@ -208,8 +208,9 @@ var mainReqs = &wire.Requests{Service: "votequorum", ByID: []wire.RequestInfo{
 // MESSAGE_RES_CPG_NULL and NOT_SUPPORTED, a release with id 0 and whatever
 // its stack held in the error field (code).
 type cpgProbeDaemon struct {
-	main   bool
-	code   corosync.Error
+	main     bool
+	code     corosync.Error
+	tryAgain int // answer the first ones with the daemon's TRY_AGAIN (sync)
 	dials  int
 	reqs   int
 	bad    []string
@@ -220,6 +221,9 @@ func (d *cpgProbeDaemon) Request(_ context.Context, req, resp []byte, _ ...trans
 	d.reqs++
 	if r, err := cpgwire.DecodeRequest(req); err != nil || r.ID != cpgwire.ReqZCFree || r.ServerAddr != 0 || r.MapSize != 0 || len(req) != cpgwire.ZCFreeRequestSize {
 		d.bad = append(d.bad, fmt.Sprintf("%+v (%v, %d bytes)", r, err, len(req)))
+	}
+	if d.reqs <= d.tryAgain {
+		return wire.AppendReject(resp[:0], corosync.ErrTryAgain), nil
 	}
 	if d.main {
 		out := wire.AppendReject(resp[:0], corosync.ErrNotSupported)
@@ -241,6 +245,8 @@ func (d *cpgProbeDaemon) Close() error { d.closed = true; return nil }
 // taken for main, and a TRY_AGAIN there is asked again a bounded number of
 // times. Tables without such requests, and older daemons, never dial cpg.
 func TestProbeMain(t *testing.T) {
+	defer func(w time.Duration) { probeMainWait = w }(probeMainWait)
+	probeMainWait = 30 * time.Millisecond
 	for _, tc := range []struct {
 		name  string
 		keys  []string
@@ -252,7 +258,9 @@ func TestProbeMain(t *testing.T) {
 		{"main", []string{marker3_0, marker3_1_6}, mainReqs, cpgProbeDaemon{main: true}, corosync.VersionMain, 1},
 		{"3.1.10", []string{marker3_0, marker3_1_6}, mainReqs, cpgProbeDaemon{code: corosync.OK}, corosync.Version3_1_6, 1},
 		{"3.1.10 with garbage", []string{marker3_0, marker3_1_6}, mainReqs, cpgProbeDaemon{code: 0x7f3a}, corosync.Version3_1_6, 1},
-		{"3.1.10 reading TRY_AGAIN", []string{marker3_0, marker3_1_6}, mainReqs, cpgProbeDaemon{code: corosync.ErrTryAgain}, corosync.Version3_1_6, probeMainAttempts},
+		{"3.1.10 reading TRY_AGAIN", []string{marker3_0, marker3_1_6}, mainReqs, cpgProbeDaemon{code: corosync.ErrTryAgain}, corosync.Version3_1_6, -1},
+		{"main in a long sync", []string{marker3_0, marker3_1_6}, mainReqs, cpgProbeDaemon{main: true, tryAgain: 1 << 30}, corosync.Version3_1_6, -1},
+		{"main after a short sync", []string{marker3_0, marker3_1_6}, mainReqs, cpgProbeDaemon{main: true, tryAgain: 3}, corosync.VersionMain, 4},
 		{"main, table without main requests", []string{marker3_0, marker3_1_6}, quorumReqs, cpgProbeDaemon{main: true}, corosync.Version3_1_6, 0},
 		{"3.0.4", []string{marker3_0}, mainReqs, cpgProbeDaemon{main: true}, corosync.Version3_0, 0},
 		{"2.4.6", []string{marker2x}, mainReqs, cpgProbeDaemon{main: true}, corosync.Version2_4, 0},
@@ -268,6 +276,12 @@ func TestProbeMain(t *testing.T) {
 			if err != nil || v != tc.want {
 				t.Fatalf("ProbeCmap = %v, %v; want %v", v, err, tc.want)
 			}
+			if tc.asked < 0 { // asked again until probeMainWait
+				if cpg.reqs < 3 {
+					t.Fatalf("cpg was asked %d times; TRY_AGAIN is asked again", cpg.reqs)
+				}
+				tc.asked = cpg.reqs
+			}
 			if cpg.reqs != tc.asked || len(cpg.bad) > 0 {
 				t.Fatalf("cpg was asked %d times (want %d), wrong requests: %v", cpg.reqs, tc.asked, cpg.bad)
 			}
@@ -275,6 +289,22 @@ func TestProbeMain(t *testing.T) {
 				t.Fatal("the probe's cpg connection was left open")
 			}
 		})
+	}
+}
+
+// The question cannot be put (cpg refuses the connection): the daemon is
+// taken for a release and the dial goes on; only an ended ctx fails it.
+func TestProbeMainUnanswered(t *testing.T) {
+	d := &cmapDaemon{keys: map[string]bool{marker3_0: true, marker3_1_6: true}, byID: map[int32]int{}}
+	v, err := ProbeCmap(context.Background(), cmapDialer{d: d}, mainReqs, nil, corosync.DefaultBackoff)
+	if err != nil || v != corosync.Version3_1_6 {
+		t.Fatalf("cpg refused: %v, %v; want 3.1.6 and no error", v, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d = &cmapDaemon{keys: map[string]bool{marker3_0: true, marker3_1_6: true}, byID: map[int32]int{}}
+	if _, err := ProbeCmap(ctx, cmapDialer{d: d, cpg: &cpgProbeDaemon{main: true, tryAgain: 1 << 30}}, mainReqs, nil, corosync.DefaultBackoff); err == nil {
+		t.Fatal("an ended ctx: no error")
 	}
 }
 

@@ -25,6 +25,8 @@ import (
 	"github.com/corosync-go/corosync/cpg"
 	"github.com/corosync-go/corosync/dispatch"
 	"github.com/corosync-go/corosync/internal/session"
+	"github.com/corosync-go/corosync/internal/wire"
+	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 	"github.com/corosync-go/corosync/internal/testkit/corotest"
 	"github.com/corosync-go/corosync/quorum"
 	"github.com/corosync-go/corosync/transport"
@@ -658,6 +660,29 @@ func (r *run) mainProbe(ctx context.Context) {
 		r.ok("cpg ZC_FREE(0) (the main probe)", err)
 		r.check(main == (r.d.Name == "main"), "the probe says main=%v", main)
 	}
+	// The raw answers: a release leaves the error field unset, and it must
+	// not read as TRY_AGAIN (the probe would take that for a sync and ask
+	// again until it gives up).
+	codes := map[string]int{}
+	for range 20 {
+		t, err := r.dial.Dial(ctx, "cpg")
+		if !r.ok("dial cpg", err) {
+			return
+		}
+		out, err := t.Request(ctx, cpgwire.AppendMainProbe(nil), nil)
+		t.Close()
+		h, herr := wire.DecodeResponseHeader(out)
+		if !r.ok("cpg ZC_FREE(0), raw", errors.Join(err, herr)) {
+			return
+		}
+		codes[fmt.Sprintf("id %d error %d", h.ID, int32(h.Error))]++
+		if r.d.Name == "main" {
+			r.check(h.ID == cpgwire.ResNull && h.Error == corosync.ErrNotSupported, "main's answer: id %d, error %d", h.ID, h.Error)
+		} else {
+			r.check(h.ID == 0 && h.Error != corosync.ErrTryAgain, "a release's answer: id %d, error %d", h.ID, h.Error)
+		}
+	}
+	r.t.Logf("%s: ZC_FREE(0) answers: %v", r.d.Name, codes)
 }
 
 // waitVQ reads sub until ok holds.
