@@ -211,10 +211,10 @@ type cpgProbeDaemon struct {
 	main     bool
 	code     corosync.Error
 	tryAgain int // answer the first ones with the daemon's TRY_AGAIN (sync)
-	dials  int
-	reqs   int
-	bad    []string
-	closed bool
+	dials    int
+	reqs     int
+	bad      []string
+	closed   bool
 }
 
 func (d *cpgProbeDaemon) Request(_ context.Context, req, resp []byte, _ ...transport.RequestOption) ([]byte, error) {
