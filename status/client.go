@@ -362,19 +362,29 @@ func (c *Client) observe(sub interface{ Close() error }, fn func(ctx context.Con
 }
 
 // version is the daemon's release as the connected clients learnt it
-// (under mu).
+// (under mu): the latest any of them found, since only votequorum's probe
+// tells corosync main from 3.1.6 (corosync.VersionMain).
 func (c *Client) version() corosync.Version {
-	switch {
-	case c.cf.c != nil:
-		return c.cf.c.DaemonVersion()
-	case c.q.c != nil:
-		return c.q.c.DaemonVersion()
-	case c.vq.c != nil:
-		return c.vq.c.DaemonVersion()
-	case c.cm.c != nil:
-		return c.cm.c.DaemonVersion()
+	var vs []corosync.Version
+	if c.cf.c != nil {
+		vs = append(vs, c.cf.c.DaemonVersion())
 	}
-	return corosync.Version{}
+	if c.q.c != nil {
+		vs = append(vs, c.q.c.DaemonVersion())
+	}
+	if c.vq.c != nil {
+		vs = append(vs, c.vq.c.DaemonVersion())
+	}
+	if c.cm.c != nil {
+		vs = append(vs, c.cm.c.DaemonVersion())
+	}
+	var v corosync.Version
+	for _, x := range vs {
+		if x.AtLeast(v) {
+			v = x
+		}
+	}
+	return v
 }
 
 // redial starts a background dial of every missing service whose backoff

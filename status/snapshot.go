@@ -85,7 +85,9 @@ type Snapshot struct {
 	// Time is when the snapshot was taken.
 	Time time.Time
 	// DaemonVersion is what the clients learnt of the daemon's release (a
-	// lower bound, see corosync.Version); the fallbacks follow it.
+	// lower bound, see corosync.Version): the latest any of them found, so
+	// corosync.VersionMain on main once votequorum is connected. The
+	// fallbacks follow it.
 	DaemonVersion corosync.Version
 
 	// ClusterName is totem.cluster_name; Transport is totem.transport

@@ -314,6 +314,33 @@ func TestClientDaemonAwayAndBack(t *testing.T) {
 	})
 }
 
+// On corosync main the snapshot says so (votequorum's probe tells it from
+// 3.1.6), and a node's quorum device extra info is read as main's
+// corosync-quorumtool -s reads it.
+func TestMainDaemon(t *testing.T) {
+	cl := mock.NewCluster(3, mock.WithDaemonVersion(corosync.VersionMain))
+	dev, err := votequorum.Dial(ctxT(t), client.WithDialer(cl.Node(2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	if err := dev.QdeviceRegister(ctxT(t), "dev"); err != nil {
+		t.Fatal(err)
+	}
+	if err := dev.SetQdeviceExtraInfo(ctxT(t), []byte("hi\x00")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Get(ctxT(t), client.WithDialer(cl.Node(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, _ := s.Node(2)
+	n1, _ := s.Node(1)
+	if s.DaemonVersion != corosync.VersionMain || string(n2.QdeviceExtraInfo) != "hi\x00" || n1.QdeviceExtraInfo != nil {
+		t.Fatalf("on main: daemon %v, node 2's extra info %q, node 1's %q", s.DaemonVersion, n2.QdeviceExtraInfo, n1.QdeviceExtraInfo)
+	}
+}
+
 // Against the release lines the mock can pose as: 3.0 has no node status
 // (links from the ring status), 2.4 prints ring ids in decimal and names
 // nodes by their ring0_addr.
