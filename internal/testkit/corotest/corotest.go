@@ -145,9 +145,10 @@ type Node struct {
 	Addr1 string
 	Dir   string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	lastExit string // how the last daemon process ended (ExitStatus)
 }
 
 func randTag() string {

@@ -75,6 +75,9 @@ func (n *Node) Start() error {
 	go func() {
 		cmd.Wait()
 		out.Close()
+		n.mu.Lock()
+		n.lastExit = cmd.ProcessState.String()
+		n.mu.Unlock()
 		close(exited)
 	}()
 	n.cmd, n.exited = cmd, exited
@@ -92,6 +95,15 @@ func (n *Node) Pid() int {
 		return 0
 	}
 	return n.cmd.Process.Pid
+}
+
+// ExitStatus returns how the node's last daemon process ended, as
+// os.ProcessState renders it ("exit status 0", "signal: killed"), or ""
+// if none has ended.
+func (n *Node) ExitStatus() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.lastExit
 }
 
 // Running reports whether the daemon process is alive.

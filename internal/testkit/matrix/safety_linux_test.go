@@ -1535,8 +1535,17 @@ func (r *run) shutdownNode3(ctx context.Context) {
 	if n3.Running() {
 		r.t.Fatalf("%s: node 3 still runs %v after Shutdown(REGARDLESS); log tail:\n%s", r.d.Name, time.Since(start), tail(n3, 30))
 	}
-	r.t.Logf("%s: node 3 exited %v after Shutdown(REGARDLESS)", r.d.Name, time.Since(start).Round(time.Millisecond))
-	r.check(strings.Contains(n3.Log(), "Corosync Cluster Engine exiting normally"), "node 3 did not exit normally; log tail:\n%s", tail(n3, 30))
+	r.t.Logf("%s: node 3 exited %v after Shutdown(REGARDLESS): %s", r.d.Name, time.Since(start).Round(time.Millisecond), n3.ExitStatus())
+	// A clean exit is status 0 (corosync logs "Corosync Cluster Engine
+	// exiting normally", then exits 0; a crash while exiting is a signal).
+	// In one loaded CI run, 3.0.4's log lacked that last line, from a
+	// process that exited in the usual 831 ms, before the exit status was
+	// recorded: the status is the test now, the line is reported.
+	clean := n3.ExitStatus() == "exit status 0"
+	r.check(clean, "node 3 did not exit normally (%s); log tail:\n%s", n3.ExitStatus(), tail(n3, 30))
+	if clean && !strings.Contains(n3.Log(), "Corosync Cluster Engine exiting normally") {
+		r.t.Logf("%s: node 3 exited 0 but its last log line is missing; log tail:\n%s", r.d.Name, tail(n3, 5))
+	}
 	for _, n := range r.cl.Nodes[:2] {
 		if !n.Running() {
 			r.t.Fatalf("%s: node %d's corosync exited with node 3; log tail:\n%s", r.d.Name, n.ID, tail(n, 40))
