@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	corosync "github.com/corosync-go/corosync"
-	"github.com/corosync-go/corosync/internal/wire"
 	"github.com/corosync-go/corosync/internal/wire/cpgwire"
 	"github.com/corosync-go/corosync/internal/wire/quorumwire"
 )
@@ -293,12 +292,7 @@ func (cc *cpgConn) handle(req, out []byte) []byte {
 		// A release frees nothing (this connection mapped no buffer) and
 		// answers a bare header with id 0 and an error it never sets
 		// (zero here); main answers RES_CPG_NULL, NOT_SUPPORTED.
-		if n.c.version == corosync.VersionMain {
-			out = cpgwire.AppendReject(out, corosync.ErrNotSupported)
-			wire.PutResponseHeader(out[len(out)-wire.ResponseHeaderSize:], cpgwire.ResNull, corosync.ErrNotSupported)
-			return out
-		}
-		return cpgwire.AppendReject(out, corosync.OK)
+		return cpgwire.AppendMainProbeAnswer(out, n.c.version == corosync.VersionMain, 0)
 	}
 	return cpgwire.AppendReject(out, corosync.ErrInvalidParam)
 }

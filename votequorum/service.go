@@ -131,9 +131,7 @@ func (t *tracker) restoreExtraInfo(ctx context.Context, conn *session.Conn) erro
 		return nil
 	case corosync.ErrNotSupported, corosync.ErrNotExist, corosync.ErrAccess, corosync.ErrInvalidParam:
 		// ErrNotSupported: the daemon came back as a release.
-		t.c.mu.Lock()
-		t.c.extraInfo = nil
-		t.c.mu.Unlock()
+		t.c.forgetExtraInfo()
 		t.regErr = err
 		if t.log != nil {
 			t.log.Warn("quorum device extra info not set again", slog.String("error", err.Error()))

@@ -359,6 +359,13 @@ func (c *Client) forgetQdevice(name string) {
 	c.mu.Unlock()
 }
 
+// forgetExtraInfo stops restoring the extra info after reconnects.
+func (c *Client) forgetExtraInfo() {
+	c.mu.Lock()
+	c.extraInfo = nil
+	c.mu.Unlock()
+}
+
 func (c *Client) qdeviceExtraInfo() []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -152,10 +152,11 @@ func ProbeMain(ctx context.Context, d transport.Dialer, b corosync.Backoff) (boo
 		if err != nil {
 			return false, corosync.NewError(op, corosync.ErrMessageError, err)
 		}
-		if !tryAgain || time.Now().Add(b.Delay(attempt)).After(deadline) {
+		wait := b.Delay(attempt)
+		if !tryAgain || time.Now().Add(wait).After(deadline) {
 			return main, nil
 		}
-		if err := sleepCtx(ctx, b.Delay(attempt)); err != nil {
+		if err := sleepCtx(ctx, wait); err != nil {
 			return false, corosync.NewError(op, corosync.ErrTryAgain, err)
 		}
 		buf = out

@@ -225,12 +225,7 @@ func (d *cpgProbeDaemon) Request(_ context.Context, req, resp []byte, _ ...trans
 	if d.reqs <= d.tryAgain {
 		return wire.AppendReject(resp[:0], corosync.ErrTryAgain), nil
 	}
-	if d.main {
-		out := wire.AppendReject(resp[:0], corosync.ErrNotSupported)
-		wire.PutResponseHeader(out, cpgwire.ResNull, corosync.ErrNotSupported)
-		return out, nil
-	}
-	return wire.AppendReject(resp[:0], d.code), nil
+	return cpgwire.AppendMainProbeAnswer(resp[:0], d.main, d.code), nil
 }
 func (d *cpgProbeDaemon) Send(context.Context, []byte) error { return errors.New("unexpected send") }
 func (d *cpgProbeDaemon) ReadEvent(ctx context.Context) ([]byte, error) {

@@ -23,6 +23,19 @@ func AppendMainProbe(dst []byte) []byte {
 	return dst
 }
 
+// AppendMainProbeAnswer appends a daemon's answer to AppendMainProbe:
+// main's ResNull with CS_ERR_NOT_SUPPORTED, or a release's bare header
+// with id 0 and code in the error field it never sets.
+func AppendMainProbeAnswer(dst []byte, main bool, code corosync.Error) []byte {
+	id := int32(0)
+	if main {
+		id, code = ResNull, corosync.ErrNotSupported
+	}
+	dst, b := wire.Grow(dst, ResponseHeaderSize)
+	wire.PutResponseHeader(b, id, code)
+	return dst
+}
+
 // DecodeMainProbe reads the answer to AppendMainProbe: main is true for
 // corosync main (ResNull). tryAgain is true for the daemon's generic
 // TRY_AGAIN (id 0, send queue full), which a release's own answer may also
